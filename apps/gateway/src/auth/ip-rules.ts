@@ -1,0 +1,53 @@
+import ipaddr from 'ipaddr.js';
+
+type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+// IPv4-mapped IPv6 (::ffff:1.2.3.4), as Node reports IPv4 peers on dual-stack sockets, compares as IPv4.
+export const parseIp = (ip: string): ipaddr.IPv4 | ipaddr.IPv6 | null => {
+  if (!ipaddr.isValid(ip)) return null;
+  const addr = ipaddr.parse(ip);
+  return addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()
+    ? (addr as ipaddr.IPv6).toIPv4Address()
+    : addr;
+};
+
+export const parseCidrs = (list: string[]): Cidr[] =>
+  list.map((c) =>
+    c.includes('/') ? ipaddr.parseCIDR(c) : ([parseIp(c)!, parseIp(c)!.kind() === 'ipv4' ? 32 : 128] as Cidr),
+  );
+
+const inAny = (addr: ipaddr.IPv4 | ipaddr.IPv6, cidrs: Cidr[]): boolean =>
+  cidrs.some(([net, bits]) => net.kind() === addr.kind() && addr.match([net, bits] as never));
+
+export interface IpRules {
+  allow: Cidr[];
+  deny: Cidr[];
+}
+
+// Deny wins; an empty allow list allows every address not denied.
+export const ipAllowed = (ip: string | null, rules: IpRules): boolean => {
+  if (rules.allow.length === 0 && rules.deny.length === 0) return true;
+  const addr = ip ? parseIp(ip) : null;
+  if (!addr) return false;
+  if (inAny(addr, rules.deny)) return false;
+  return rules.allow.length === 0 || inAny(addr, rules.allow);
+};
+
+// The client address: the TCP peer, unless the peer is a trusted proxy; then the right-most untrusted
+// X-Forwarded-For hop (hops a client prepends itself cannot win).
+export const clientIp = (
+  peer: string | undefined,
+  xff: string | string[] | undefined,
+  trusted: Cidr[],
+): string | null => {
+  const peerAddr = peer ? parseIp(peer) : null;
+  if (!peerAddr) return null;
+  if (trusted.length === 0 || !inAny(peerAddr, trusted) || !xff) return peerAddr.toString();
+  const hops = (Array.isArray(xff) ? xff.join(',') : xff).split(',').map((h) => h.trim());
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = parseIp(hops[i]);
+    if (!hop) return peerAddr.toString();
+    if (!inAny(hop, trusted)) return hop.toString();
+  }
+  return peerAddr.toString();
+};

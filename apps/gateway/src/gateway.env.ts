@@ -1,0 +1,39 @@
+import { Transform } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { CommonEnv } from '@keygate/platform';
+
+export class GatewayEnv extends CommonEnv {
+  @IsInt() @Min(1) @Max(65535) GATEWAY_PORT: number = 8080;
+
+  // Proxies whose X-Forwarded-For is believed; empty means the TCP peer is the client.
+  @Transform(({ value }) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : value,
+  )
+  @Matches(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, {
+    each: true,
+    message: 'TRUSTED_PROXIES must be a comma-separated CIDR list',
+  })
+  TRUSTED_PROXIES: string[] = [];
+
+  // Consumer group of the shared Redis projection; every instance also listens for invalidations itself.
+  @IsString() GATEWAY_PROJECTION_GROUP: string = 'gateway-projection';
+
+  // In-process cache: entries and how long a cached key may be served without hearing from Redis.
+  @IsInt() @Min(0) @Max(10_000_000) AUTH_CACHE_MAX: number = 100_000;
+  @IsInt() @Min(0) @Max(3_600_000) AUTH_CACHE_TTL_MS: number = 30_000;
+  @IsInt() @Min(0) @Max(3_600_000) AUTH_STALE_SERVE_MS: number = 60_000;
+  @IsInt() @Min(10) @Max(60_000) REDIS_TIMEOUT_MS: number = 250;
+
+  @IsInt() @Min(1) @Max(100_000) USAGE_BUFFER_MAX: number = 10_000;
+  @IsInt() @Min(1) @Max(60_000) USAGE_FLUSH_MS: number = 100;
+  @IsInt() @Min(1024) @Max(64 * 1024 * 1024) GATEWAY_BODY_LIMIT_BYTES: number = 4 * 1024 * 1024;
+
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9+/]{43}=$/, { message: 'KEYGATE_MASTER_KEY must be 32 bytes in base64' })
+  KEYGATE_MASTER_KEY?: string;
+}

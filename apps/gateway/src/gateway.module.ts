@@ -1,0 +1,161 @@
+import { Logger, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { Redis } from 'ioredis';
+import { Kafka } from 'kafkajs';
+import { EventConsumer, EventProducer, createKafka } from '@keygate/messaging';
+import {
+  HEALTH_CHECKS,
+  healthParts,
+  MetricsModule,
+  loadEnv,
+  loadRoutesConfig,
+  loggingModule,
+  ROUTES_CONFIG,
+  type RoutesConfig,
+} from '@keygate/platform';
+import { KeyAuthenticator } from './auth/key-authenticator';
+import { GatewayEnv } from './gateway.env';
+import { KeyProjectionConsumer } from './key-projection/key-projection.consumer';
+import { KeyProjectionStore } from './key-projection/key-projection.store';
+import { ProjectionHealer } from './key-projection/projection-healer';
+import { CredentialVault } from './proxy/credentials';
+import { OpenAiErrorFilter } from './proxy/openai-error.filter';
+import { ProxyController } from './proxy/proxy.controller';
+import { ProxyService } from './proxy/proxy.service';
+import { UpstreamClient } from './proxy/upstream';
+import { RateLimiter } from './rate-limit/rate-limiter';
+import { UsageEmitter } from './usage-events/usage-emitter';
+
+export const gatewayEnv = loadEnv(GatewayEnv);
+const SUBSCRIBER = Symbol('SUBSCRIBER');
+
+// Commands fail fast instead of queueing while Redis is away: the authenticator decides what an outage means.
+// Start-up waits for the first connection so the projection and the cache begin from a reachable Redis.
+const redisClient = async (env: GatewayEnv, offlineQueue = false): Promise<Redis> => {
+  const redis = new Redis(env.REDIS_URL, {
+    enableOfflineQueue: offlineQueue,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  });
+  // Without a listener ioredis prints every failed reconnect, stack trace included, to stderr. One line per outage.
+  const logger = new Logger('redis');
+  let down = false;
+  redis.on('error', (e: Error) => {
+    if (!down) logger.warn(`Redis unavailable, reconnecting: ${e.message}`);
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) logger.log('Redis reachable again');
+    down = false;
+  });
+  await new Promise<void>((resolve, reject) => {
+    redis.once('ready', () => resolve());
+    setTimeout(
+      () => reject(new Error(`Redis at ${env.REDIS_URL.replace(/\/\/[^@]*@/, '//')} did not answer`)),
+      10_000,
+    ).unref();
+  });
+  return redis;
+};
+
+const health = healthParts({
+  provide: HEALTH_CHECKS,
+  inject: [Redis, EventProducer],
+  useFactory: (redis: Redis, producer: EventProducer) => [
+    { name: 'redis', check: async () => void (await redis.ping()) },
+    { name: 'kafka', check: async () => (producer.isConnected ? undefined : producer.connect()) },
+  ],
+});
+
+@Module({
+  imports: [loggingModule('gateway', gatewayEnv.LOG_LEVEL, false), MetricsModule, ...health.imports],
+  controllers: [...health.controllers, ProxyController],
+  providers: [
+    ...health.providers,
+    { provide: APP_FILTER, useClass: OpenAiErrorFilter },
+    { provide: GatewayEnv, useValue: gatewayEnv },
+    {
+      provide: ROUTES_CONFIG,
+      useFactory: (env: GatewayEnv) => loadRoutesConfig(env.ROUTES_CONFIG),
+      inject: [GatewayEnv],
+    },
+    { provide: Redis, useFactory: (env: GatewayEnv) => redisClient(env), inject: [GatewayEnv] },
+    { provide: SUBSCRIBER, useFactory: (env: GatewayEnv) => redisClient(env, true), inject: [GatewayEnv] },
+    {
+      provide: Kafka,
+      useFactory: (env: GatewayEnv) => createKafka('gateway', env.KAFKA_BROKERS),
+      inject: [GatewayEnv],
+    },
+    { provide: EventProducer, useFactory: (kafka: Kafka) => new EventProducer(kafka), inject: [Kafka] },
+    {
+      provide: KeyProjectionStore,
+      useFactory: (redis: Redis) => new KeyProjectionStore(redis),
+      inject: [Redis],
+    },
+    {
+      provide: KeyProjectionConsumer,
+      useFactory: (kafka: Kafka, store: KeyProjectionStore, env: GatewayEnv) =>
+        new KeyProjectionConsumer(new EventConsumer(kafka), store, env.GATEWAY_PROJECTION_GROUP),
+      inject: [Kafka, KeyProjectionStore, GatewayEnv],
+    },
+    {
+      provide: KeyAuthenticator,
+      useFactory: (store: KeyProjectionStore, subscriber: Redis, env: GatewayEnv, healer: ProjectionHealer) =>
+        new KeyAuthenticator(store, subscriber, {
+          cacheMax: env.AUTH_CACHE_MAX,
+          cacheTtlMs: env.AUTH_CACHE_TTL_MS,
+          staleServeMs: env.AUTH_STALE_SERVE_MS,
+          redisTimeoutMs: env.REDIS_TIMEOUT_MS,
+          projectionReady: () => healer.isComplete,
+        }),
+      inject: [KeyProjectionStore, SUBSCRIBER, GatewayEnv, ProjectionHealer],
+    },
+    {
+      provide: ProjectionHealer,
+      useFactory: (store: KeyProjectionStore, redis: Redis, kafka: Kafka) =>
+        new ProjectionHealer(store, redis, kafka),
+      inject: [KeyProjectionStore, Redis, Kafka],
+    },
+    { provide: RateLimiter, useFactory: (redis: Redis) => new RateLimiter(redis), inject: [Redis] },
+    { provide: UpstreamClient, useFactory: () => new UpstreamClient() },
+    {
+      provide: UsageEmitter,
+      useFactory: (producer: EventProducer, env: GatewayEnv) =>
+        new UsageEmitter(producer, env.USAGE_BUFFER_MAX, env.USAGE_FLUSH_MS),
+      inject: [EventProducer, GatewayEnv],
+    },
+    {
+      provide: ProxyService,
+      useFactory: (
+        auth: KeyAuthenticator,
+        limiter: RateLimiter,
+        upstream: UpstreamClient,
+        usage: UsageEmitter,
+        routes: RoutesConfig,
+        env: GatewayEnv,
+        vault: CredentialVault,
+      ) =>
+        new ProxyService(auth, limiter, upstream, vault, usage, {
+          routes,
+          trustedProxies: env.TRUSTED_PROXIES,
+        }),
+      inject: [
+        KeyAuthenticator,
+        RateLimiter,
+        UpstreamClient,
+        UsageEmitter,
+        ROUTES_CONFIG,
+        GatewayEnv,
+        CredentialVault,
+      ],
+    },
+    {
+      provide: CredentialVault,
+      useFactory: (store: KeyProjectionStore, subscriber: Redis, env: GatewayEnv) =>
+        new CredentialVault(store, subscriber, env.KEYGATE_MASTER_KEY),
+      inject: [KeyProjectionStore, SUBSCRIBER, GatewayEnv],
+    },
+  ],
+})
+export class GatewayModule {}

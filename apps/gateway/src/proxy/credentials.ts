@@ -1,0 +1,77 @@
+import { Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { decryptCredential, parseMasterKey } from '@keygate/contracts';
+import type { ProviderConfig } from '@keygate/platform';
+import type { CredentialDocument } from '../key-projection/key-document';
+import { KeyProjectionStore, parseChangeNotices, redisKeys } from '../key-projection/key-projection.store';
+
+// Resolves a provider's upstream secret, in memory only. `env:VAR` reads the environment; any other name is a
+// provider credential managed in key-service, which reaches the gateway encrypted (keys.events → Redis) and is
+// decrypted here with KEYGATE_MASTER_KEY.
+export interface CredentialSource {
+  resolve(provider: ProviderConfig): string | null;
+}
+
+export class CredentialVault implements CredentialSource, OnApplicationBootstrap {
+  private readonly logger = new Logger('credentials');
+  private readonly byName = new Map<string, { credentialId: string; secret: string }>();
+  private readonly masterKey: Buffer | null;
+
+  constructor(
+    private readonly store: KeyProjectionStore,
+    private readonly subscriber: Redis,
+    masterKey: string | undefined,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.masterKey = parseMasterKey(masterKey);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    // The authenticator subscribes to the change channel; this listens on the same connection.
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === redisKeys.changes) void this.onChange(message);
+    });
+    await this.reloadAll();
+  }
+
+  resolve(provider: ProviderConfig): string | null {
+    if (provider.credential.startsWith('env:')) {
+      const value = this.env[provider.credential.slice(4)];
+      return value && value.length > 0 ? value : null;
+    }
+    return this.byName.get(provider.credential)?.secret ?? null;
+  }
+
+  private async reloadAll(): Promise<void> {
+    const docs = await this.store.allCredentials();
+    this.byName.clear();
+    for (const doc of docs) this.put(doc);
+  }
+
+  private put(doc: CredentialDocument): void {
+    for (const [name, held] of this.byName)
+      if (held.credentialId === doc.credentialId) this.byName.delete(name);
+    if (doc.removed) return;
+    if (!this.masterKey) {
+      this.logger.warn(`credential ${doc.name} cannot be used: KEYGATE_MASTER_KEY is not set on the gateway`);
+      return;
+    }
+    try {
+      this.byName.set(doc.name, {
+        credentialId: doc.credentialId,
+        secret: decryptCredential(this.masterKey, doc.credentialId, doc),
+      });
+    } catch (e) {
+      this.logger.error(`credential ${doc.name}: ${(e as Error).message}`);
+    }
+  }
+
+  private async onChange(message: string): Promise<void> {
+    const notices = parseChangeNotices(message);
+    if (notices.some((n) => n.all)) return this.reloadAll().catch(() => undefined);
+    const ids = notices.map((n) => n.credential).filter((id): id is string => !!id);
+    if (ids.length === 0) return;
+    const docs = await this.store.loadCredentials(ids).catch(() => new Map<string, CredentialDocument>());
+    for (const doc of docs.values()) this.put(doc);
+  }
+}

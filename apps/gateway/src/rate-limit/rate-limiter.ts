@@ -1,0 +1,134 @@
+import type { Redis } from 'ioredis';
+import type { RateLimit } from '@keygate/contracts';
+import type { Tier } from '@keygate/platform';
+
+// A sliding 60-second window in one atomic Lua script per request, so N gateway instances together never
+// admit more than the limit in any minute (GCRA would allow a burst plus its refill). Requests are charged
+// on admission; tokens are charged after the answer (their count is known only then), and the next request
+// waits while the last minute's tokens are at the limit. The clock is Redis's, shared by all instances.
+// KEYS: request log, token log. ARGV: requests/min (0 = none), tokens/min (0 = none), request id.
+const CHECK = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = 60000
+local rpm = tonumber(ARGV[1])
+local tpm = tonumber(ARGV[2])
+local out = {1, -1, 0, -1, 0, 0}
+if tpm > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+  local entries = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+  local used = 0
+  for i = 1, #entries, 2 do used = used + tonumber(string.match(entries[i], '^(%d+):')) end
+  out[4] = math.max(tpm - used, 0)
+  if #entries > 0 then out[5] = math.ceil(tonumber(entries[2]) + window - now) end
+  if used >= tpm then
+    out[1] = 0
+    out[6] = out[5]
+    return out
+  end
+end
+if rpm > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+  local count = redis.call('ZCARD', KEYS[1])
+  if count >= rpm then
+    local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+    out[1] = 0
+    out[2] = 0
+    out[3] = math.ceil(tonumber(oldest[2]) + window - now)
+    out[6] = out[3]
+    return out
+  end
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  out[2] = rpm - count - 1
+  out[3] = math.ceil(tonumber(oldest[2]) + window - now)
+end
+return out`;
+
+// KEYS: token log. ARGV: tokens, request id.
+const CHARGE_TOKENS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1] .. ':' .. ARGV[2])
+redis.call('PEXPIRE', KEYS[1], 60000)
+return 1`;
+
+export interface EffectiveLimit {
+  requestsPerMinute: number;
+  tokensPerMinute: number;
+}
+
+export interface RateDecision {
+  allowed: boolean;
+  limit: EffectiveLimit;
+  remainingRequests: number; // -1 when unlimited
+  resetRequestsMs: number;
+  remainingTokens: number;
+  resetTokensMs: number;
+  retryAfterMs: number;
+}
+
+type LimiterRedis = Redis & {
+  kgRateCheck(k1: string, k2: string, rpm: number, tpm: number, requestId: string): Promise<number[]>;
+  kgChargeTokens(k: string, tokens: number, requestId: string): Promise<number>;
+};
+
+export const effectiveLimit = (rl: RateLimit | null, tiers: Record<string, Tier>): EffectiveLimit | null => {
+  if (!rl) return null;
+  const tier = rl.tier ? tiers[rl.tier] : undefined;
+  const rpm = rl.requestsPerMinute ?? tier?.requestsPerMinute ?? 0;
+  const tpm = rl.tokensPerMinute ?? tier?.tokensPerMinute ?? 0;
+  return rpm || tpm ? { requestsPerMinute: rpm, tokensPerMinute: tpm } : null;
+};
+
+export class RateLimiter {
+  private readonly redis: LimiterRedis;
+
+  constructor(redis: Redis) {
+    redis.defineCommand('kgRateCheck', { numberOfKeys: 2, lua: CHECK });
+    redis.defineCommand('kgChargeTokens', { numberOfKeys: 1, lua: CHARGE_TOKENS });
+    this.redis = redis as LimiterRedis;
+  }
+
+  async check(keyId: string, limit: EffectiveLimit, requestId: string): Promise<RateDecision> {
+    // One hash tag per key keeps both counters in one Redis Cluster slot.
+    const [allowed, remReq, resetReq, remTok, resetTok, retryAfter] = await this.redis.kgRateCheck(
+      `kg:rl:{${keyId}}:r`,
+      `kg:rl:{${keyId}}:t`,
+      limit.requestsPerMinute,
+      limit.tokensPerMinute,
+      requestId,
+    );
+    return {
+      allowed: allowed === 1,
+      limit,
+      remainingRequests: remReq,
+      resetRequestsMs: resetReq,
+      remainingTokens: remTok,
+      resetTokensMs: resetTok,
+      retryAfterMs: retryAfter,
+    };
+  }
+
+  async chargeTokens(keyId: string, limit: EffectiveLimit, tokens: number, requestId: string): Promise<void> {
+    if (!limit.tokensPerMinute || tokens <= 0) return;
+    await this.redis.kgChargeTokens(`kg:rl:{${keyId}}:t`, Math.round(tokens), requestId);
+  }
+}
+
+export const rateLimitHeaders = (d: RateDecision): Record<string, string> => {
+  const h: Record<string, string> = {};
+  if (d.limit.requestsPerMinute) {
+    h['x-ratelimit-limit-requests'] = String(d.limit.requestsPerMinute);
+    h['x-ratelimit-remaining-requests'] = String(Math.max(0, d.remainingRequests));
+    h['x-ratelimit-reset-requests'] = `${Math.max(0, d.resetRequestsMs)}ms`;
+  }
+  if (d.limit.tokensPerMinute) {
+    h['x-ratelimit-limit-tokens'] = String(d.limit.tokensPerMinute);
+    h['x-ratelimit-remaining-tokens'] = String(Math.max(0, d.remainingTokens));
+    h['x-ratelimit-reset-tokens'] = `${Math.max(0, d.resetTokensMs)}ms`;
+  }
+  if (!d.allowed) h['retry-after'] = String(Math.max(1, Math.ceil(d.retryAfterMs / 1000)));
+  return h;
+};

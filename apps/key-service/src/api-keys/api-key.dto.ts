@@ -1,0 +1,112 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsDateString,
+  IsIn,
+  IsInt,
+  IsNumberString,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateNested,
+} from 'class-validator';
+
+export class RateLimitDto {
+  @ApiPropertyOptional({ description: 'a tier of routes.yaml, e.g. free' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  tier?: string;
+  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(1) @Max(10_000_000) requestsPerMinute?: number;
+  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(1) @Max(1_000_000_000) tokensPerMinute?: number;
+}
+
+export class BudgetDto {
+  @ApiProperty({ example: '25.00', description: 'USD, decimal string' })
+  @IsNumberString({ no_symbols: false })
+  @Matches(/^\d{1,9}(\.\d{1,6})?$/, { message: 'amountUsd must be a decimal with at most 6 places' })
+  amountUsd!: string;
+  @ApiProperty({ enum: ['day', 'week', 'month'] }) @IsIn(['day', 'week', 'month']) period!:
+    'day' | 'week' | 'month';
+}
+
+class RestrictionsDto {
+  @ApiPropertyOptional({ nullable: true }) @IsOptional() @IsDateString({ strict: true }) expiresAt?:
+    string | null;
+  @ApiPropertyOptional({ type: [String] })
+  @IsOptional()
+  @IsString({ each: true })
+  @MaxLength(64, { each: true })
+  @ArrayMaxSize(200)
+  ipAllow?: string[];
+  @ApiPropertyOptional({ type: [String] })
+  @IsOptional()
+  @IsString({ each: true })
+  @MaxLength(64, { each: true })
+  @ArrayMaxSize(200)
+  ipDeny?: string[];
+  @ApiPropertyOptional({ type: RateLimitDto, nullable: true })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RateLimitDto)
+  rateLimit?: RateLimitDto | null;
+  @ApiPropertyOptional({ type: BudgetDto, nullable: true })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => BudgetDto)
+  budget?: BudgetDto | null;
+}
+
+export class CreateKeyDto extends RestrictionsDto {
+  @ApiProperty() @IsString() @MinLength(1) @MaxLength(128) name!: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1024) description?: string;
+  @ApiProperty() @IsString() @MinLength(1) @MaxLength(128) ownerId!: string;
+  @ApiPropertyOptional({ enum: ['live', 'test'] }) @IsOptional() @IsIn(['live', 'test']) environment?:
+    'live' | 'test';
+  @ApiPropertyOptional({ type: [String] })
+  @IsOptional()
+  @IsString({ each: true })
+  @ArrayMaxSize(50)
+  groupIds?: string[];
+  @ApiPropertyOptional() @IsOptional() @IsObject() metadata?: Record<string, string>;
+  @ApiPropertyOptional({ nullable: true }) @IsOptional() @IsInt() @Min(1) @Max(3650) rotationPeriodDays?:
+    number | null;
+}
+
+export class UpdateKeyDto extends RestrictionsDto {
+  @ApiPropertyOptional() @IsOptional() @IsString() @MinLength(1) @MaxLength(128) name?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1024) description?: string;
+  @ApiPropertyOptional() @IsOptional() @IsObject() metadata?: Record<string, string>;
+  @ApiPropertyOptional({ nullable: true }) @IsOptional() @IsInt() @Min(1) @Max(3650) rotationPeriodDays?:
+    number | null;
+}
+
+export class RotateKeyDto {
+  @ApiPropertyOptional({ description: 'seconds the old secret keeps working; 0 = immediately', default: 0 })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(30 * 86400)
+  gracePeriodSeconds?: number;
+}
+
+export class ReasonDto {
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(512) reason?: string;
+}
+
+export class ListKeysQuery {
+  @IsOptional() @IsString() @MaxLength(128) search?: string;
+  @IsOptional() @IsString() @MaxLength(64) groupId?: string;
+  @IsOptional() @IsIn(['active', 'suspended', 'revoked', 'expired']) state?: string;
+  @IsOptional() @IsString() @MaxLength(128) ownerId?: string;
+  @IsOptional() @IsIn(['live', 'test']) environment?: string;
+  @IsOptional() @IsDateString({ strict: true }) expiringBefore?: string;
+  @IsOptional() @IsInt() @Min(1) @Max(200) @Type(() => Number) limit?: number;
+  @IsOptional() @IsString() @MaxLength(64) cursor?: string;
+}

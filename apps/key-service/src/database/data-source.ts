@@ -1,0 +1,15 @@
+import { DataSource } from 'typeorm';
+import { EventStore1732300000000 } from './migrations/1732300000000-event-store';
+
+// Migrations are committed files, run by `npm run up`/the test setup and at service start; never synchronize.
+export const keysMigrations = [EventStore1732300000000];
+
+export const createKeysDataSource = (url: string): DataSource =>
+  new DataSource({
+    type: 'postgres',
+    url,
+    migrations: keysMigrations,
+    migrationsTableName: 'typeorm_migrations',
+    synchronize: false,
+    extra: { max: 20, connectionTimeoutMillis: 3000 },
+  });

@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
+import {
+  KEY_EVENTS_SCHEMA_VERSION,
+  makeEnvelope,
+  Topics,
+  type DomainEvent,
+  type EventEnvelope,
+} from '@keygate/contracts';
+import { injectTraceHeaders } from '@keygate/messaging';
+import { DomainError } from '../domain-errors';
+
+export interface EventMetadata {
+  actor: string; // admin token id, or "bootstrap"
+  requestId: string;
+}
+
+export interface StoredEvent {
+  streamId: string;
+  streamPosition: number;
+  globalPosition: number;
+  eventId: string;
+  type: string;
+  schemaVersion: number;
+  data: unknown;
+  metadata: EventMetadata;
+  createdAt: Date;
+}
+
+export interface EventRow {
+  stream_id: string;
+  stream_position: number;
+  global_position: string;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  data: unknown;
+  metadata: EventMetadata;
+  created_at: Date;
+}
+
+export const toStored = (r: EventRow): StoredEvent => ({
+  streamId: r.stream_id,
+  streamPosition: r.stream_position,
+  globalPosition: Number(r.global_position),
+  eventId: r.event_id,
+  type: r.type,
+  schemaVersion: r.schema_version,
+  data: r.data,
+  metadata: r.metadata,
+  createdAt: r.created_at,
+});
+
+// $1: [{ stream_position, event_id, type, data, envelope }]. Rows are inserted in stream order, so global
+// positions (a sequence) rise with stream positions. The outbox envelope gets the global position and the time
+// as toEnvelope() would render them (ISO-8601, milliseconds, UTC).
+const APPEND = `
+  WITH input AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb)
+      AS x(stream_position integer, event_id uuid, type text, data jsonb, envelope jsonb)
+  ), appended AS (
+    INSERT INTO events (stream_id, stream_position, event_id, type, schema_version, data, metadata)
+    SELECT $2::text, stream_position, event_id, type, $3::integer, data, $4::jsonb FROM input
+    ORDER BY stream_position
+    ON CONFLICT (stream_id, stream_position) DO NOTHING
+    RETURNING stream_position, global_position, event_id, created_at
+  ), published AS (
+    INSERT INTO outbox (global_position, topic, message_key, envelope, headers)
+    SELECT a.global_position, $5::text, $2::text,
+           i.envelope || jsonb_build_object(
+             'globalPosition', a.global_position,
+             'time', to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
+           $6::jsonb
+    FROM appended a JOIN input i USING (event_id)
+  )
+  SELECT stream_position, global_position, created_at FROM appended`;
+
+// The event store: append with an expected version, in the caller's transaction, together with the outbox
+// rows. The (stream_id, stream_position) primary key is the optimistic-concurrency check.
+@Injectable()
+export class EventStore {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  async load(streamId: string, manager: EntityManager = this.db.manager): Promise<StoredEvent[]> {
+    const rows: EventRow[] = await manager.query(
+      `SELECT * FROM events WHERE stream_id = $1 ORDER BY stream_position`,
+      [streamId],
+    );
+    return rows.map(toStored);
+  }
+
+  // One statement appends the events and their outbox rows: the round trips of a write are most of its cost.
+  // ON CONFLICT DO NOTHING on the (stream_id, stream_position) key is the concurrency check: a row missing from
+  // RETURNING is a position someone else took. No error is raised, so the caller's transaction stays usable.
+  async append(
+    manager: EntityManager,
+    streamId: string,
+    expectedVersion: number,
+    events: DomainEvent[],
+    metadata: EventMetadata,
+  ): Promise<StoredEvent[]> {
+    if (events.length === 0) return [];
+    const pending = events.map((event, i) => {
+      const streamPosition = expectedVersion + i + 1;
+      const eventId = randomUUID();
+      // The envelope but for the two values PostgreSQL assigns, which APPEND adds (globalPosition, time).
+      const {
+        globalPosition: _g,
+        time: _t,
+        ...envelope
+      } = toEnvelope({
+        streamId,
+        streamPosition,
+        globalPosition: 0,
+        eventId,
+        type: event.type,
+        schemaVersion: KEY_EVENTS_SCHEMA_VERSION,
+        data: event.data,
+        metadata,
+        createdAt: new Date(0),
+      });
+      return {
+        stream_position: streamPosition,
+        event_id: eventId,
+        type: event.type,
+        data: event.data,
+        envelope,
+      };
+    });
+    const rows: Pick<EventRow, 'stream_position' | 'global_position' | 'created_at'>[] = await manager.query(
+      APPEND,
+      [
+        JSON.stringify(pending),
+        streamId,
+        KEY_EVENTS_SCHEMA_VERSION,
+        metadata,
+        Topics.keysEvents,
+        injectTraceHeaders(),
+      ],
+    );
+    if (rows.length < events.length) {
+      // Only part of a multi-event append got in: take it back, so a conflict never leaves half a decision.
+      if (rows.length > 0) {
+        await manager.query(`DELETE FROM outbox WHERE global_position = ANY($1::bigint[])`, [
+          rows.map((r) => r.global_position),
+        ]);
+        await manager.query(`DELETE FROM events WHERE stream_id = $1 AND stream_position = ANY($2::int[])`, [
+          streamId,
+          rows.map((r) => r.stream_position),
+        ]);
+      }
+      throw new DomainError('VERSION_CONFLICT', `${streamId} was changed by someone else; reload and retry`, {
+        streamId,
+        expectedVersion,
+      });
+    }
+    const byPosition = new Map(rows.map((r) => [r.stream_position, r]));
+    return pending.map((p) => {
+      const row = byPosition.get(p.stream_position)!;
+      return {
+        streamId,
+        streamPosition: p.stream_position,
+        globalPosition: Number(row.global_position),
+        eventId: p.event_id,
+        type: p.type,
+        schemaVersion: KEY_EVENTS_SCHEMA_VERSION,
+        data: p.data,
+        metadata,
+        createdAt: row.created_at,
+      };
+    });
+  }
+
+  async history(filter: {
+    aggregateId?: string;
+    type?: string;
+    from?: Date;
+    to?: Date;
+    afterPosition?: number;
+    limit: number;
+  }): Promise<StoredEvent[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, v: unknown) => {
+      params.push(v);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (filter.aggregateId) add('stream_id = ?', filter.aggregateId);
+    if (filter.type) add('type = ?', filter.type);
+    if (filter.from) add('created_at >= ?', filter.from);
+    if (filter.to) add('created_at < ?', filter.to);
+    if (filter.afterPosition !== undefined) add('global_position > ?', filter.afterPosition);
+    params.push(filter.limit);
+    const rows: EventRow[] = await this.db.query(
+      `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY global_position LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map(toStored);
+  }
+}
+
+export const toEnvelope = (e: StoredEvent): EventEnvelope =>
+  makeEnvelope({
+    id: e.eventId,
+    type: e.type,
+    schemaVersion: e.schemaVersion,
+    source: 'key-service',
+    time: e.createdAt,
+    subject: e.streamId,
+    streamPosition: e.streamPosition,
+    globalPosition: e.globalPosition,
+    correlationId: e.metadata.requestId,
+    causationId: null,
+    data: e.data,
+  });

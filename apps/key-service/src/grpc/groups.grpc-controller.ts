@@ -1,0 +1,75 @@
+import type { Metadata } from '@grpc/grpc-js';
+import { Controller, Inject, UseFilters, UseGuards } from '@nestjs/common';
+import { ROUTES_CONFIG, type RoutesConfig } from '@keygate/platform';
+import { CreateGroupDto, ListGroupsQuery, UpdateGroupDto } from '../groups/groups.controller';
+import { GroupsService } from '../groups/groups.service';
+import { routesView } from '../routes.controller';
+import { GrpcAuthGuard, grpcCaller, KeyServiceRpc } from './grpc-auth.guard';
+import { GrpcExceptionFilter } from './grpc-exception.filter';
+import { defined, requireId, validated } from './grpc-validation';
+import {
+  groupMessage,
+  page,
+  pageInput,
+  type PageRequest,
+  type StringListMessage,
+} from './key-service.messages';
+
+interface GroupIdRequest {
+  group_id?: string;
+}
+
+// keygate.keys.v1.KeyService, group and route RPCs over GroupsService and routes.yaml.
+@Controller()
+@UseGuards(GrpcAuthGuard)
+@UseFilters(GrpcExceptionFilter)
+export class GroupsGrpcController {
+  constructor(
+    private readonly groups: GroupsService,
+    @Inject(ROUTES_CONFIG) private readonly routes: RoutesConfig,
+  ) {}
+
+  @KeyServiceRpc('CreateGroup', 'write')
+  async createGroup(req: { name?: string; description?: string; routes: string[] }, metadata: Metadata) {
+    const dto = await validated(
+      CreateGroupDto,
+      defined({ name: req.name, description: req.description, routes: req.routes }),
+    );
+    return groupMessage(await this.groups.create({ ...dto }, grpcCaller(metadata)));
+  }
+
+  @KeyServiceRpc('ListGroups', 'read')
+  async listGroups(req: PageRequest) {
+    const q = await validated(ListGroupsQuery, pageInput(req));
+    return page(await this.groups.list(q.limit, q.cursor), groupMessage);
+  }
+
+  @KeyServiceRpc('GetGroup', 'read')
+  async getGroup(req: GroupIdRequest) {
+    return groupMessage(await this.groups.get(requireId(req.group_id, 'group_id')));
+  }
+
+  @KeyServiceRpc('UpdateGroup', 'write')
+  async updateGroup(
+    req: GroupIdRequest & { name?: string; description?: string; routes?: StringListMessage },
+    metadata: Metadata,
+  ) {
+    const groupId = requireId(req.group_id, 'group_id');
+    const dto = await validated(
+      UpdateGroupDto,
+      defined({ name: req.name, description: req.description, routes: req.routes?.values }),
+    );
+    return groupMessage(await this.groups.update(groupId, { ...dto }, grpcCaller(metadata)));
+  }
+
+  @KeyServiceRpc('DeleteGroup', 'write')
+  async deleteGroup(req: GroupIdRequest, metadata: Metadata) {
+    await this.groups.remove(requireId(req.group_id, 'group_id'), grpcCaller(metadata));
+    return {};
+  }
+
+  @KeyServiceRpc('ListRoutes', 'read')
+  listRoutes() {
+    return routesView(this.routes);
+  }
+}

@@ -1,0 +1,23 @@
+import { IsInt, IsNotEmpty, IsString, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { CommonEnv } from '@keygate/platform';
+
+export class KeyServiceEnv extends CommonEnv {
+  @Matches(/^postgres(ql)?:\/\//, { message: 'KEYS_DATABASE_URL must be a postgres:// URL' })
+  KEYS_DATABASE_URL: string = 'postgres://postgres@127.0.0.1:5432/keygate_keys';
+
+  @IsInt() @Min(1) @Max(65535) KEY_SERVICE_HTTP_PORT: number = 3001;
+  @IsInt() @Min(1) @Max(65535) KEY_SERVICE_GRPC_PORT: number = 50051;
+
+  // The bootstrap admin credential; compared by hash, never logged.
+  @IsString()
+  @IsNotEmpty({ message: 'ADMIN_TOKEN must be set (npm run up generates one into .stack/admin-token)' })
+  ADMIN_TOKEN!: string;
+
+  // 32 bytes, base64: wraps the per-credential data keys of provider credentials. Unset or empty (as
+  // `KEYGATE_MASTER_KEY=` in a compose file leaves it): the service runs, adding a credential answers 503.
+  @ValidateIf((env: KeyServiceEnv) => !!env.KEYGATE_MASTER_KEY)
+  @Matches(/^[A-Za-z0-9+/]{43}=$/, { message: 'KEYGATE_MASTER_KEY must be 32 bytes in base64' })
+  KEYGATE_MASTER_KEY?: string;
+
+  @IsInt() @Min(10) @Max(60000) OUTBOX_POLL_MS: number = 250;
+}

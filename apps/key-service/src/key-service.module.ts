@@ -1,0 +1,124 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import { Kafka } from 'kafkajs';
+import type { DataSource } from 'typeorm';
+import { EventProducer, createKafka } from '@keygate/messaging';
+import {
+  HEALTH_CHECKS,
+  healthParts,
+  ManagementErrorFilter,
+  MetricsModule,
+  loadEnv,
+  loadRoutesConfig,
+  loggingModule,
+  ROUTES_CONFIG,
+} from '@keygate/platform';
+import { AdminAuthenticator, AdminAuthGuard } from './admin-auth/admin-auth.guard';
+import { AdminTokensController } from './admin-auth/admin-tokens.controller';
+import { AdminTokensService } from './admin-auth/admin-tokens.service';
+import { ApiKeysController } from './api-keys/api-keys.controller';
+import { ApiKeysService } from './api-keys/api-keys.service';
+import { AuditController } from './audit/audit.controller';
+import { AuditService } from './audit/audit.service';
+import { keysMigrations } from './database/data-source';
+import { domainErrorStatus, isDomainError } from './domain-errors';
+import { CommandHandler } from './event-store/command-handler';
+import { EventStore } from './event-store/event-store';
+import { GroupsController } from './groups/groups.controller';
+import { GroupsService } from './groups/groups.service';
+import { AdminGrpcController } from './grpc/admin.grpc-controller';
+import { GrpcAuthGuard } from './grpc/grpc-auth.guard';
+import { GroupsGrpcController } from './grpc/groups.grpc-controller';
+import { KeysGrpcController } from './grpc/keys.grpc-controller';
+import { ProvidersGrpcController } from './grpc/providers.grpc-controller';
+import { KeyServiceEnv } from './key-service.env';
+import { OutboxRelay } from './outbox/outbox-relay';
+import { CredentialCipher, parseMasterKey } from './providers/credential-crypto';
+import { ProvidersController } from './providers/providers.controller';
+import { ProvidersService } from './providers/providers.service';
+import { RoutesController } from './routes.controller';
+
+export const keyServiceEnv = loadEnv(KeyServiceEnv);
+const routesConfig = loadRoutesConfig(keyServiceEnv.ROUTES_CONFIG);
+
+const health = healthParts({
+  provide: HEALTH_CHECKS,
+  inject: [getDataSourceToken(), EventProducer],
+  useFactory: (db: DataSource, producer: EventProducer) => [
+    { name: 'postgres', check: async () => void (await db.query('SELECT 1')) },
+    { name: 'kafka', check: async () => (producer.isConnected ? undefined : producer.connect()) },
+  ],
+});
+
+@Module({
+  imports: [
+    loggingModule('key-service', keyServiceEnv.LOG_LEVEL),
+    MetricsModule,
+    TypeOrmModule.forRoot({
+      type: 'postgres',
+      url: keyServiceEnv.KEYS_DATABASE_URL,
+      migrations: keysMigrations,
+      migrationsTableName: 'typeorm_migrations',
+      migrationsRun: true,
+      synchronize: false,
+      retryAttempts: 3,
+      retryDelay: 1000,
+      extra: { max: 20, connectionTimeoutMillis: 3000 },
+    }),
+    ...health.imports,
+  ],
+  controllers: [
+    ...health.controllers,
+    ApiKeysController,
+    GroupsController,
+    RoutesController,
+    ProvidersController,
+    AdminTokensController,
+    AuditController,
+    KeysGrpcController,
+    GroupsGrpcController,
+    ProvidersGrpcController,
+    AdminGrpcController,
+  ],
+  providers: [
+    ...health.providers,
+    { provide: KeyServiceEnv, useValue: keyServiceEnv },
+    { provide: ROUTES_CONFIG, useValue: routesConfig },
+    { provide: Kafka, useFactory: () => createKafka('key-service', keyServiceEnv.KAFKA_BROKERS) },
+    { provide: EventProducer, useFactory: (kafka: Kafka) => new EventProducer(kafka), inject: [Kafka] },
+    EventStore,
+    CommandHandler,
+    ApiKeysService,
+    GroupsService,
+    ProvidersService,
+    AdminTokensService,
+    AuditService,
+    GrpcAuthGuard,
+    {
+      provide: CredentialCipher,
+      useValue: new CredentialCipher(parseMasterKey(keyServiceEnv.KEYGATE_MASTER_KEY)),
+    },
+    {
+      provide: OutboxRelay,
+      useFactory: (db: DataSource, producer: EventProducer) =>
+        new OutboxRelay(db, producer, keyServiceEnv.OUTBOX_POLL_MS),
+      inject: [getDataSourceToken(), EventProducer],
+    },
+    {
+      provide: AdminAuthenticator,
+      useFactory: (db: DataSource) => new AdminAuthenticator(db, keyServiceEnv.ADMIN_TOKEN),
+      inject: [getDataSourceToken()],
+    },
+    { provide: APP_GUARD, useClass: AdminAuthGuard },
+    {
+      provide: APP_FILTER,
+      useValue: new ManagementErrorFilter((e) =>
+        isDomainError(e)
+          ? { code: e.code, status: domainErrorStatus(e.code), message: e.message, details: e.details }
+          : null,
+      ),
+    },
+  ],
+})
+export class KeyServiceModule {}

@@ -1,0 +1,48 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { callerOf } from '../api-keys/api-keys.controller';
+import { PageQuery } from '../page.dto';
+import { AddProviderDto, RotateProviderDto, UpdateProviderDto } from './provider.dto';
+import { ProvidersService } from './providers.service';
+
+@ApiTags('providers')
+@ApiBearerAuth()
+@Controller('v1/providers')
+export class ProvidersController {
+  constructor(private readonly providers: ProvidersService) {}
+
+  @Post()
+  add(@Body() dto: AddProviderDto, @Req() req: FastifyRequest) {
+    return this.providers.add({ ...dto, settings: dto.settings && { ...dto.settings } }, callerOf(req));
+  }
+
+  @Get()
+  list(@Query() q: PageQuery) {
+    return this.providers.list(q.limit, q.cursor);
+  }
+
+  @Patch(':id')
+  update(@Param('id') id: string, @Body() dto: UpdateProviderDto, @Req() req: FastifyRequest) {
+    return this.providers.update(id, { ...dto.settings }, callerOf(req));
+  }
+
+  @Post(':id/rotate')
+  @HttpCode(200)
+  rotate(@Param('id') id: string, @Body() dto: RotateProviderDto, @Req() req: FastifyRequest) {
+    return this.providers.rotate(id, dto.secret, dto.settings && { ...dto.settings }, callerOf(req));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@Param('id') id: string, @Req() req: FastifyRequest): Promise<void> {
+    await this.providers.remove(id, callerOf(req));
+  }
+
+  // A POST (the guard counts it as a write): it uses the secret and calls out, so auditors may not.
+  @Post(':id/test')
+  @HttpCode(200)
+  test(@Param('id') id: string) {
+    return this.providers.test(id);
+  }
+}

@@ -1,0 +1,56 @@
+import { Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { Type } from 'class-transformer';
+import {
+  IsDateString,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import { ALERT_TYPES, type AlertType } from '@keygate/contracts';
+import { CurrentActor, type Actor } from '../admin-auth/admin-token.guard';
+import type { AlertRecord } from './alert';
+import { AlertService } from './alert.service';
+
+class AlertQuery {
+  @IsOptional() @IsString() @MaxLength(64) keyId?: string;
+  @IsOptional() @IsIn(ALERT_TYPES) type?: AlertType;
+  @IsOptional() @IsDateString({ strict: true }) since?: string;
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
+  @IsOptional() @Matches(/^alr_[0-9A-Za-z]{22}$/, { message: 'cursor must be an alert id' }) cursor?: string;
+}
+
+const presented = (a: AlertRecord) => {
+  const { eventId: _eventId, ...rest } = a;
+  return rest;
+};
+
+@Controller('v1/alerts')
+export class AlertsController {
+  constructor(private readonly alerts: AlertService) {}
+
+  @Get()
+  async list(@Query() q: AlertQuery) {
+    const page = await this.alerts.list({
+      keyId: q.keyId,
+      type: q.type,
+      since: q.since ? new Date(q.since) : undefined,
+      cursor: q.cursor,
+      limit: q.limit ?? 100,
+    });
+    return { data: page.data.map(presented), nextCursor: page.nextCursor };
+  }
+
+  @Post(':id/ack')
+  @HttpCode(200)
+  async ack(@Param('id') id: string, @CurrentActor() actor: Actor) {
+    const alert = /^alr_[0-9A-Za-z]{22}$/.test(id) ? await this.alerts.acknowledge(id, actor.id) : null;
+    if (!alert)
+      throw new NotFoundException({ code: 'ALERT_NOT_FOUND', message: `alert ${id.slice(0, 64)} not found` });
+    return presented(alert);
+  }
+}

@@ -1,0 +1,109 @@
+import type { DataSource } from 'typeorm';
+import type { BudgetPeriod } from '@keygate/contracts';
+import type { AlertService } from '../alerts/alert.service';
+import type { AfterIngest, UsageRow } from '../ingest/usage-row';
+import {
+  budgetPeriod,
+  budgetReason,
+  reachedThresholds,
+  spentPercent,
+  type BudgetThreshold,
+} from './budget-period';
+
+interface Budgeted {
+  key_id: string;
+  amount: string;
+  period: BudgetPeriod;
+  status: string;
+}
+
+const SEVERITY: Record<BudgetThreshold, 'info' | 'warning' | 'critical'> = {
+  50: 'info',
+  80: 'warning',
+  100: 'critical',
+};
+
+// After each batch, for the keys in it that have a budget: the spend of the current UTC period (usage_day, exact
+// decimals) against the budget. 50/80/100% alerts are raised once per key, period and budget amount; at 100% an
+// enforcement row asks the enforcer to suspend the key through key-service. It reads totals, not the batch, so a
+// redelivered batch or a missed one is caught by the key's next batch.
+export class BudgetMonitor implements AfterIngest {
+  readonly name = 'budgets';
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly alerts: AlertService,
+    private readonly onEnforcement: () => void,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async afterIngest(rows: UsageRow[]): Promise<void> {
+    const keys = [...new Set(rows.filter((r) => r.keyId).map((r) => r.keyId!))];
+    if (keys.length === 0) return;
+    await this.check(keys);
+  }
+
+  async check(keys: string[]): Promise<void> {
+    const budgeted: Budgeted[] = await this.db.query(
+      `SELECT key_id, budget_amount_usd::text AS amount, budget_period AS period, status FROM key_directory
+       WHERE key_id = ANY ($1) AND budget_amount_usd IS NOT NULL AND deleted_at IS NULL ORDER BY key_id`,
+      [keys],
+    );
+    if (budgeted.length === 0) return;
+    const now = this.clock();
+    const periods = budgeted.map((b) => budgetPeriod(b.period, now));
+    const spent: { key_id: string; spent: string }[] = await this.db.query(
+      `SELECT k.key_id, coalesce(sum(d.cost_usd), 0)::text AS spent
+       FROM unnest($1::text[], $2::date[], $3::date[]) AS k(key_id, d0, d1)
+       LEFT JOIN usage_day d ON d.key_id = k.key_id AND d.day >= k.d0 AND d.day < k.d1
+       GROUP BY 1`,
+      [
+        budgeted.map((b) => b.key_id),
+        periods.map((p) => p.start.toISOString().slice(0, 10)),
+        periods.map((p) => p.end.toISOString().slice(0, 10)),
+      ],
+    );
+    const spentBy = new Map(spent.map((s) => [s.key_id, s.spent]));
+    let enforce = false;
+    await this.alerts.transaction(async (m, raise) => {
+      for (const [i, b] of budgeted.entries()) {
+        const amount = trim(b.amount);
+        const used = spentBy.get(b.key_id) ?? '0';
+        const reached = reachedThresholds(used, amount);
+        if (reached.length === 0) continue;
+        const p = periods[i];
+        for (const t of reached) {
+          await raise({
+            type: 'budget_threshold',
+            keyId: b.key_id,
+            subject: b.key_id,
+            severity: SEVERITY[t],
+            message: `key ${b.key_id} reached ${t}% of its ${b.period}ly budget: ${trim(used)} of ${amount} USD (${spentPercent(used, amount)}%)`,
+            details: {
+              threshold: t,
+              spentUsd: trim(used),
+              budgetUsd: amount,
+              period: b.period,
+              periodStart: p.start.toISOString(),
+              periodEnd: p.end.toISOString(),
+            },
+            // Once per key, period, budget amount and threshold.
+            dedupeKey: `budget_threshold:${b.key_id}:${p.start.toISOString()}:${amount}:${t}`,
+            dedupeSeconds: null,
+          });
+        }
+        if (!reached.includes(100) || b.status !== 'active') continue;
+        const inserted: unknown[] = await m.query(
+          `INSERT INTO budget_enforcements (key_id, period_start, amount_usd, period_end, status, reason, spent_usd)
+           VALUES ($1, $2, $3, $4, 'suspending', $5, $6) ON CONFLICT DO NOTHING RETURNING key_id`,
+          [b.key_id, p.start, amount, p.end, budgetReason(used, amount, b.period, p), used],
+        );
+        enforce ||= inserted.length > 0;
+      }
+    });
+    if (enforce) this.onEnforcement();
+  }
+}
+
+// numeric(24,12) as text: "0.100000000000" → "0.1".
+const trim = (s: string): string => (s.includes('.') ? s.replace(/\.?0+$/, '') : s) || '0';

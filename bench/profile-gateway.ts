@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freeTestPort } from '@keygate/testing/stack/test-stack';
+import { startKeygate, startOtlpSink } from './lib/keygate';
+import { runLoad, warmUp } from './lib/load';
+import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
+import { BENCH_STACK_DIR, cleanup, log, onCleanup, ROOT, spawnProc, waitReady } from './lib/processes';
+
+// Where the gateway's CPU goes: keygate's gateway under chat-completion load (same set-up as npm run bench:
+// private Kafka/Redis, key through key-service, rate limit, usage events, telemetry on unless BENCH_TELEMETRY=off)
+// with `node --cpu-prof`, then the self time by package and by function.
+//   node dist/bench/profile-gateway.js          BENCH_CONNECTIONS=10 BENCH_SECONDS=20 BENCH_TELEMETRY=on|off
+// The .cpuprofile opens in Chrome DevTools (Performance → Load profile) for the full picture.
+
+const num = (name: string, fallback: number): number => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  startTime: number;
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const where = (url: string): string => {
+  if (!url) return '(native)';
+  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (nm) return nm[1];
+  if (url.startsWith('node:')) return 'node:internal';
+  const dist = /\/dist\/(.*)$/.exec(url);
+  return dist ? `keygate ${dist[1].split('/').slice(0, 3).join('/')}` : url;
+};
+
+// Self time of the samples taken after `skipMs` (start-up: module loading dwarfs everything else).
+export const summarize = (profile: CpuProfile, skipMs: number, top = 25): string => {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  let t = 0;
+  profile.samples.forEach((id, i) => {
+    t += profile.timeDeltas[i] ?? 0;
+    if (t >= skipMs * 1000) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const byPkg = new Map<string, number>();
+  const byFn = new Map<string, number>();
+  for (const [id, us] of self) {
+    const { callFrame: cf } = byId.get(id)!;
+    const pkg =
+      cf.functionName === '(idle)' || cf.functionName === '(program)' ? cf.functionName : where(cf.url);
+    byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + us);
+    const fn = `${cf.functionName || '(anonymous)'} ${where(cf.url)}:${cf.lineNumber + 1}`;
+    byFn.set(fn, (byFn.get(fn) ?? 0) + us);
+  }
+  const fmt = (m: Map<string, number>) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(
+        ([k, us]) =>
+          `${((us / total) * 100).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(7)} ms  ${k}`,
+      )
+      .join('\n');
+  return `self time by package:\n${fmt(byPkg)}\n\nself time by function:\n${fmt(byFn)}\n`;
+};
+
+const main = async (): Promise<void> => {
+  const run = randomBytes(4).toString('hex');
+  const logDir = join(BENCH_STACK_DIR, `bench-${run}`, 'logs');
+  const profDir = join(BENCH_STACK_DIR, `bench-${run}`, 'prof');
+  mkdirSync(profDir, { recursive: true });
+  const telemetry = process.env.BENCH_TELEMETRY !== 'off';
+  const [kafka, redis, keysDb] = await Promise.all([
+    startPrivateKafka(run),
+    startPrivateRedis(run, logDir),
+    benchDatabase('keys', run),
+  ]);
+  const mockPort = await freeTestPort();
+  const mock = spawnProc(
+    'mock-provider',
+    process.execPath,
+    [join(ROOT, 'dist', 'bench', 'lib', 'mock-main.js'), String(mockPort)],
+    { logDir },
+  );
+  onCleanup('mock provider', () => mock.stop());
+  const mockUrl = `http://127.0.0.1:${mockPort}`;
+  await waitReady(mock, `${mockUrl}/health`);
+  const sink = await startOtlpSink();
+  const keygate = await startKeygate({
+    run,
+    logDir,
+    kafkaBrokers: kafka.brokers,
+    redisUrl: redis.url,
+    keysDatabaseUrl: keysDb,
+    mockUrl,
+    gateways: 1,
+    gatewayEnv: telemetry
+      ? { OTEL_SDK_DISABLED: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_SERVICE_NAME: 'gateway' }
+      : { OTEL_SDK_DISABLED: 'true' },
+    gatewayNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+  });
+  const groupId = await keygate.createGroup(['gpt-4o-mini']);
+  const key = await keygate.createKey({ groupIds: [groupId], rateLimit: { requestsPerMinute: 10_000_000 } });
+  await keygate.waitForRoute(key.key, 'gpt-4o-mini');
+  const target = {
+    name: 'keygate',
+    url: `${keygate.gatewayUrls[0]}/v1/chat/completions`,
+    headers: { authorization: `Bearer ${key.key}` },
+    pid: keygate.gateways[0].pid,
+  };
+  await warmUp(target);
+  const loadFrom = Date.now();
+  const s = await runLoad(target, num('BENCH_CONNECTIONS', 10), num('BENCH_SECONDS', 20));
+  log(`telemetry ${telemetry ? 'on' : 'off'}: ${JSON.stringify(s)}`);
+  await keygate.gateways[0].stop(); // the profile is written as the process exits
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no profile in ${profDir}; see ${keygate.gateways[0].logFile}`);
+  const path = join(profDir, file);
+  const skipMs = loadFrom - keygate.gateways[0].startedAt;
+  process.stdout.write(
+    `\nsteady state (the first ${(skipMs / 1000).toFixed(1)} s of the profile, start-up and warm-up, left out)\n` +
+      `${summarize(JSON.parse(readFileSync(path, 'utf8')) as CpuProfile, skipMs)}\nprofile: ${path}\n`,
+  );
+};
+
+if (require.main === module)
+  main()
+    .catch((e: unknown) => {
+      process.stderr.write(`profile failed: ${(e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    })
+    .finally(async () => {
+      await cleanup();
+      process.exit();
+    });

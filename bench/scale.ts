@@ -1,0 +1,260 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { startKeygate } from './lib/keygate';
+import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
+import { freeTestPort } from '@keygate/testing/stack/test-stack';
+import { BENCH_STACK_DIR, cleanup, log, startService } from './lib/processes';
+import {
+  load,
+  machine,
+  machineLine,
+  markdownTable,
+  stamp,
+  textTable,
+  updateReadme,
+  writeResult,
+} from './lib/report';
+import { keyServiceFigure, type KeyServiceFigure } from './scale/key-service';
+import {
+  hotCacheRss,
+  produceKeyEvents,
+  rebuildProjection,
+  redisFootprint,
+  type HotCacheStats,
+  type RebuildStats,
+  type RedisFootprint,
+} from './scale/projection';
+import { measureRevocations, type RevokeStats } from './scale/revoke';
+import { measureIngest, produceUsageEvents, type IngestStats } from './scale/usage-ingest';
+
+// Scale figures (npm run build && node dist/bench/scale.js), all on a private Kafka broker, Redis and databases:
+//   revoke-to-first-401 across 2 gateway instances, usage-service events/s, key-service creates/s (bench/key-service),
+//   projection rebuild time for 1,000,000 keys from keys.events, gateway RSS with them in Redis and 100,000 hot.
+// Environment: BENCH_REVOCATIONS (200), BENCH_USAGE_EVENTS (200000), BENCH_KEYS (1000000), BENCH_HOT_KEYS (100000),
+// BENCH_KEY_SERVICE=reuse (take the newest bench/results/key-service-*.json), BENCH_ONLY=revoke,usage,keys,projection.
+
+const num = (name: string, fallback: number): number => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+const REVOCATIONS = num('BENCH_REVOCATIONS', 200);
+const USAGE_EVENTS = num('BENCH_USAGE_EVENTS', 200_000);
+const KEYS = num('BENCH_KEYS', 1_000_000);
+const HOT = Math.min(KEYS, num('BENCH_HOT_KEYS', 100_000));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'revoke,usage,keys,projection').split(','));
+const TARGETS = { revokeP99Ms: 100 };
+
+export interface ScaleResult {
+  bench: 'scale';
+  run: string;
+  at: string;
+  machine: ReturnType<typeof machine>;
+  load?: { start: ReturnType<typeof load>; end: ReturnType<typeof load> };
+  revoke?: RevokeStats;
+  usage?: IngestStats;
+  keyService?: KeyServiceFigure | null;
+  projection?: {
+    keys: number;
+    produced: { seconds: number; mib: number };
+    rebuild: RebuildStats;
+    redis: RedisFootprint;
+    gateway?: HotCacheStats;
+  };
+  errors: Record<string, string>;
+}
+
+const main = async (): Promise<void> => {
+  const run = randomBytes(4).toString('hex');
+  const at = new Date().toISOString();
+  const logDir = join(BENCH_STACK_DIR, `bench-${run}`, 'logs');
+  const m = machine();
+  const loadStart = load();
+  log(`scale run ${run} on ${machineLine(m)}; load ${loadStart.loadavg.join(' ')}; logs in ${logDir}`);
+  const [kafka, redis] = await Promise.all([startPrivateKafka(run), startPrivateRedis(run, logDir)]);
+  const result: ScaleResult = { bench: 'scale', run, at, machine: m, errors: {} };
+  // A figure that fails is recorded as such; the others are still measured and written.
+  const section = async (name: string, fn: () => Promise<void>): Promise<void> => {
+    if (!ONLY.has(name)) return;
+    try {
+      await fn();
+    } catch (e) {
+      result.errors[name] = (e as Error).message;
+      log(`${name} failed: ${(e as Error).stack ?? String(e)}`);
+    }
+  };
+
+  // 1. Revocations, with the whole write path: REST → PostgreSQL + outbox → Kafka → projection → pub/sub.
+  await section('revoke', async () => {
+    const keygate = await startKeygate({
+      run,
+      logDir,
+      kafkaBrokers: kafka.brokers,
+      redisUrl: redis.url,
+      keysDatabaseUrl: await benchDatabase('keys', run),
+      mockUrl: 'http://127.0.0.1:9',
+      gateways: 2,
+    });
+    result.revoke = await measureRevocations(keygate, REVOCATIONS);
+    log(`revoke: ${JSON.stringify(result.revoke)}`);
+    await keygate.stop();
+  });
+
+  // 2. usage-service ingest: a usage-service of its own on a fresh ledger.
+  await section('usage', async () => {
+    const usageDb = await benchDatabase('usage', run);
+    const env = {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      OTEL_SDK_DISABLED: 'true',
+      ADMIN_TOKEN: `kgadm_bench_${randomBytes(16).toString('hex')}`,
+      KEYGATE_MASTER_KEY: randomBytes(32).toString('base64'),
+      KAFKA_BROKERS: kafka.brokers,
+      USAGE_DATABASE_URL: usageDb,
+      KEY_SERVICE_GRPC_URL: '127.0.0.1:9', // no budgets here: nothing to suspend
+      USAGE_SERVICE_PORT: String(await freeTestPort()),
+      USAGE_CONSUMER_GROUP: `usage-bench-${run}`,
+    };
+    const produced = await produceUsageEvents(kafka.brokers, USAGE_EVENTS);
+    log(`usage: produced at ${produced.perSecond}/s; starting a usage-service to drain them`);
+    const usage = await startService(
+      'usage-service',
+      'usage-service',
+      env,
+      `http://127.0.0.1:${env.USAGE_SERVICE_PORT}/health/ready`,
+      logDir,
+    );
+    try {
+      result.usage = await measureIngest(usageDb, usage, USAGE_EVENTS, produced);
+      log(`usage: ${JSON.stringify(result.usage)}`);
+    } finally {
+      await usage.stop();
+    }
+  });
+
+  // 3. key-service creates/s: bench/key-service's figure, measured now against the private broker.
+  await section('keys', async () => {
+    result.keyService = await keyServiceFigure(kafka.brokers, logDir);
+    log(`key-service: ${JSON.stringify(result.keyService)}`);
+  });
+
+  // 4. A million keys: produce, rebuild into an empty Redis, then a gateway with 100k of them hot.
+  await section('projection', async () => {
+    const flush = new Redis(redis.url);
+    await flush.flushall();
+    flush.disconnect();
+    log(`keys: producing ${KEYS} KeyCreated events (${HOT} with a usable secret)`);
+    const produced = await produceKeyEvents(kafka.brokers, KEYS, HOT);
+    log(`keys: produced in ${produced.produceSeconds} s (${Math.round(produced.bytes / 2 ** 20)} MiB)`);
+    const env = {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      OTEL_SDK_DISABLED: 'true',
+      KAFKA_BROKERS: kafka.brokers,
+      REDIS_URL: redis.url,
+      OPENAI_API_KEY: 'mock-openai',
+      AZURE_OPENAI_API_KEY: 'mock-azure',
+      GEMINI_API_KEY: 'mock-gemini',
+    };
+    log('keys: rebuilding the projection from keys.events');
+    const rebuild = await rebuildProjection(env, logDir);
+    const footprint = await redisFootprint(redis.url);
+    log(`keys: rebuild ${JSON.stringify(rebuild)}; Redis ${JSON.stringify(footprint)}`);
+    result.projection = {
+      keys: KEYS,
+      produced: { seconds: produced.produceSeconds, mib: Math.round(produced.bytes / 2 ** 20) },
+      rebuild,
+      redis: footprint,
+    };
+    result.projection.gateway = await hotCacheRss(env, kafka.brokers, produced.hotKeys, logDir);
+    log(`rss: ${JSON.stringify(result.projection.gateway)}`);
+  });
+
+  const loadEnd = load();
+  result.load = { start: loadStart, end: loadEnd };
+  const rows = scaleRows(result);
+  process.stdout.write(
+    `\n${machineLine(m)}\nload (uptime) at start ${loadStart.loadavg.join(' ')}, at end ${loadEnd.loadavg.join(' ')}\n\n${textTable(rows)}\n`,
+  );
+  const file = writeResult(`scale-${stamp(at)}`, result);
+  updateReadme('scale', readmeBlock(result));
+  log(`wrote ${file} and bench/README.md`);
+};
+
+const readmeBlock = (r: ScaleResult): string =>
+  [
+    `### Run ${r.at}`,
+    '',
+    `\`node dist/bench/scale.js\`: ${machineLine(r.machine)}.`,
+    `Load average (\`uptime\`) ${r.load?.start.loadavg.join(' ')} at the start, ${r.load?.end.loadavg.join(' ')} at the end.`,
+    '',
+    markdownTable(scaleRows(r)),
+    '',
+    `Raw figures: \`bench/results/scale-${stamp(r.at)}.json\`.`,
+  ].join('\n');
+
+export const scaleRows = (r: ScaleResult): string[][] => {
+  const rows: string[][] = [['figure', 'value', 'detail']];
+  if (r.revoke) {
+    const v = r.revoke;
+    rows.push([
+      `revoke-to-first-401, both of ${v.instances} gateways, ms (${v.revocations} revocations)`,
+      `p50 ${v.allInstancesMs.p50} / p99 ${v.allInstancesMs.p99} / max ${v.allInstancesMs.max}`,
+      `target p99 ≤ ${TARGETS.revokeP99Ms} ms: ${v.allInstancesMs.p99 <= TARGETS.revokeP99Ms ? 'PASS' : 'MISS'}; ` +
+        `revoke call itself p50 ${v.revokeCallMs.p50} / p99 ${v.revokeCallMs.p99}; per instance p99 ` +
+        v.perInstanceMs.map((p) => p.p99).join(' / '),
+    ]);
+  }
+  if (r.usage) {
+    const u = r.usage;
+    rows.push([
+      'usage-service ingest, events/s into the ledger',
+      String(u.eventsPerSecond),
+      `a backlog of ${u.events} RequestCompleted over ${u.keys} keys drained in ${u.ledgerSeconds} s (first to last ledger row); service RSS ${u.serviceRssMiB} MiB`,
+    ]);
+  }
+  if (r.keyService) {
+    const k = r.keyService;
+    rows.push([
+      'key-service creates/s (bench/key-service)',
+      String(k.createsPerSecond),
+      `${k.clients} clients, ${k.seconds} s; create p99 ${k.createLatencyMs.p99} ms; publish lag p99 ${k.publishLagMs.p99} ms (${k.source})`,
+    ]);
+  }
+  if (r.projection) {
+    const p = r.projection;
+    rows.push([
+      `projection rebuild, ${p.keys.toLocaleString('en')} keys from keys.events`,
+      `${p.rebuild.seconds} s`,
+      `${p.rebuild.events} events, ${p.rebuild.eventsPerSecond}/s; command RSS max ${p.rebuild.commandRssMaxMiB} MiB; topic ${p.produced.mib} MiB`,
+    ]);
+    rows.push(['Redis with the projection', `${p.redis.usedMemoryMiB} MiB`, `${p.redis.keys} Redis keys`]);
+    const g = p.gateway;
+    if (g)
+      rows.push([
+        `gateway RSS, ${p.keys.toLocaleString('en')} keys in Redis, ${g.hot.toLocaleString('en')} hot (AUTH_CACHE_MAX=${g.cacheMax})`,
+        `${g.rssHotMiB} MiB`,
+        `${g.rssIdleMiB} MiB before the warm-up (ready ${g.startSeconds} s after start); warmed at ${g.warmRequestsPerSecond} req/s; statuses ${JSON.stringify(g.statuses)}; lookups ${JSON.stringify(g.lookups)}`,
+      ]);
+  }
+  for (const [name, message] of Object.entries(r.errors))
+    rows.push([`${name}: failed`, '', message.slice(0, 200)]);
+  return rows;
+};
+
+// node dist/bench/scale.js --report bench/results/scale-<date>.json…: those runs' tables, also into bench/README.md.
+if (process.argv[2] === '--report') {
+  const runs = process.argv.slice(3).map((f) => JSON.parse(readFileSync(f, 'utf8')) as ScaleResult);
+  for (const r of runs) process.stdout.write(`${r.at}\n${textTable(scaleRows(r))}\n\n`);
+  updateReadme('scale', runs.map(readmeBlock).join('\n\n'));
+} else
+  main()
+    .catch((e: unknown) => {
+      process.stderr.write(`scale bench failed: ${(e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    })
+    .finally(async () => {
+      await cleanup();
+      process.exit();
+    });

@@ -1,0 +1,2 @@
+CREATE DATABASE keygate_keys;
+CREATE DATABASE keygate_usage;

@@ -1,0 +1,46 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+
+// kg_<env>_<43 base62 chars of 32 random bytes><6 base62 chars of CRC32 over everything before>.
+export type KeyEnvironment = 'live' | 'test';
+export const KEY_ENVIRONMENTS: readonly KeyEnvironment[] = ['live', 'test'];
+
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const RANDOM_LENGTH = 43;
+const CHECK_LENGTH = 6;
+const PREFIX_LENGTH = 'kg_live_'.length;
+export const API_KEY_LENGTH = PREFIX_LENGTH + RANDOM_LENGTH + CHECK_LENGTH;
+const KEY_PATTERN = /^kg_(live|test)_[0-9A-Za-z]{49}$/;
+
+export const toBase62 = (value: bigint, width: number): string => {
+  let out = '';
+  let rest = value;
+  while (rest > 0n) {
+    out = ALPHABET[Number(rest % 62n)] + out;
+    rest /= 62n;
+  }
+  return out.padStart(width, '0');
+};
+
+const checksum = (body: string): string => toBase62(BigInt(crc32(body)), CHECK_LENGTH);
+
+export const generateApiKey = (environment: KeyEnvironment, random: Buffer = randomBytes(32)): string => {
+  if (random.length !== 32) throw new Error('an API key needs exactly 32 random bytes');
+  const body = `kg_${environment}_${toBase62(BigInt(`0x${random.toString('hex')}`), RANDOM_LENGTH)}`;
+  return body + checksum(body);
+};
+
+// Shape and checksum only: a string that fails here is rejected before any lookup.
+export const parseApiKey = (candidate: string): { environment: KeyEnvironment } | null => {
+  if (candidate.length !== API_KEY_LENGTH || !KEY_PATTERN.test(candidate)) return null;
+  const body = candidate.slice(0, API_KEY_LENGTH - CHECK_LENGTH);
+  if (checksum(body) !== candidate.slice(API_KEY_LENGTH - CHECK_LENGTH)) return null;
+  return { environment: candidate.slice(3, 7) as KeyEnvironment };
+};
+
+export const hashApiKey = (key: string): string => createHash('sha256').update(key).digest('hex');
+
+export const lastFour = (key: string): string => key.slice(-4);
+
+export const maskApiKey = (environment: KeyEnvironment, last4: string): string =>
+  `kg_${environment}_…${last4}`;

@@ -1,0 +1,197 @@
+import type { KeyEnvironment } from '../api-key-format';
+
+// Events on keys.events. Past tense; the list may grow, never silently change: a changed payload gets a new
+// schemaVersion and an upcaster in key-events.upcasters.ts. No event carries a secret in clear.
+
+export type BudgetPeriod = 'day' | 'week' | 'month';
+
+export interface RateLimit {
+  // A named tier from routes.yaml, or the key's own numbers (own numbers win over the tier's).
+  tier?: string;
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+}
+
+export interface Budget {
+  amountUsd: string; // decimal string
+  period: BudgetPeriod;
+}
+
+export interface KeyRestrictions {
+  expiresAt: string | null;
+  ipAllow: string[];
+  ipDeny: string[];
+  rateLimit: RateLimit | null;
+  budget: Budget | null;
+}
+
+export interface KeyCreatedData extends KeyRestrictions {
+  keyId: string;
+  name: string;
+  description: string;
+  ownerId: string;
+  environment: KeyEnvironment;
+  hash: string;
+  last4: string;
+  groupIds: string[];
+  metadata: Record<string, string>;
+  rotationPeriodDays: number | null;
+  createdAt: string;
+}
+
+export interface KeyUpdatedData {
+  keyId: string;
+  name?: string;
+  description?: string;
+  metadata?: Record<string, string>;
+  rotationPeriodDays?: number | null;
+}
+
+export type KeyRestrictionsChangedData = { keyId: string } & Partial<KeyRestrictions>;
+
+export interface KeyGroupData {
+  keyId: string;
+  groupId: string;
+}
+
+export interface KeyRotatedData {
+  keyId: string;
+  hash: string;
+  last4: string;
+  previousHash: string;
+  // The instant the previous secret stops working (= rotation time when the grace period is 0).
+  previousValidUntil: string;
+  rotatedAt: string;
+}
+
+export interface KeySuspendedData {
+  keyId: string;
+  reason: string;
+  suspendedAt: string;
+}
+
+export interface KeyReactivatedData {
+  keyId: string;
+  reactivatedAt: string;
+}
+
+export interface KeyRevokedData {
+  keyId: string;
+  reason: string;
+  revokedAt: string;
+}
+
+export interface KeyDeletedData {
+  keyId: string;
+  deletedAt: string;
+}
+
+export interface GroupCreatedData {
+  groupId: string;
+  name: string;
+  description: string;
+  routes: string[];
+}
+
+export interface GroupUpdatedData {
+  groupId: string;
+  name?: string;
+  description?: string;
+  routes?: string[];
+}
+
+export interface GroupDeletedData {
+  groupId: string;
+}
+
+export type ProviderType = 'openai' | 'azure' | 'gemini';
+
+export interface ProviderCredentialAddedData {
+  credentialId: string;
+  name: string;
+  type: ProviderType;
+  // Envelope encryption: AES-256-GCM ciphertext of the secret under a per-credential data key,
+  // which is itself wrapped by KEYGATE_MASTER_KEY. All base64.
+  ciphertext: string;
+  wrappedDataKey: string;
+  last4: string;
+  settings: Record<string, string>; // baseUrl, endpoint, deployment, apiVersion, organization
+}
+
+export type ProviderCredentialRotatedData = Omit<
+  ProviderCredentialAddedData,
+  'name' | 'type' | 'settings'
+> & {
+  settings?: Record<string, string>;
+};
+
+export interface ProviderCredentialRemovedData {
+  credentialId: string;
+}
+
+export type AdminRole = 'admin' | 'auditor';
+
+export interface AdminTokenIssuedData {
+  tokenId: string;
+  name: string;
+  role: AdminRole;
+  hash: string;
+  last4: string;
+}
+
+export interface AdminTokenRevokedData {
+  tokenId: string;
+}
+
+export interface KeyEventDataMap {
+  KeyCreated: KeyCreatedData;
+  KeyUpdated: KeyUpdatedData;
+  KeyRestrictionsChanged: KeyRestrictionsChangedData;
+  KeyGroupAdded: KeyGroupData;
+  KeyGroupRemoved: KeyGroupData;
+  KeyRotated: KeyRotatedData;
+  KeySuspended: KeySuspendedData;
+  KeyReactivated: KeyReactivatedData;
+  KeyRevoked: KeyRevokedData;
+  KeyDeleted: KeyDeletedData;
+  GroupCreated: GroupCreatedData;
+  GroupUpdated: GroupUpdatedData;
+  GroupDeleted: GroupDeletedData;
+  ProviderCredentialAdded: ProviderCredentialAddedData;
+  ProviderCredentialRotated: ProviderCredentialRotatedData;
+  ProviderCredentialRemoved: ProviderCredentialRemovedData;
+  AdminTokenIssued: AdminTokenIssuedData;
+  AdminTokenRevoked: AdminTokenRevokedData;
+}
+
+export type KeyEventType = keyof KeyEventDataMap;
+
+export type DomainEvent<T extends KeyEventType = KeyEventType> = {
+  [K in T]: { type: K; data: KeyEventDataMap[K] };
+}[T];
+
+export const KEY_EVENT_TYPES: readonly KeyEventType[] = [
+  'KeyCreated',
+  'KeyUpdated',
+  'KeyRestrictionsChanged',
+  'KeyGroupAdded',
+  'KeyGroupRemoved',
+  'KeyRotated',
+  'KeySuspended',
+  'KeyReactivated',
+  'KeyRevoked',
+  'KeyDeleted',
+  'GroupCreated',
+  'GroupUpdated',
+  'GroupDeleted',
+  'ProviderCredentialAdded',
+  'ProviderCredentialRotated',
+  'ProviderCredentialRemoved',
+  'AdminTokenIssued',
+  'AdminTokenRevoked',
+];
+
+export const isKeyEventType = (type: string): type is KeyEventType =>
+  (KEY_EVENT_TYPES as readonly string[]).includes(type);
+
+export const KEY_EVENTS_SCHEMA_VERSION = 1;

@@ -1,0 +1,24 @@
+// Alerts on usage.alerts, produced by usage-service (message key: the key id, or `ip:<address>` for alerts about
+// a client IP). The same envelope is the body of usage-service's signed webhooks.
+export const ALERT_RAISED = 'AlertRaised' as const;
+export const USAGE_ALERTS_SCHEMA_VERSION = 1;
+
+export const ALERT_TYPES = [
+  'budget_threshold',
+  'request_spike',
+  'cost_spike',
+  'auth_failure_burst',
+  'new_network',
+  'dormant_key_used',
+] as const;
+export type AlertType = (typeof ALERT_TYPES)[number];
+
+export interface AlertRaisedData {
+  alertId: string;
+  keyId: string | null;
+  type: AlertType;
+  severity: 'info' | 'warning' | 'critical';
+  message: string;
+  details: Record<string, unknown>;
+  raisedAt: string;
+}

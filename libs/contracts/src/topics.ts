@@ -1,0 +1,21 @@
+// The Kafka topics of keygate, declared once. Renaming one breaks every running consumer and strands
+// the events already on the old topic: add a new topic and migrate instead.
+export const Topics = {
+  keysEvents: 'keys.events',
+  usageRequests: 'usage.requests',
+  usageAlerts: 'usage.alerts',
+} as const;
+
+export type Topic = (typeof Topics)[keyof typeof Topics];
+
+// Partition counts are explicit so ordering per message key (aggregate id, key id) is a decision, not a default.
+export const TopicPartitions: Record<Topic, number> = {
+  'keys.events': 6,
+  'usage.requests': 6,
+  'usage.alerts': 3,
+};
+
+export const TopicSpecs = (Object.keys(TopicPartitions) as Topic[]).map((topic) => ({
+  topic,
+  numPartitions: TopicPartitions[topic],
+}));

@@ -1,0 +1,135 @@
+import { context, type Context } from '@opentelemetry/api';
+import type { Consumer, Kafka } from 'kafkajs';
+import { isEnvelope, type EventEnvelope, type Topic } from '@keygate/contracts';
+import { extractTraceContext } from './trace-context';
+
+export interface IncomingEvent {
+  envelope: EventEnvelope;
+  partition: number;
+  offset: string;
+  trace: Context;
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  topics: Topic[];
+  fromBeginning?: boolean;
+  // Handles one batch; resolves only when its effects are durable. Offsets are committed after that.
+  handle: (events: IncomingEvent[]) => Promise<void>;
+  // A message that is not an envelope cannot be processed ever: it is reported and skipped, the stream goes on.
+  onMalformed?: (
+    raw: string | null,
+    reason: string,
+    meta: { topic: string; partition: number; offset: string },
+  ) => Promise<void> | void;
+  sessionTimeout?: number;
+  maxBytesPerPartition?: number;
+}
+
+// The one consumer wrapper: batches, JSON envelopes, trace context, commit-after-handle (at-least-once;
+// handlers are idempotent by event id / stream position).
+export class EventConsumer {
+  private consumer?: Consumer;
+  private lag = new Map<string, number>();
+  private stopped = false;
+  private restartTimer?: NodeJS.Timeout;
+
+  constructor(private readonly kafka: Kafka) {}
+
+  get lagByPartition(): ReadonlyMap<string, number> {
+    return this.lag;
+  }
+
+  async start(options: ConsumerOptions): Promise<void> {
+    const consumer = this.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: options.sessionTimeout ?? 10000,
+      heartbeatInterval: 1000,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
+      allowAutoTopicCreation: false,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
+    });
+    this.consumer = consumer;
+    this.stopped = false;
+    // kafkajs restarts a crashed consumer only after errors it deems retriable. An error thrown by the handler (its
+    // store went away mid-batch, e.g. Redis for the gateway projection) is not one: the consumer would leave its
+    // group for good and the projection or ledger silently stop. Restart it here; the failed batch was not
+    // committed, so it is delivered again.
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || this.stopped || this.consumer !== consumer) return;
+      this.scheduleRestart(consumer, options, 1);
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        const events: IncomingEvent[] = [];
+        for (const message of batch.messages) {
+          const raw = message.value?.toString('utf8') ?? null;
+          let parsed: unknown;
+          try {
+            parsed = raw === null ? null : JSON.parse(raw);
+          } catch {
+            parsed = undefined;
+          }
+          if (isEnvelope(parsed)) {
+            events.push({
+              envelope: parsed,
+              partition: batch.partition,
+              offset: message.offset,
+              trace: extractTraceContext(message.headers),
+            });
+          } else {
+            await options.onMalformed?.(raw, parsed === undefined ? 'not JSON' : 'not an event envelope', {
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: message.offset,
+            });
+          }
+        }
+        if (!isRunning() || isStale()) return;
+        if (events.length > 0) await options.handle(events);
+        const last = batch.messages[batch.messages.length - 1];
+        if (last) resolveOffset(last.offset);
+        // Committed only after the handler's effects are durable: a crash re-delivers, never skips.
+        await consumer.commitOffsets([
+          {
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: (BigInt(batch.lastOffset()) + 1n).toString(),
+          },
+        ]);
+        this.lag.set(
+          `${batch.topic}:${batch.partition}`,
+          Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n),
+        );
+        await heartbeat();
+      },
+    });
+  }
+
+  private scheduleRestart(crashed: Consumer, options: ConsumerOptions, attempt: number): void {
+    const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+    this.restartTimer = setTimeout(() => {
+      if (this.stopped || this.consumer !== crashed) return;
+      void crashed
+        .disconnect()
+        .catch(() => undefined)
+        .then(() => this.start(options))
+        .catch(() => {
+          if (this.consumer) this.scheduleRestart(this.consumer, options, attempt + 1);
+        });
+    }, delay);
+    this.restartTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    await this.consumer?.disconnect();
+  }
+}
+
+export const withTrace = <T>(ctx: Context, fn: () => T): T => context.with(ctx, fn);

@@ -1,0 +1,135 @@
+import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import type { Kafka, Message, Producer } from 'kafkajs';
+import type { EventEnvelope, Topic } from '@keygate/contracts';
+import { extractTraceContext, injectTraceHeaders } from './trace-context';
+
+export interface OutgoingEvent {
+  key: string;
+  envelope: EventEnvelope;
+  // Trace headers captured where the event was caused (the request, the outbox append); the active context
+  // at send time when absent.
+  headers?: Record<string, string>;
+}
+
+const tracer = trace.getTracer('keygate-messaging');
+
+// The one producer wrapper: idempotent (no duplicates from its own retries), JSON envelopes, trace headers.
+export class EventProducer {
+  private producer: Producer;
+  private connected = false;
+
+  constructor(private readonly kafka: Kafka) {
+    this.producer = this.create();
+  }
+
+  private create(): Producer {
+    const producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+    producer.on(producer.events.DISCONNECT, () => {
+      if (this.producer === producer) this.connected = false;
+    });
+    return producer;
+  }
+
+  // kafkajs rolls an idempotent producer's sequence numbers back when a produce request fails, even when the broker
+  // had written it (its answer lost in a broker stop): from then on every send fails with OUT_OF_ORDER_SEQUENCE_NUMBER,
+  // forever. A new producer gets a new producer id and fresh sequences. What the broker had already written may be
+  // sent again; consumers dedupe (event id, stream position, request id).
+  private async replace(): Promise<void> {
+    const old = this.producer;
+    this.producer = this.create();
+    this.connected = false;
+    await old.disconnect().catch(() => undefined);
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  async connect(): Promise<void> {
+    await this.producer.connect();
+    this.connected = true;
+  }
+
+  async disconnect(): Promise<void> {
+    await this.producer.disconnect();
+    this.connected = false;
+  }
+
+  async send(topic: Topic, events: OutgoingEvent[]): Promise<void> {
+    await this.sendBatch([{ topic, events }]);
+  }
+
+  async sendBatch(batches: { topic: Topic; events: OutgoingEvent[] }[]): Promise<void> {
+    const spans: Span[] = [];
+    const topicMessages = batches
+      .filter((b) => b.events.length)
+      .map((b) => ({ topic: b.topic, messages: b.events.map((e) => toMessage(b.topic, e, spans)) }));
+    if (topicMessages.length === 0) return;
+    try {
+      if (!this.connected) await this.connect();
+      await this.producer.sendBatch({ acks: -1, topicMessages });
+    } catch (e) {
+      if (lostProducerState(e)) await this.replace();
+      for (const span of spans) span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+      throw e;
+    } finally {
+      for (const span of spans) span.end();
+    }
+  }
+}
+
+const PRODUCER_STATE_ERRORS = new Set([
+  'OUT_OF_ORDER_SEQUENCE_NUMBER',
+  'UNKNOWN_PRODUCER_ID',
+  'INVALID_PRODUCER_EPOCH',
+]);
+
+// kafkajs wraps the broker's error (retriers, aggregates): look through the causes.
+const lostProducerState = (e: unknown, depth = 0): boolean => {
+  if (!e || typeof e !== 'object' || depth > 5) return false;
+  const err = e as { type?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
+  if (typeof err.type === 'string' && PRODUCER_STATE_ERRORS.has(err.type)) return true;
+  return (
+    lostProducerState(err.cause, depth + 1) ||
+    lostProducerState(err.originalError, depth + 1) ||
+    (Array.isArray(err.errors) && err.errors.some((x) => lostProducerState(x, depth + 1)))
+  );
+};
+
+// One producer span per message, a child of the context that caused the event, so the trace runs from the
+// request through Kafka to the consumer even though the send itself happens later, in a batch, on a timer.
+// The message carries that span's traceparent.
+const toMessage = (topic: Topic, e: OutgoingEvent, spans: Span[]): Message => {
+  const parent = e.headers ? extractTraceContext(e.headers) : context.active();
+  const span = tracer.startSpan(
+    `send ${topic}`,
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': topic,
+        'messaging.kafka.message.key': e.key,
+        'messaging.message.id': e.envelope.id,
+        'keygate.event.type': e.envelope.type,
+      },
+    },
+    parent,
+  );
+  spans.push(span);
+  return {
+    key: e.key,
+    value: JSON.stringify(e.envelope),
+    headers: {
+      // Without an SDK nothing is injected and the captured headers travel unchanged.
+      ...e.headers,
+      ...injectTraceHeaders(trace.setSpan(parent, span)),
+      'content-type': 'application/json',
+      'event-type': e.envelope.type,
+    },
+  };
+};

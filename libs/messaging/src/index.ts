@@ -1,0 +1,4 @@
+export * from './kafka';
+export * from './trace-context';
+export * from './event-producer';
+export * from './event-consumer';

@@ -1,0 +1,85 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  type ArgumentMetadata,
+  BadRequestException,
+  Logger as NestLogger,
+  type INestApplication,
+  type Type,
+  ValidationPipe,
+} from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+import { requestIdOf } from '../logging/logging.module';
+import { jsonDepthExceeds, jsonHasNul } from './json-depth';
+import { observeHttpRequests } from '../metrics/metrics.module';
+import { stopTelemetry } from '../telemetry/telemetry';
+
+export interface HttpBootstrapOptions {
+  port: number;
+  bodyLimitBytes?: number;
+  configure?: (app: NestFastifyApplication) => void | Promise<void>;
+}
+
+// No management body is more than a few levels deep; a deeper one is hostile or broken.
+const MAX_BODY_DEPTH = 32;
+
+class StrictValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (jsonDepthExceeds(value, MAX_BODY_DEPTH))
+      throw new BadRequestException({
+        code: 'VALIDATION_FAILED',
+        message: `the request is nested more than ${MAX_BODY_DEPTH} levels deep`,
+      });
+    if (jsonHasNul(value))
+      throw new BadRequestException({
+        code: 'VALIDATION_FAILED',
+        message: 'the request contains a NUL character (\\u0000), which no field accepts',
+      });
+    return super.transform(value, metadata);
+  }
+}
+
+// Strict input everywhere: unknown fields rejected, types converted only where declared.
+export const strictValidationPipe = () =>
+  new StrictValidationPipe({
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    transform: true,
+    stopAtFirstError: false,
+    validationError: { target: false, value: false },
+  });
+
+export const createHttpApp = async (
+  module: Type,
+  options: HttpBootstrapOptions,
+): Promise<NestFastifyApplication> => {
+  const adapter = new FastifyAdapter({
+    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    genReqId: (req: IncomingMessage) => requestIdOf(req),
+    trustProxy: false,
+  });
+  observeHttpRequests(adapter.getInstance());
+  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+  await options.configure?.(app);
+  return app;
+};
+
+export const listen = async (app: INestApplication, port: number, name: string): Promise<void> => {
+  // '::' is dual-stack on Linux: IPv4 clients arrive as ::ffff:a.b.c.d, which the IP rules read as IPv4.
+  await app.listen(port, '::');
+  new NestLogger(name).log(`${name} listening on :${port}`);
+  const stop = async () => {
+    await stopTelemetry();
+  };
+  process.once('beforeExit', () => void stop());
+};
+
+export const exitOnStartupError = (name: string) => (error: unknown) => {
+  // Configuration errors carry their own clear message; print it without a stack.
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`${name} failed to start: ${message}\n`);
+  process.exit(1);
+};

@@ -1,0 +1,33 @@
+// JSON.parse takes any nesting, but what walks the parsed value afterwards recursively (class-transformer in the
+// validation pipe, JSON.stringify on the way upstream) overflows the stack on a few thousand levels and answers
+// 500. Bodies are refused before that: iteratively, so the check itself cannot overflow.
+export const jsonDepthExceeds = (value: unknown, maxDepth: number): boolean => {
+  const pending: [unknown, number][] = [[value, 1]];
+  while (pending.length > 0) {
+    const [v, depth] = pending.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > maxDepth) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) pending.push([child, depth + 1]);
+  }
+  return false;
+};
+
+// PostgreSQL stores no NUL character in text or jsonb (it fails the statement: a 500 after validation passed), and
+// no management field has a use for one: such input is refused up front, keys and values alike.
+export const jsonHasNul = (value: unknown): boolean => {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const v = pending.pop();
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return true;
+    } else if (Array.isArray(v)) {
+      pending.push(...v);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        if (k.includes('\u0000')) return true;
+        pending.push(child);
+      }
+    }
+  }
+  return false;
+};

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { trace } from '@opentelemetry/api';
+import { LoggerModule } from 'nestjs-pino';
+import { scrubSecrets } from './secrets';
+
+export { scrubSecrets } from './secrets';
+
+// Headers that carry secrets are never logged, in any service. (The req serializer below keeps no header
+// at all; this list guards anything that logs a raw request object some other way.)
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers["api-key"]',
+  'req.headers["x-goog-api-key"]',
+  'req.headers["x-api-key"]',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+];
+
+export const traceFields = (): Record<string, string> => {
+  const span = trace.getActiveSpan();
+  if (!span) return {};
+  const { traceId, spanId } = span.spanContext();
+  return { trace_id: traceId, span_id: spanId };
+};
+
+export const requestIdOf = (req: IncomingMessage): string => {
+  const header = req.headers['x-request-id'];
+  return typeof header === 'string' && /^[\w.-]{1,64}$/.test(header)
+    ? header
+    : `req_${randomUUID().replace(/-/g, '')}`;
+};
+
+// Type, code, message and stack only: an error's other enumerable fields (a client's config, a driver's
+// query parameters, a response body) are where secrets and prompts hide.
+export const serializeError = (e: unknown): Record<string, unknown> => {
+  if (!(e instanceof Error)) return { message: scrubSecrets(String(e)) };
+  const code = (e as { code?: unknown }).code;
+  return {
+    type: e.constructor.name,
+    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+    message: scrubSecrets(e.message),
+    stack: e.stack ? scrubSecrets(e.stack) : undefined,
+  };
+};
+
+export const loggingModule = (service: string, level: string, autoLogging = true) =>
+  LoggerModule.forRoot({
+    pinoHttp: {
+      level,
+      name: service,
+      autoLogging: autoLogging && {
+        // Probes and scrapes every few seconds would drown the request lines.
+        // originalUrl: the middleware runner strips the mount path from url while the middleware runs.
+        ignore: (req: IncomingMessage & { originalUrl?: string }) =>
+          /^\/(health|metrics)(\/|\?|$)/.test(req.originalUrl ?? req.url ?? ''),
+      },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      // trace_id/span_id on every line written inside a span (always inside a request when tracing is on).
+      mixin: traceFields,
+      genReqId: (req) => requestIdOf(req),
+      customProps: (req) => ({ requestId: (req as IncomingMessage & { id?: unknown }).id }),
+      hooks: {
+        logMethod(args, method) {
+          for (let i = 0; i < args.length; i++) {
+            if (typeof args[i] === 'string') args[i] = scrubSecrets(args[i] as string);
+          }
+          method.apply(this, args as Parameters<typeof method>);
+        },
+      },
+      serializers: {
+        // The URL only, no query string: nothing a client typed into it reaches the logs.
+        req: (req: { id: unknown; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url.split('?')[0],
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+        err: serializeError,
+      },
+    },
+  });

@@ -1,0 +1,174 @@
+import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
+import { OTLPMetricExporter as OtlpGrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { OTLPMetricExporter as OtlpJsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as OtlpProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPTraceExporter as OtlpGrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as OtlpJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OtlpProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
+import {
+  ConsoleMetricExporter,
+  PeriodicExportingMetricReader,
+  type IMetricReader,
+  type PushMetricExporter,
+} from '@opentelemetry/sdk-metrics';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import {
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { flushMetrics, initMetrics, registerProcessMetrics, shutdownMetrics } from '../metrics/meter';
+import { telemetryResource } from './resource';
+import { SpanRedactionProcessor } from './span-redaction';
+
+// Started before Nest (the first import of each main.ts) so auto-instrumentation can patch the modules Nest,
+// pg, ioredis and undici load afterwards. Configured only by the standard OTEL_* variables:
+//   traces  — on when OTEL_TRACES_EXPORTER names an exporter (otlp, console), or when it is unset and an
+//             OTLP endpoint is; off with none set, OTEL_TRACES_EXPORTER=none or OTEL_SDK_DISABLED=true.
+//             OTLP protocol from OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL: http/protobuf (default), http/json, grpc.
+//   metrics — always collected and served at GET /metrics; also pushed when OTEL_METRICS_EXPORTER names otlp or
+//             console (or is unset and an OTLP endpoint is).
+//   logs    — JSON lines on stdout (logging.module.ts), never through OTLP.
+
+type Env = Record<string, string | undefined>;
+
+const list = (v: string | undefined): string[] =>
+  (v ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+
+const disabled = (env: Env): boolean => env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true';
+
+export const tracingEnabled = (env: Env): boolean => {
+  if (disabled(env)) return false;
+  const exporters = list(env.OTEL_TRACES_EXPORTER);
+  if (exporters.length > 0) return exporters.some((e) => e !== 'none');
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+};
+
+// Which push exporters metrics get besides GET /metrics ('prometheus' is that endpoint, always on).
+export const metricExporters = (env: Env): ('otlp' | 'console')[] => {
+  if (disabled(env)) return [];
+  const named = list(env.OTEL_METRICS_EXPORTER);
+  if (named.length === 0)
+    return env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ? ['otlp'] : [];
+  return [...new Set(named)].filter((e): e is 'otlp' | 'console' => e === 'otlp' || e === 'console');
+};
+
+const otlpMetricExporter = (env: Env): PushMetricExporter => {
+  const protocol = (env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? '').trim();
+  // The exporters are built against their own copy of sdk-metrics (same major); only the nominal types differ.
+  const exporter =
+    protocol === 'http/json'
+      ? new OtlpJsonMetricExporter()
+      : protocol === 'grpc'
+        ? new OtlpGrpcMetricExporter()
+        : new OtlpProtoMetricExporter();
+  return exporter as unknown as PushMetricExporter;
+};
+
+const positive = (v: string | undefined, fallback: number): number => {
+  const n = Number(v);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+};
+
+const pushReaders = (env: Env): IMetricReader[] =>
+  metricExporters(env).map((kind) => {
+    const interval = positive(env.OTEL_METRIC_EXPORT_INTERVAL, 60_000);
+    return new PeriodicExportingMetricReader({
+      exporter: kind === 'otlp' ? otlpMetricExporter(env) : new ConsoleMetricExporter(),
+      exportIntervalMillis: interval,
+      exportTimeoutMillis: Math.min(positive(env.OTEL_METRIC_EXPORT_TIMEOUT, 30_000), interval),
+    });
+  });
+
+// The exporters named by OTEL_TRACES_EXPORTER (otlp when it is unset), each behind the standard processor:
+// batched for OTLP (OTEL_BSP_* tune it), immediate for the console. The OTLP exporters read their endpoint,
+// headers, timeout and compression from the OTEL_EXPORTER_OTLP_* variables themselves.
+const traceProcessors = (env: Env): SpanProcessor[] => {
+  const named = list(env.OTEL_TRACES_EXPORTER).filter((e) => e !== 'none');
+  const processors: SpanProcessor[] = [];
+  for (const name of new Set(named.length ? named : ['otlp'])) {
+    if (name === 'console') processors.push(new SimpleSpanProcessor(new ConsoleSpanExporter()));
+    else if (name === 'otlp') {
+      const protocol = (
+        env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ??
+        env.OTEL_EXPORTER_OTLP_PROTOCOL ??
+        ''
+      ).trim();
+      const exporter =
+        protocol === 'http/json'
+          ? new OtlpJsonTraceExporter()
+          : protocol === 'grpc'
+            ? new OtlpGrpcTraceExporter()
+            : new OtlpProtoTraceExporter();
+      processors.push(new BatchSpanProcessor(exporter as unknown as SpanExporter));
+    } else
+      process.stderr.write(
+        `telemetry: OTEL_TRACES_EXPORTER=${name} is not supported (otlp, console, none)\n`,
+      );
+  }
+  return processors;
+};
+
+// Probes and scrapes are not traffic: no spans for them.
+const QUIET_PATHS = /^\/(health|metrics)(\/|\?|$)/;
+
+const instrumentations = () =>
+  getNodeAutoInstrumentations({
+    '@opentelemetry/instrumentation-http': {
+      ignoreIncomingRequestHook: (req) => QUIET_PATHS.test(req.url ?? ''),
+    },
+    // Only inside a request, relay batch or consumer span: the outbox poll and the health pings would
+    // otherwise start a trace of their own every few hundred milliseconds.
+    '@opentelemetry/instrumentation-pg': { requireParentSpan: true, ignoreConnectSpans: true },
+    '@opentelemetry/instrumentation-ioredis': { requireParentSpan: true },
+    // libs/messaging traces Kafka itself. The contrib kafkajs instrumentation parents its send span on the
+    // context active at send time (a timer, for our batched producers) and overwrites the message's traceparent
+    // with it, which would cut every trace at Kafka; its batch consumer starts a fresh trace per batch.
+    '@opentelemetry/instrumentation-kafkajs': { enabled: false },
+    // logging.module.ts puts trace_id/span_id on every line; this one would add them a second time.
+    '@opentelemetry/instrumentation-pino': { enabled: false },
+    // Registered below whether tracing is on or not.
+    '@opentelemetry/instrumentation-runtime-node': { enabled: false },
+    '@opentelemetry/instrumentation-fs': { enabled: false },
+    '@opentelemetry/instrumentation-dns': { enabled: false },
+    '@opentelemetry/instrumentation-net': { enabled: false },
+  });
+
+let sdk: NodeSDK | undefined;
+let started = false;
+
+export const startTelemetry = (serviceName: string, env: Env = process.env): void => {
+  if (started) return;
+  started = true;
+  const resource = telemetryResource(serviceName, env);
+  // Metrics first: the SDK's instrumentations take the global MeterProvider when they are registered.
+  const meterProvider = initMetrics(resource, pushReaders(env));
+  registerProcessMetrics();
+  // Event loop, heap and GC metrics; an instrumentation enables itself when it is constructed.
+  new RuntimeNodeInstrumentation().setMeterProvider(meterProvider);
+  if (!tracingEnabled(env)) return;
+  sdk = new NodeSDK({
+    resource,
+    autoDetectResources: false,
+    instrumentations: instrumentations(),
+    // Redaction first: it rewrites attributes while the span ends, before any exporter reads them.
+    spanProcessors: [new SpanRedactionProcessor(), ...traceProcessors(env)],
+    // Our MeterProvider (above) is the global one; an empty list keeps the SDK from building a second.
+    metricReaders: [],
+    logRecordProcessors: [],
+  });
+  sdk.start();
+};
+
+export const stopTelemetry = async (): Promise<void> => {
+  const s = sdk;
+  sdk = undefined;
+  await Promise.all([s?.shutdown().catch(() => undefined), flushMetrics()]);
+  await shutdownMetrics();
+};

@@ -1,0 +1,4 @@
+export * from './mock-provider/mock-provider';
+export * from './stack/test-stack';
+export * from './stack/api-client';
+export * from './stack/key-fixtures';

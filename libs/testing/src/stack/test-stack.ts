@@ -1,0 +1,236 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+// Relative, not @keygate/contracts: jest global setups load this without the module mapper.
+import { Kafka, logLevel } from 'kafkajs';
+import { TopicSpecs, Topics } from '../../../contracts/src/topics';
+import { dropDatabase, ensureInfra, ensurePostgres, stopKafka, waitFor } from '../infra';
+
+// The running services for e2e tests: built from dist, on their own ports, databases, Redis db and consumer
+// groups, so a `npm run up` stack on the same machine is not disturbed and runs do not see each other's data.
+export const ROOT = resolve(__dirname, '..', '..', '..', '..');
+export const STACK_DIR = join(ROOT, '.stack');
+// One descriptor per jest run, read by the test files (jest workers) of that run.
+const descriptor = (): string => {
+  process.env.KEYGATE_E2E_RUN ??= String(process.pid);
+  return join(STACK_DIR, `e2e-stack-${process.env.KEYGATE_E2E_RUN}.json`);
+};
+
+export interface TestStack {
+  adminToken: string;
+  keyServiceUrl: string;
+  grpcUrl: string;
+  gatewayUrl: string;
+  usageServiceUrl: string;
+  mockUrl: string;
+  redisUrl: string;
+  keysDatabaseUrl: string;
+  usageDatabaseUrl: string;
+  pids: number[];
+  logDir: string;
+  // The environment the services run with: a test can start another instance (e.g. a second gateway) like them.
+  env: Record<string, string>;
+}
+
+export const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const PG = 'postgres://postgres@127.0.0.1:5432';
+
+// A broker this test run started is stopped when the run ends, so a test run leaves nothing of ours behind.
+const runState = globalThis as { __keygateStartedKafka?: boolean };
+
+export const ensureTestInfra = async (databaseUrls: string[] = []): Promise<void> => {
+  const result = await ensureInfra({
+    kafkaBrokers: KAFKA_BROKERS,
+    databaseUrls,
+    redisUrl: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/1',
+    stackDir: STACK_DIR,
+    topics: TopicSpecs,
+    log: (m) => process.stdout.write(`[infra] ${m}\n`),
+  });
+  if (result.kafka.started) runState.__keygateStartedKafka = true;
+};
+
+export const stopTestInfra = async (): Promise<void> => {
+  if (!runState.__keygateStartedKafka) return;
+  runState.__keygateStartedKafka = false;
+  await stopKafka(STACK_DIR);
+};
+
+// Free ports from the OS, so several test runs (or a run beside `npm run up`) never collide.
+const freePort = (): Promise<number> =>
+  new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolvePort(port));
+    });
+  });
+
+export const startTestStack = async (mockUrl: string): Promise<TestStack> => {
+  const run = randomBytes(4).toString('hex');
+  const [keysPort, grpcPort, gatewayPort, usagePort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
+  const stack: TestStack = {
+    adminToken: `kgadm_test_${randomBytes(16).toString('hex')}`,
+    keyServiceUrl: `http://127.0.0.1:${keysPort}`,
+    grpcUrl: `127.0.0.1:${grpcPort}`,
+    gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
+    usageServiceUrl: `http://127.0.0.1:${usagePort}`,
+    mockUrl,
+    // Keys are unique per run, so runs can share a Redis db; nothing is flushed under another run's feet.
+    redisUrl: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/1',
+    keysDatabaseUrl: `${PG}/keygate_keys_e2e_${run}`,
+    usageDatabaseUrl: `${PG}/keygate_usage_e2e_${run}`,
+    pids: [],
+    logDir: join(STACK_DIR, `e2e-logs-${run}`),
+    env: {},
+  };
+  await ensureTestInfra();
+  await ensurePostgres([stack.keysDatabaseUrl, stack.usageDatabaseUrl], () => undefined);
+  mkdirSync(stack.logDir, { recursive: true });
+
+  stack.env = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'debug',
+    ADMIN_TOKEN: stack.adminToken,
+    KEYGATE_MASTER_KEY: randomBytes(32).toString('base64'),
+    KAFKA_BROKERS: KAFKA_BROKERS.join(','),
+    KEYS_DATABASE_URL: stack.keysDatabaseUrl,
+    USAGE_DATABASE_URL: stack.usageDatabaseUrl,
+    REDIS_URL: stack.redisUrl,
+    KEY_SERVICE_HTTP_PORT: String(keysPort),
+    KEY_SERVICE_GRPC_PORT: String(grpcPort),
+    KEY_SERVICE_GRPC_URL: stack.grpcUrl,
+    GATEWAY_PORT: String(gatewayPort),
+    USAGE_SERVICE_PORT: String(usagePort),
+    GATEWAY_PROJECTION_GROUP: `gateway-projection-e2e-${run}`,
+    USAGE_CONSUMER_GROUP: `usage-e2e-${run}`,
+    OPENAI_BASE_URL: `${mockUrl}/v1`,
+    AZURE_OPENAI_ENDPOINT: mockUrl,
+    GEMINI_BASE_URL: mockUrl,
+    OPENAI_API_KEY: 'mock-openai',
+    AZURE_OPENAI_API_KEY: 'mock-azure',
+    GEMINI_API_KEY: 'mock-gemini',
+  };
+  // Fresh consumer groups start at the topics' current end: the run's services see the run's events only,
+  // instead of replaying every event earlier runs and benchmarks left on the shared broker.
+  await skipHistory([
+    [`gateway-projection-e2e-${run}`, Topics.keysEvents],
+    [`usage-e2e-${run}`, Topics.usageRequests],
+    [`usage-e2e-${run}-key-directory`, Topics.keysEvents],
+  ]);
+  stack.pids = (
+    await Promise.all([
+      startService(stack, 'key-service', {}, `${stack.keyServiceUrl}/health/ready`),
+      startService(stack, 'gateway', {}, `${stack.gatewayUrl}/health/ready`),
+      startService(stack, 'usage-service', {}, `${stack.usageServiceUrl}/health/ready`),
+    ])
+  ).map((s) => s.pid);
+  writeFileSync(descriptor(), JSON.stringify(stack, null, 2));
+  return stack;
+};
+
+export interface RunningService {
+  pid: number;
+  logFile: string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+// Starts one built service with the stack's environment plus overrides (another port, another consumer
+// group...) and waits until readyUrl answers 200. Tests use it for second instances and restarts.
+export const startService = async (
+  stack: TestStack,
+  app: 'key-service' | 'gateway' | 'usage-service',
+  overrides: Record<string, string>,
+  readyUrl: string,
+): Promise<RunningService> => {
+  const logFile = join(stack.logDir, `${app}-${Date.now()}-${randomBytes(2).toString('hex')}.log`);
+  const child = spawn(
+    process.execPath,
+    ['--enable-source-maps', join(ROOT, 'dist', 'apps', app, 'src', 'main.js')],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...stack.env, ...overrides },
+      stdio: ['ignore', openSync(logFile, 'w'), openSync(logFile, 'a')],
+      detached: true,
+    },
+  );
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`${app} exited (${child.exitCode}); see ${logFile}`);
+      const res = await fetch(readyUrl).catch(() => null);
+      return res?.ok ?? false;
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: `${app} ready at ${readyUrl}` },
+  );
+  return {
+    pid: child.pid!,
+    logFile,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null) return;
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        /* gone */
+      }
+      await exited;
+    },
+  };
+};
+
+export const freeTestPort = freePort;
+
+export const skipHistory = async (groups: [groupId: string, topic: string][]): Promise<void> => {
+  const kafka = new Kafka({ clientId: 'keygate-tests', brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (const [groupId, topic] of groups) {
+      // resetOffsets(latest) stores -1 for a group that never committed; set the real end offsets instead.
+      const ends = await admin.fetchTopicOffsets(topic);
+      await admin.setOffsets({
+        groupId,
+        topic,
+        partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
+      });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+};
+
+export const stopTestStack = async (stack: TestStack): Promise<void> => {
+  for (const pid of stack.pids) {
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + 10_000;
+  while (stack.pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of stack.pids.filter(alive)) process.kill(-pid, 'SIGKILL');
+  await Promise.all([dropDatabase(stack.keysDatabaseUrl), dropDatabase(stack.usageDatabaseUrl)]).catch(
+    () => undefined,
+  );
+  rmSync(descriptor(), { force: true });
+};
+
+// What an e2e test file reads to find the stack the global setup started.
+export const testStack = (): TestStack => JSON.parse(readFileSync(descriptor(), 'utf8')) as TestStack;

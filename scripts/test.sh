@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# npm test: lint, typecheck, build (e2e runs the built services), then every jest tier against the real
+# Kafka, PostgreSQL and Redis, which the jest global setup starts when they are not running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d node_modules ] || npm ci --no-audit --no-fund
+npm run --silent lint
+npm run --silent typecheck
+npm run --silent build
+# The fault suite (npm run test:faults) breaks private infrastructure and runs on its own.
+exec npx jest --ci --selectProjects unit integration e2e "$@"

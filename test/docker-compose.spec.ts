@@ -1,0 +1,48 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+
+// docker-compose.yml cannot be run here (no Docker engine); this checks what can be checked without one.
+describe('docker-compose.yml', () => {
+  const root = join(__dirname, '..');
+  const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<
+      string,
+      {
+        image?: string;
+        build?: string;
+        command?: string[];
+        healthcheck?: { test: unknown };
+        environment?: Record<string, unknown>;
+      }
+    >;
+  };
+
+  it.each([
+    'kafka',
+    'postgres',
+    'redis',
+    'key-service',
+    'gateway',
+    'usage-service',
+    'otel-collector',
+    'jaeger',
+    'mock-provider',
+  ])('%s is defined with a health check', (name) => {
+    const service = compose.services[name];
+    expect(service).toBeDefined();
+    expect(service.healthcheck?.test).toBeDefined();
+  });
+
+  it('runs Kafka 3.9 in KRaft mode', () => {
+    expect(compose.services.kafka.image).toMatch(/^apache\/kafka:3\.9\./);
+    expect(compose.services.kafka.environment?.KAFKA_PROCESS_ROLES).toBe('broker,controller');
+  });
+
+  it.each(['key-service', 'gateway', 'usage-service'])('%s runs its own built entry point', (name) => {
+    const command = compose.services[name].command ?? [];
+    expect(command[1]).toBe(`dist/apps/${name}/src/main.js`);
+    expect(existsSync(join(root, 'apps', name, 'src', 'main.ts'))).toBe(true);
+    expect(compose.services[name].environment?.KAFKA_BROKERS).toBe('kafka:9092');
+  });
+});

@@ -1,11 +1,15 @@
-import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { OTLPMetricExporter as OtlpGrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { OTLPMetricExporter as OtlpJsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as OtlpProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { OTLPTraceExporter as OtlpGrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as OtlpJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import {
   ConsoleMetricExporter,
   PeriodicExportingMetricReader,
@@ -118,27 +122,22 @@ const traceProcessors = (env: Env): SpanProcessor[] => {
 // Probes and scrapes are not traffic: no spans for them.
 const QUIET_PATHS = /^\/(health|metrics)(\/|\?|$)/;
 
-const instrumentations = () =>
-  getNodeAutoInstrumentations({
-    '@opentelemetry/instrumentation-http': {
-      ignoreIncomingRequestHook: (req) => QUIET_PATHS.test(req.url ?? ''),
-    },
-    // Only inside a request, relay batch or consumer span: the outbox poll and the health pings would
-    // otherwise start a trace of their own every few hundred milliseconds.
-    '@opentelemetry/instrumentation-pg': { requireParentSpan: true, ignoreConnectSpans: true },
-    '@opentelemetry/instrumentation-ioredis': { requireParentSpan: true },
-    // libs/messaging traces Kafka itself. The contrib kafkajs instrumentation parents its send span on the
-    // context active at send time (a timer, for our batched producers) and overwrites the message's traceparent
-    // with it, which would cut every trace at Kafka; its batch consumer starts a fresh trace per batch.
-    '@opentelemetry/instrumentation-kafkajs': { enabled: false },
-    // logging.module.ts puts trace_id/span_id on every line; this one would add them a second time.
-    '@opentelemetry/instrumentation-pino': { enabled: false },
-    // Registered below whether tracing is on or not.
-    '@opentelemetry/instrumentation-runtime-node': { enabled: false },
-    '@opentelemetry/instrumentation-fs': { enabled: false },
-    '@opentelemetry/instrumentation-dns': { enabled: false },
-    '@opentelemetry/instrumentation-net': { enabled: false },
-  });
+// Exactly the libraries a request crosses, and nothing else: every instrumentation costs time on every call it
+// patches, and a span nobody reads is pure overhead on the gateway's hot path (bench/README.md). Nest's own
+// handler spans are left out (observeHttpRequests names the HTTP server span after its route), as are fs, dns
+// and net. libs/messaging traces Kafka itself: the contrib kafkajs instrumentation parents its send span on the
+// context active at send time (a timer, for our batched producers) and overwrites the message's traceparent,
+// which would cut every trace at Kafka. logging.module.ts puts trace_id/span_id on every log line.
+const instrumentations = () => [
+  new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => QUIET_PATHS.test(req.url ?? '') }),
+  // Upstream provider calls (the gateway), provider probes (key-service).
+  new UndiciInstrumentation(),
+  // Only inside a request, relay batch or consumer span: the outbox poll and the health pings would
+  // otherwise start a trace of their own every few hundred milliseconds.
+  new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
+  new IORedisInstrumentation({ requireParentSpan: true }),
+  new GrpcInstrumentation(),
+];
 
 let sdk: NodeSDK | undefined;
 let started = false;

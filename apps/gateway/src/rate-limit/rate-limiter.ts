@@ -6,7 +6,9 @@ import type { Tier } from '@keygate/platform';
 // admit more than the limit in any minute (GCRA would allow a burst plus its refill). Requests are charged
 // on admission; tokens are charged after the answer (their count is known only then), and the next request
 // waits while the last minute's tokens are at the limit. The clock is Redis's, shared by all instances.
-// KEYS: request log, token log. ARGV: requests/min (0 = none), tokens/min (0 = none), request id.
+// Every step is O(log n) plus the entries that leave the window (each leaves once): the token log keeps a
+// running sum next to it, so a busy key's check never reads its whole minute of entries.
+// KEYS: request log, token log, token sum. ARGV: requests/min (0 = none), tokens/min (0 = none), request id.
 const CHECK = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -14,13 +16,30 @@ local window = 60000
 local rpm = tonumber(ARGV[1])
 local tpm = tonumber(ARGV[2])
 local out = {1, -1, 0, -1, 0, 0}
+local tokens = function(entries, step)
+  local n = 0
+  for i = 1, #entries, step do n = n + tonumber(string.match(entries[i], '^(%d+):')) end
+  return n
+end
 if tpm > 0 then
+  local used = redis.call('GET', KEYS[3])
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - window)
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
-  local entries = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
-  local used = 0
-  for i = 1, #entries, 2 do used = used + tonumber(string.match(entries[i], '^(%d+):')) end
+  if not used then
+    -- No running sum yet (or it expired apart from the log): count the log once.
+    used = tokens(redis.call('ZRANGE', KEYS[2], 0, -1), 1)
+  else
+    used = math.max(tonumber(used) - tokens(expired, 1), 0)
+  end
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if #first == 0 then used = 0 end
+  if used > 0 then
+    redis.call('SET', KEYS[3], used, 'PX', window)
+  else
+    redis.call('DEL', KEYS[3])
+  end
   out[4] = math.max(tpm - used, 0)
-  if #entries > 0 then out[5] = math.ceil(tonumber(entries[2]) + window - now) end
+  if #first > 0 then out[5] = math.ceil(tonumber(first[2]) + window - now) end
   if used >= tpm then
     out[1] = 0
     out[6] = out[5]
@@ -46,12 +65,15 @@ if rpm > 0 then
 end
 return out`;
 
-// KEYS: token log. ARGV: tokens, request id.
+// KEYS: token log, token sum. ARGV: tokens, request id. A request charged twice counts once.
 const CHARGE_TOKENS = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now, ARGV[1] .. ':' .. ARGV[2])
+if redis.call('ZADD', KEYS[1], now, ARGV[1] .. ':' .. ARGV[2]) == 1 and redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('INCRBY', KEYS[2], ARGV[1])
+end
 redis.call('PEXPIRE', KEYS[1], 60000)
+redis.call('PEXPIRE', KEYS[2], 60000)
 return 1`;
 
 export interface EffectiveLimit {
@@ -70,8 +92,15 @@ export interface RateDecision {
 }
 
 type LimiterRedis = Redis & {
-  kgRateCheck(k1: string, k2: string, rpm: number, tpm: number, requestId: string): Promise<number[]>;
-  kgChargeTokens(k: string, tokens: number, requestId: string): Promise<number>;
+  kgRateCheck(
+    requests: string,
+    tokens: string,
+    tokenSum: string,
+    rpm: number,
+    tpm: number,
+    requestId: string,
+  ): Promise<number[]>;
+  kgChargeTokens(tokens: string, tokenSum: string, count: number, requestId: string): Promise<number>;
 };
 
 export const effectiveLimit = (rl: RateLimit | null, tiers: Record<string, Tier>): EffectiveLimit | null => {
@@ -86,16 +115,17 @@ export class RateLimiter {
   private readonly redis: LimiterRedis;
 
   constructor(redis: Redis) {
-    redis.defineCommand('kgRateCheck', { numberOfKeys: 2, lua: CHECK });
-    redis.defineCommand('kgChargeTokens', { numberOfKeys: 1, lua: CHARGE_TOKENS });
+    redis.defineCommand('kgRateCheck', { numberOfKeys: 3, lua: CHECK });
+    redis.defineCommand('kgChargeTokens', { numberOfKeys: 2, lua: CHARGE_TOKENS });
     this.redis = redis as LimiterRedis;
   }
 
   async check(keyId: string, limit: EffectiveLimit, requestId: string): Promise<RateDecision> {
-    // One hash tag per key keeps both counters in one Redis Cluster slot.
+    // One hash tag per key keeps its counters in one Redis Cluster slot.
     const [allowed, remReq, resetReq, remTok, resetTok, retryAfter] = await this.redis.kgRateCheck(
       `kg:rl:{${keyId}}:r`,
       `kg:rl:{${keyId}}:t`,
+      `kg:rl:{${keyId}}:ts`,
       limit.requestsPerMinute,
       limit.tokensPerMinute,
       requestId,
@@ -113,7 +143,12 @@ export class RateLimiter {
 
   async chargeTokens(keyId: string, limit: EffectiveLimit, tokens: number, requestId: string): Promise<void> {
     if (!limit.tokensPerMinute || tokens <= 0) return;
-    await this.redis.kgChargeTokens(`kg:rl:{${keyId}}:t`, Math.round(tokens), requestId);
+    await this.redis.kgChargeTokens(
+      `kg:rl:{${keyId}}:t`,
+      `kg:rl:{${keyId}}:ts`,
+      Math.round(tokens),
+      requestId,
+    );
   }
 }
 

@@ -7,6 +7,7 @@ import {
   lastFour,
   maskApiKey,
   newId,
+  type KeyCreatedData,
   type KeyEnvironment,
 } from '@keygate/contracts';
 import { ROUTES_CONFIG, type RoutesConfig } from '@keygate/platform';
@@ -80,28 +81,29 @@ export class ApiKeysService {
     @Inject(ROUTES_CONFIG) private readonly routes: RoutesConfig,
   ) {}
 
-  private run(
+  // Runs the commands; also answers the routes of the live groups they name (read in the same query).
+  private async run(
     keyId: string,
     command: ApiKeyCommand | ApiKeyCommand[],
     caller: Caller,
     expectedVersion?: number,
+    newStream = false,
   ) {
     const list = Array.isArray(command) ? command : [command];
-    return this.commands.execute(
+    const live = new Map<string, string[]>();
+    const result = await this.commands.execute(
       apiKeyDecider,
       keyId,
       list,
       async (m): Promise<ApiKeyContext> => {
         const ids = [...new Set(list.flatMap(referencedGroupIds))];
-        const live = ids.length
-          ? new Set(
-              (
-                (await m.query(`SELECT id FROM groups WHERE id = ANY($1) AND deleted_at IS NULL`, [ids])) as {
-                  id: string;
-                }[]
-              ).map((r) => r.id),
-            )
-          : new Set<string>();
+        if (ids.length) {
+          const rows: { id: string; routes: string[] }[] = await m.query(
+            `SELECT id, routes FROM groups WHERE id = ANY($1) AND deleted_at IS NULL`,
+            [ids],
+          );
+          for (const r of rows) live.set(r.id, r.routes);
+        }
         return {
           now: new Date(),
           groupExists: (id) => live.has(id),
@@ -110,14 +112,16 @@ export class ApiKeysService {
       },
       meta(caller),
       expectedVersion,
+      newStream,
     );
+    return { ...result, groupRoutes: live };
   }
 
   async create(dto: CreateKeyDto, caller: Caller): Promise<KeyResource & { key: string }> {
     const environment = dto.environment ?? 'live';
     const key = generateApiKey(environment);
     const keyId = newId('key');
-    await this.run(
+    const { events, groupRoutes } = await this.run(
       keyId,
       {
         type: 'CreateKey',
@@ -140,8 +144,36 @@ export class ApiKeysService {
         },
       },
       caller,
+      undefined,
+      true,
     );
-    return { ...(await this.get(keyId)), key };
+    // The answer is what was just committed, so it is rendered from the event rather than read back.
+    const created = events[0];
+    const d = created.data as KeyCreatedData;
+    const routes = [...new Set(d.groupIds.flatMap((g) => groupRoutes.get(g) ?? []))].sort();
+    const row: KeyRow = {
+      id: d.keyId,
+      name: d.name,
+      description: d.description,
+      owner_id: d.ownerId,
+      environment: d.environment,
+      status: 'active',
+      last4: d.last4,
+      group_ids: d.groupIds,
+      expires_at: d.expiresAt ? new Date(d.expiresAt) : null,
+      ip_allow: d.ipAllow,
+      ip_deny: d.ipDeny,
+      rate_limit: d.rateLimit,
+      budget: d.budget,
+      metadata: d.metadata,
+      rotation_period_days: d.rotationPeriodDays,
+      created_at: created.createdAt,
+      updated_at: created.createdAt,
+      rotated_at: null,
+      version: created.streamPosition,
+      routes,
+    };
+    return { ...toResource(row), key };
   }
 
   async update(

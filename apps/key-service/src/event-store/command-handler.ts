@@ -33,11 +33,14 @@ export class CommandHandler {
     context: (m: EntityManager, state: S) => Promise<Ctx>,
     metadata: EventMetadata,
     expectedVersion?: number,
+    // The caller has just minted the stream id (a create): there is no history to read. Were there one after
+    // all, the append at position 1 would conflict, so skipping the read can never overwrite anything.
+    newStream = false,
   ): Promise<CommandResult<S>> {
     // PostgreSQL's default level, READ COMMITTED: naming it would cost a SET TRANSACTION round trip per write.
     // The append's primary key, not the isolation level, is what keeps concurrent writers apart.
     return this.db.transaction(async (m) => {
-      const history = await this.store.load(streamId, m);
+      const history = newStream ? [] : await this.store.load(streamId, m);
       let state = decider.initialState();
       for (const e of history) state = decider.evolve(state, { type: e.type, data: e.data } as E);
       if (expectedVersion !== undefined && expectedVersion !== state.version)

@@ -23,6 +23,7 @@ import { OpenAiErrorFilter } from './proxy/openai-error.filter';
 import { ProxyController } from './proxy/proxy.controller';
 import { ProxyService } from './proxy/proxy.service';
 import { UpstreamClient } from './proxy/upstream';
+import { BudgetGuard } from './budget/budget-guard';
 import { RateLimiter } from './rate-limit/rate-limiter';
 import { UsageEmitter } from './usage-events/usage-emitter';
 
@@ -118,6 +119,11 @@ const health = healthParts({
       inject: [KeyProjectionStore, Redis, Kafka],
     },
     { provide: RateLimiter, useFactory: (redis: Redis) => new RateLimiter(redis), inject: [Redis] },
+    {
+      provide: BudgetGuard,
+      useFactory: (redis: Redis, routes: RoutesConfig) => new BudgetGuard(redis, routes.pricing),
+      inject: [Redis, ROUTES_CONFIG],
+    },
     { provide: UpstreamClient, useFactory: () => new UpstreamClient() },
     {
       provide: UsageEmitter,
@@ -132,11 +138,12 @@ const health = healthParts({
         limiter: RateLimiter,
         upstream: UpstreamClient,
         usage: UsageEmitter,
+        budgets: BudgetGuard,
         routes: RoutesConfig,
         env: GatewayEnv,
         vault: CredentialVault,
       ) =>
-        new ProxyService(auth, limiter, upstream, vault, usage, {
+        new ProxyService(auth, limiter, upstream, vault, usage, budgets, {
           routes,
           trustedProxies: env.TRUSTED_PROXIES,
         }),
@@ -145,6 +152,7 @@ const health = healthParts({
         RateLimiter,
         UpstreamClient,
         UsageEmitter,
+        BudgetGuard,
         ROUTES_CONFIG,
         GatewayEnv,
         CredentialVault,

@@ -7,3 +7,4 @@ export * from './events/usage-events';
 export * from './events/usage-alerts';
 export * from './proto';
 export * from './credential-envelope';
+export * from './budget-period';

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { newId, type RequestCompletedData } from '@keygate/contracts';
 import { counter, histogram, jsonDepthExceeds, targetModel, type RoutesConfig } from '@keygate/platform';
 import { AuthError, KeyAuthenticator, type AuthenticatedKey } from '../auth/key-authenticator';
+import { BudgetGuard } from '../budget/budget-guard';
 import { clientIp, ipAllowed, parseCidrs } from '../auth/ip-rules';
 import { effectiveLimit, RateLimiter, rateLimitHeaders } from '../rate-limit/rate-limiter';
 import { UsageEmitter } from '../usage-events/usage-emitter';
@@ -22,6 +23,11 @@ const duration = histogram(
   [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
 );
 const rateRejections = counter('keygate_ratelimit_rejections_total', 'Requests rejected by the rate limiter');
+const budgetRejections = counter(
+  'keygate_budget_rejections_total',
+  'Requests refused because their key had spent its budget for the period',
+);
+const PER_PERIOD = { day: 'daily', week: 'weekly', month: 'monthly' } as const;
 const upstreamLatency = histogram(
   'keygate_upstream_latency_seconds',
   'Upstream time to answer',
@@ -71,6 +77,7 @@ export class ProxyService {
     private readonly upstream: UpstreamClient,
     private readonly credentials: CredentialSource,
     private readonly usage: UsageEmitter,
+    private readonly budgets: BudgetGuard,
     private readonly options: ProxyOptions,
   ) {
     this.trusted = parseCidrs(options.trustedProxies);
@@ -198,6 +205,18 @@ export class ProxyService {
         }
       }
 
+      // Fails open: with Redis away the ledger's suspension still enforces the budget, only later.
+      const budget = key.doc.budget;
+      if (budget && (await this.budgets.exceeded(key.keyId, budget).catch(() => false))) {
+        budgetRejections.inc();
+        throw openAiError(
+          429,
+          'budget_exceeded',
+          `This API key has spent its ${PER_PERIOD[budget.period]} budget of ${budget.amountUsd} USD.`,
+          { headers },
+        );
+      }
+
       const abort = new AbortController();
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished) abort.abort();
@@ -240,6 +259,11 @@ export class ProxyService {
       if (limit) {
         void this.limiter
           .chargeTokens(key.keyId, limit, outcome.promptTokens + outcome.completionTokens, outcome.requestId)
+          .catch(() => undefined);
+      }
+      if (budget) {
+        void this.budgets
+          .charge(key.keyId, budget, outcome.upstreamModel, outcome.promptTokens, outcome.completionTokens)
           .catch(() => undefined);
       }
     } catch (e) {

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Topics } from '@keygate/contracts';
 import { createKafka } from '@keygate/messaging';
@@ -15,6 +15,7 @@ import {
   ensureTestInfra,
   freeTestPort,
   KAFKA_BROKERS,
+  ROOT,
   stopTestInfra,
   type TestStack,
 } from '@keygate/testing/stack/test-stack';
@@ -46,11 +47,6 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const round = (x: number) => Math.round(x * 100) / 100;
-
-// The repository root, whether this runs from bench/ (ts) or dist/bench/ (built).
-const findRoot = (dir: string): string =>
-  existsSync(join(dir, 'package.json')) || dirname(dir) === dir ? dir : findRoot(dirname(dir));
-const ROOT = findRoot(__dirname);
 
 interface Service {
   stop(): Promise<void>;

@@ -1,22 +1,20 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { dropDatabase, ensurePostgres, waitFor } from '@keygate/testing/infra';
 import {
   ensureTestInfra,
   freeTestPort,
   KAFKA_BROKERS,
+  ROOT,
   stopTestInfra,
 } from '@keygate/testing/stack/test-stack';
 
 // A key-service of the bench's own: the built dist/ service as a process, on free ports, with a throwaway
 // database, so the figures do not depend on (or disturb) a running `npm run up` stack or a test run.
 
-// The repository root, whether this runs from bench/ (ts) or dist/bench/ (built).
-const findRoot = (dir: string): string =>
-  existsSync(join(dir, 'package.json')) || dirname(dir) === dir ? dir : findRoot(dirname(dir));
-export const REPO_ROOT = findRoot(__dirname);
+export const REPO_ROOT = ROOT; // the repository root, from bench/ or dist/bench/
 
 export interface BenchService {
   pid: number;

@@ -1,15 +1,14 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { waitFor } from '@keygate/testing/infra';
+import { ROOT } from '@keygate/testing/stack/test-stack';
 
 // Processes the benches start: each in its own process group (so a stop takes its children too), logs in a
 // file, ready when a URL answers 200. Every bench registers a cleanup, so Ctrl-C leaves nothing running.
 
-const findRoot = (dir: string): string =>
-  existsSync(join(dir, 'package.json')) || dirname(dir) === dir ? dir : findRoot(dirname(dir));
 // The repository root, whether this runs from bench/ (ts) or dist/bench/ (built).
-export const ROOT = findRoot(__dirname);
+export { ROOT };
 // <root>/.stack, where `npm run up` keeps the shared broker's jars (a private broker reuses them) and the logs.
 export const BENCH_STACK_DIR = join(ROOT, '.stack');
 

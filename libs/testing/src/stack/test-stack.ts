@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 // Relative, not @keygate/contracts: jest global setups load this without the module mapper.
 import { Kafka, logLevel } from 'kafkajs';
 import { TopicSpecs, Topics } from '../../../contracts/src/topics';
@@ -10,7 +10,10 @@ import { dropDatabase, ensureInfra, ensurePostgres, stopKafka, waitFor } from '.
 
 // The running services for e2e tests: built from dist, on their own ports, databases, Redis db and consumer
 // groups, so a `npm run up` stack on the same machine is not disturbed and runs do not see each other's data.
-export const ROOT = resolve(__dirname, '..', '..', '..', '..');
+// The repository root, whether this runs from source (jest) or from dist/ (benches, scripts).
+const repoRoot = (from: string): string =>
+  existsSync(join(from, 'package.json')) || dirname(from) === from ? from : repoRoot(dirname(from));
+export const ROOT = repoRoot(resolve(__dirname));
 export const STACK_DIR = join(ROOT, '.stack');
 // One descriptor per jest run, read by the test files (jest workers) of that run.
 const descriptor = (): string => {

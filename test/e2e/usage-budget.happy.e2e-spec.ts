@@ -67,8 +67,12 @@ describe('budgets end to end: budget reached → key suspended → 429 budget_ex
     );
     expect(refusedAt).toBeGreaterThan(0);
 
-    const state = await admin<{ state: string }>('GET', `/v1/keys/${key.body.id}`);
-    expect(state.body.state).toBe('suspended');
+    // The gateway refuses from its own spend counter at once; the ledger-backed suspension follows as soon as
+    // usage-service has ingested the batch that crossed the budget.
+    await eventually(
+      () => admin<{ state: string }>('GET', `/v1/keys/${key.body.id}`),
+      (r) => r.body.state === 'suspended',
+    );
     const refused = await client.chat.completions
       .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'one more?' }] })
       .catch((e: { status?: number; code?: string }) => e);

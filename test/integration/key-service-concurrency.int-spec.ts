@@ -1,5 +1,7 @@
 import { newId, type DomainEvent } from '@keygate/contracts';
 import { createKafka, EventProducer } from '@keygate/messaging';
+import { apiKeyDecider, type ApiKeyCommand } from '../../apps/key-service/src/api-keys/api-key.decider';
+import type { CommandHandler } from '../../apps/key-service/src/event-store/command-handler';
 import { EventStore } from '../../apps/key-service/src/event-store/event-store';
 import { OutboxRelay } from '../../apps/key-service/src/outbox/outbox-relay';
 import {
@@ -7,6 +9,7 @@ import {
   createKeyCommand,
   isVersionConflict,
   KAFKA_BROKERS,
+  keyContext,
   outboxCount,
   meta,
   renameCommand,
@@ -163,5 +166,66 @@ describe('key-service event store: concurrent writers on one key', () => {
     await tail.waitForIds(events.map((e) => e.event_id));
     await sleep(500);
     expect(tail.of(new Set([keyId])).map((r) => r.envelope.streamPosition)).toEqual([1, 2]);
+  });
+
+  // Creates (new streams) share group commits: one transaction, one append statement for all of them.
+  const create = (handler: CommandHandler, command: ApiKeyCommand, requestId: string) =>
+    handler.execute(
+      apiKeyDecider,
+      (command.data as { keyId: string }).keyId,
+      command,
+      async () => keyContext(),
+      { actor: 'it', requestId },
+      undefined,
+      true,
+    );
+
+  it('group-commits concurrent creates: a bad one fails alone, each good one is its own stream and message', async () => {
+    const handler = commandHandler(t.db);
+    const n = 60;
+    const commands = Array.from({ length: n }, (_, i) => {
+      const c = createKeyCommand(newId('key'), `group commit ${i}`);
+      const d = c.data as { groupIds?: string[]; name: string };
+      // Every 7th refers to a group that does not exist (a domain error); every 11th carries a NUL, which the
+      // database refuses (a failure of the whole shared transaction, after which each create commits alone).
+      if (i % 7 === 3) d.groupIds = ['grp_missing'];
+      if (i % 11 === 5) d.name = `nul \u0000 ${i}`;
+      return c;
+    });
+    const requestIds = commands.map((_, i) => `req_groupcommit_${i}`);
+    const results = await Promise.allSettled(commands.map((c, i) => create(handler, c, requestIds[i])));
+
+    const keyIds = commands.map((c) => (c.data as { keyId: string }).keyId);
+    const shouldFail = (i: number) => i % 7 === 3 || i % 11 === 5;
+    results.forEach((r, i) => {
+      if (i % 7 === 3) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'UNKNOWN_GROUP' } });
+      else if (i % 11 === 5) expect(r.status).toBe('rejected');
+      else {
+        expect(r.status).toBe('fulfilled');
+        const { events } = (r as PromiseFulfilledResult<Awaited<ReturnType<typeof create>>>).value;
+        expect(events.map((e) => [e.streamId, e.streamPosition, e.type, e.metadata.requestId])).toEqual([
+          [keyIds[i], 1, 'KeyCreated', requestIds[i]],
+        ]);
+      }
+    });
+
+    const stored = (await storedEvents(t.db)).filter((e) => keyIds.includes(e.stream_id));
+    const good = keyIds.filter((_, i) => !shouldFail(i));
+    expect(stored.map((e) => e.stream_id).sort()).toEqual([...good].sort());
+    for (const e of stored) expect(e.metadata.requestId).toBe(requestIds[keyIds.indexOf(e.stream_id)]);
+    const rows: { id: string; name: string }[] = await t.db.query(
+      `SELECT id, name FROM api_keys WHERE id = ANY ($1)`,
+      [keyIds],
+    );
+    expect(rows.map((r) => r.id).sort()).toEqual([...good].sort());
+
+    // Each committed create reaches keys.events as its own message, keyed by its own stream.
+    await tail.waitForIds(stored.map((e) => e.event_id));
+    const published = tail.of(new Set(keyIds));
+    expect(published.map((p) => p.envelope.subject).sort()).toEqual([...good].sort());
+    for (const p of published) {
+      expect(p.envelope.streamPosition).toBe(1);
+      expect(p.envelope.correlationId).toBe(requestIds[keyIds.indexOf(p.envelope.subject)]);
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { newId, type DomainEvent } from '@keygate/contracts';
+import { newId } from '@keygate/contracts';
 import { createKafka, EventProducer } from '@keygate/messaging';
 import type { EntityManager } from 'typeorm';
 import type { ApiKeyCommand } from '../../apps/key-service/src/api-keys/api-key.decider';
@@ -6,7 +6,7 @@ import {
   EventStore,
   toEnvelope,
   toStored,
-  type EventMetadata,
+  type StreamAppend,
 } from '../../apps/key-service/src/event-store/event-store';
 import { OutboxRelay } from '../../apps/key-service/src/outbox/outbox-relay';
 import {
@@ -29,14 +29,8 @@ import {
 // global_position (a sequence) was taken: commits land out of global-position order, the case in which a
 // "max position seen" cursor skips events for good.
 class SlowCommitEventStore extends EventStore {
-  override async append(
-    m: EntityManager,
-    streamId: string,
-    expectedVersion: number,
-    events: DomainEvent[],
-    metadata: EventMetadata,
-  ) {
-    const stored = await super.append(m, streamId, expectedVersion, events, metadata);
+  override async appendMany(m: EntityManager, appends: StreamAppend[]) {
+    const stored = await super.appendMany(m, appends);
     await m.query(`SELECT pg_sleep($1)`, [Math.random() * 0.06]);
     return stored;
   }

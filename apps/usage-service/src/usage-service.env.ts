@@ -27,6 +27,9 @@ export class UsageServiceEnv extends CommonEnv {
   @IsIn(['earliest', 'latest']) USAGE_CONSUMER_START: 'earliest' | 'latest' = 'earliest';
   // Below the broker's group.min.session.timeout.ms (6 s by default) the broker refuses to join.
   @IsInt() @Min(6000) @Max(300_000) USAGE_CONSUMER_SESSION_TIMEOUT_MS: number = 10_000;
+  // Partitions of usage.requests ingested at once by one process (each batch in its own transaction; partitions
+  // are keyed by key id, so concurrent batches touch disjoint aggregates).
+  @IsInt() @Min(1) @Max(64) USAGE_INGEST_CONCURRENCY: number = 3;
 
   // Raw request rows are kept this many whole days (daily partitions), aggregates forever. It must exceed the
   // longest redelivery of usage.requests: older events are refused, since their dedupe rows may be gone.

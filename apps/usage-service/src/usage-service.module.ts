@@ -153,6 +153,7 @@ const health = healthParts({
         return new UsageIngestConsumer(db, new EventConsumer(kafka), pricing, partitions, listeners, {
           groupId: env.USAGE_CONSUMER_GROUP,
           sessionTimeout: env.USAGE_CONSUMER_SESSION_TIMEOUT_MS,
+          concurrency: env.USAGE_INGEST_CONCURRENCY,
           retentionDays: env.USAGE_RETENTION_DAYS,
           positionNewGroup: () =>
             positionNewGroup(kafka, env.USAGE_CONSUMER_GROUP, Topics.usageRequests, env.USAGE_CONSUMER_START),

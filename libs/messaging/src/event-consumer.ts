@@ -24,6 +24,9 @@ export interface ConsumerOptions {
   ) => Promise<void> | void;
   sessionTimeout?: number;
   maxBytesPerPartition?: number;
+  // Batches of different partitions handled at once (kafkajs partitionsConsumedConcurrently); the handler must
+  // then be safe to run concurrently for disjoint partitions. Order within a partition is kept either way.
+  partitionsConcurrently?: number;
 }
 
 // The one consumer wrapper: batches, JSON envelopes, trace context, commit-after-handle (at-least-once;
@@ -63,6 +66,7 @@ export class EventConsumer {
     await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
     await consumer.run({
       autoCommit: false,
+      partitionsConsumedConcurrently: options.partitionsConcurrently ?? 1,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const events: IncomingEvent[] = [];

@@ -53,29 +53,39 @@ export const toStored = (r: EventRow): StoredEvent => ({
   createdAt: r.created_at,
 });
 
-// $1: [{ stream_position, event_id, type, data, envelope }]. Rows are inserted in stream order, so global
-// positions (a sequence) rise with stream positions. The outbox envelope gets the global position and the time
-// as toEnvelope() would render them (ISO-8601, milliseconds, UTC).
+// $1: [{ stream_id, stream_position, event_id, type, data, metadata, envelope, headers }], one or several
+// streams. Rows are inserted in stream order, so global positions (a sequence) rise with stream positions. The
+// outbox envelope gets the global position and the time as toEnvelope() would render them (ISO-8601,
+// milliseconds, UTC).
 const APPEND = `
   WITH input AS (
-    SELECT * FROM jsonb_to_recordset($1::jsonb)
-      AS x(stream_position integer, event_id uuid, type text, data jsonb, envelope jsonb)
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(stream_id text, stream_position integer, event_id uuid,
+      type text, data jsonb, metadata jsonb, envelope jsonb, headers jsonb)
   ), appended AS (
     INSERT INTO events (stream_id, stream_position, event_id, type, schema_version, data, metadata)
-    SELECT $2::text, stream_position, event_id, type, $3::integer, data, $4::jsonb FROM input
-    ORDER BY stream_position
+    SELECT stream_id, stream_position, event_id, type, $2::integer, data, metadata FROM input
+    ORDER BY stream_id, stream_position
     ON CONFLICT (stream_id, stream_position) DO NOTHING
-    RETURNING stream_position, global_position, event_id, created_at
+    RETURNING stream_id, stream_position, global_position, event_id, created_at
   ), published AS (
     INSERT INTO outbox (global_position, topic, message_key, envelope, headers)
-    SELECT a.global_position, $5::text, $2::text,
+    SELECT a.global_position, $3::text, a.stream_id,
            i.envelope || jsonb_build_object(
              'globalPosition', a.global_position,
              'time', to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
-           $6::jsonb
+           i.headers
     FROM appended a JOIN input i USING (event_id)
   )
-  SELECT stream_position, global_position, created_at FROM appended`;
+  SELECT stream_id, stream_position, global_position, event_id, created_at FROM appended`;
+
+export interface StreamAppend {
+  streamId: string;
+  expectedVersion: number;
+  events: DomainEvent[];
+  metadata: EventMetadata;
+  // W3C trace context of the request that decided the events (defaults to the active context).
+  traceHeaders?: Record<string, string>;
+}
 
 // The event store: append with an expected version, in the caller's transaction, together with the outbox
 // rows. The (stream_id, stream_position) primary key is the optimistic-concurrency check.
@@ -91,9 +101,6 @@ export class EventStore {
     return rows.map(toStored);
   }
 
-  // One statement appends the events and their outbox rows: the round trips of a write are most of its cost.
-  // ON CONFLICT DO NOTHING on the (stream_id, stream_position) key is the concurrency check: a row missing from
-  // RETURNING is a position someone else took. No error is raised, so the caller's transaction stays usable.
   async append(
     manager: EntityManager,
     streamId: string,
@@ -101,76 +108,96 @@ export class EventStore {
     events: DomainEvent[],
     metadata: EventMetadata,
   ): Promise<StoredEvent[]> {
-    if (events.length === 0) return [];
-    const pending = events.map((event, i) => {
-      const streamPosition = expectedVersion + i + 1;
-      const eventId = randomUUID();
-      // The envelope but for the two values PostgreSQL assigns, which APPEND adds (globalPosition, time).
-      const {
-        globalPosition: _g,
-        time: _t,
-        ...envelope
-      } = toEnvelope({
-        streamId,
-        streamPosition,
-        globalPosition: 0,
-        eventId,
-        type: event.type,
-        schemaVersion: KEY_EVENTS_SCHEMA_VERSION,
-        data: event.data,
-        metadata,
-        createdAt: new Date(0),
+    const [stored] = await this.appendMany(manager, [{ streamId, expectedVersion, events, metadata }]);
+    return stored;
+  }
+
+  // One statement appends the events of one or several streams and their outbox rows: the round trips of a
+  // write are most of its cost. ON CONFLICT DO NOTHING on the (stream_id, stream_position) key is the concurrency
+  // check: a row missing from RETURNING is a position someone else took. Then nothing of the call is kept (a
+  // conflict never leaves half a decision) and VERSION_CONFLICT names the stream; the transaction stays usable.
+  async appendMany(manager: EntityManager, appends: StreamAppend[]): Promise<StoredEvent[][]> {
+    const pending = appends.flatMap((a) => {
+      const headers = a.traceHeaders ?? injectTraceHeaders();
+      return a.events.map((event, i) => {
+        const streamPosition = a.expectedVersion + i + 1;
+        const eventId = randomUUID();
+        // The envelope but for the two values PostgreSQL assigns, which APPEND adds (globalPosition, time).
+        const {
+          globalPosition: _g,
+          time: _t,
+          ...envelope
+        } = toEnvelope({
+          streamId: a.streamId,
+          streamPosition,
+          globalPosition: 0,
+          eventId,
+          type: event.type,
+          schemaVersion: KEY_EVENTS_SCHEMA_VERSION,
+          data: event.data,
+          metadata: a.metadata,
+          createdAt: new Date(0),
+        });
+        return {
+          stream_id: a.streamId,
+          stream_position: streamPosition,
+          event_id: eventId,
+          type: event.type,
+          data: event.data,
+          metadata: a.metadata,
+          envelope,
+          headers,
+        };
       });
-      return {
-        stream_position: streamPosition,
-        event_id: eventId,
-        type: event.type,
-        data: event.data,
-        envelope,
-      };
     });
-    const rows: Pick<EventRow, 'stream_position' | 'global_position' | 'created_at'>[] = await manager.query(
-      APPEND,
-      [
-        JSON.stringify(pending),
-        streamId,
-        KEY_EVENTS_SCHEMA_VERSION,
-        metadata,
-        Topics.keysEvents,
-        injectTraceHeaders(),
-      ],
-    );
-    if (rows.length < events.length) {
-      // Only part of a multi-event append got in: take it back, so a conflict never leaves half a decision.
+    if (pending.length === 0) return appends.map(() => []);
+    const rows: Pick<
+      EventRow,
+      'stream_id' | 'stream_position' | 'global_position' | 'event_id' | 'created_at'
+    >[] = await manager.query(APPEND, [
+      JSON.stringify(pending),
+      KEY_EVENTS_SCHEMA_VERSION,
+      Topics.keysEvents,
+    ]);
+    if (rows.length < pending.length) {
+      const got = new Set(rows.map((r) => r.event_id));
+      const lost = pending.find((p) => !got.has(p.event_id))!;
       if (rows.length > 0) {
         await manager.query(`DELETE FROM outbox WHERE global_position = ANY($1::bigint[])`, [
           rows.map((r) => r.global_position),
         ]);
-        await manager.query(`DELETE FROM events WHERE stream_id = $1 AND stream_position = ANY($2::int[])`, [
-          streamId,
-          rows.map((r) => r.stream_position),
+        await manager.query(`DELETE FROM events WHERE event_id = ANY($1::uuid[])`, [
+          rows.map((r) => r.event_id),
         ]);
       }
-      throw new DomainError('VERSION_CONFLICT', `${streamId} was changed by someone else; reload and retry`, {
-        streamId,
-        expectedVersion,
-      });
+      throw new DomainError(
+        'VERSION_CONFLICT',
+        `${lost.stream_id} was changed by someone else; reload and retry`,
+        {
+          streamId: lost.stream_id,
+          expectedVersion: appends.find((a) => a.streamId === lost.stream_id)!.expectedVersion,
+        },
+      );
     }
-    const byPosition = new Map(rows.map((r) => [r.stream_position, r]));
-    return pending.map((p) => {
-      const row = byPosition.get(p.stream_position)!;
-      return {
-        streamId,
-        streamPosition: p.stream_position,
-        globalPosition: Number(row.global_position),
-        eventId: p.event_id,
-        type: p.type,
-        schemaVersion: KEY_EVENTS_SCHEMA_VERSION,
-        data: p.data,
-        metadata,
-        createdAt: row.created_at,
-      };
-    });
+    const byId = new Map(rows.map((r) => [r.event_id, r]));
+    let next = 0;
+    return appends.map((a) =>
+      a.events.map(() => {
+        const p = pending[next++];
+        const row = byId.get(p.event_id)!;
+        return {
+          streamId: a.streamId,
+          streamPosition: p.stream_position,
+          globalPosition: Number(row.global_position),
+          eventId: p.event_id,
+          type: p.type,
+          schemaVersion: KEY_EVENTS_SCHEMA_VERSION,
+          data: p.data,
+          metadata: a.metadata,
+          createdAt: row.created_at,
+        };
+      }),
+    );
   }
 
   async history(filter: {

@@ -34,6 +34,7 @@ const tracer = trace.getTracer('keygate-usage-service');
 export interface IngestOptions {
   groupId: string;
   sessionTimeout: number;
+  concurrency: number;
   retentionDays: number;
   // Positions a group that never committed (USAGE_CONSUMER_START) before the consumer starts.
   positionNewGroup: () => Promise<void>;
@@ -70,6 +71,7 @@ export class UsageIngestConsumer implements OnApplicationBootstrap, OnApplicatio
       topics: [Topics.usageRequests],
       fromBeginning: true,
       sessionTimeout: this.options.sessionTimeout,
+      partitionsConcurrently: this.options.concurrency,
       handle: (events) => this.ingest(events),
       onMalformed: (raw, reason, meta) => this.deadLetter([{ meta, reason, raw }]),
     });

@@ -170,6 +170,9 @@ describe('key lifecycle over gRPC', () => {
       [{ name: 'x', owner_id: owner, environment: 'prod' }, 'VALIDATION_FAILED'],
       [{ name: 'x', owner_id: owner, budget: { amount_usd: 'ten', period: 'day' } }, 'VALIDATION_FAILED'],
       [{ name: 'x', owner_id: owner, rate_limit: { requests_per_minute: 0 } }, 'VALIDATION_FAILED'],
+      // PostgreSQL stores no NUL: refused up front, as over REST, not failed in the database.
+      [{ name: 'nul \u0000 name', owner_id: owner }, 'VALIDATION_FAILED'],
+      [{ name: 'x', owner_id: owner, metadata: { 'k\u0000': 'v' } }, 'VALIDATION_FAILED'],
     ];
     for (const [request, code] of cases) {
       const err = await grpc.error('CreateKey', request);

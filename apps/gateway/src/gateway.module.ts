@@ -2,7 +2,7 @@ import { Logger, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { Kafka } from 'kafkajs';
-import { EventConsumer, EventProducer, createKafka } from '@keygate/messaging';
+import { EventConsumer, ThreadedEventProducer, createKafka, type EventSender } from '@keygate/messaging';
 import {
   HEALTH_CHECKS,
   healthParts,
@@ -29,6 +29,7 @@ import { UsageEmitter } from './usage-events/usage-emitter';
 
 export const gatewayEnv = loadEnv(GatewayEnv);
 const SUBSCRIBER = Symbol('SUBSCRIBER');
+const USAGE_PRODUCER = Symbol('USAGE_PRODUCER');
 
 // Commands fail fast instead of queueing while Redis is away: the authenticator decides what an outage means.
 // Start-up waits for the first connection so the projection and the cache begin from a reachable Redis.
@@ -62,8 +63,8 @@ const redisClient = async (env: GatewayEnv, offlineQueue = false): Promise<Redis
 
 const health = healthParts({
   provide: HEALTH_CHECKS,
-  inject: [Redis, EventProducer],
-  useFactory: (redis: Redis, producer: EventProducer) => [
+  inject: [Redis, USAGE_PRODUCER],
+  useFactory: (redis: Redis, producer: EventSender) => [
     { name: 'redis', check: async () => void (await redis.ping()) },
     { name: 'kafka', check: async () => (producer.isConnected ? undefined : producer.connect()) },
   ],
@@ -88,7 +89,17 @@ const health = healthParts({
       useFactory: (env: GatewayEnv) => createKafka('gateway', env.KAFKA_BROKERS),
       inject: [GatewayEnv],
     },
-    { provide: EventProducer, useFactory: (kafka: Kafka) => new EventProducer(kafka), inject: [Kafka] },
+    {
+      // Usage events leave through kafkajs in a worker thread: its record encoding stays off the request loop.
+      provide: USAGE_PRODUCER,
+      useFactory: (env: GatewayEnv) => {
+        const logger = new Logger('kafka');
+        return new ThreadedEventProducer('gateway', env.KAFKA_BROKERS, (level, msg) =>
+          level === 'error' ? logger.error(msg) : logger.warn(msg),
+        );
+      },
+      inject: [GatewayEnv],
+    },
     {
       provide: KeyProjectionStore,
       useFactory: (redis: Redis) => new KeyProjectionStore(redis),
@@ -127,9 +138,9 @@ const health = healthParts({
     { provide: UpstreamClient, useFactory: () => new UpstreamClient() },
     {
       provide: UsageEmitter,
-      useFactory: (producer: EventProducer, env: GatewayEnv) =>
+      useFactory: (producer: EventSender, env: GatewayEnv) =>
         new UsageEmitter(producer, env.USAGE_BUFFER_MAX, env.USAGE_FLUSH_MS),
-      inject: [EventProducer, GatewayEnv],
+      inject: [USAGE_PRODUCER, GatewayEnv],
     },
     {
       provide: ProxyService,

@@ -1,5 +1,5 @@
 import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import type { Kafka, Message, Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import type { EventEnvelope, Topic } from '@keygate/contracts';
 import { extractTraceContext, injectTraceHeaders } from './trace-context';
 
@@ -13,8 +13,35 @@ export interface OutgoingEvent {
 
 const tracer = trace.getTracer('keygate-messaging');
 
+// What the services need of a producer: EventProducer, or ThreadedEventProducer (kafkajs in a worker thread).
+export interface EventSender {
+  readonly isConnected: boolean;
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  send(topic: Topic, events: OutgoingEvent[]): Promise<void>;
+}
+
+// The part of a send that belongs to the caller's thread: one producer span per message (in the trace that caused
+// the event), the message with that span's traceparent, the JSON. The spans end when the send is settled.
+export const prepareMessages = (
+  batches: { topic: Topic; events: OutgoingEvent[] }[],
+): { topicMessages: TopicMessages[]; spans: Span[] } => {
+  const spans: Span[] = [];
+  const topicMessages = batches
+    .filter((b) => b.events.length)
+    .map((b) => ({ topic: b.topic, messages: b.events.map((e) => toMessage(b.topic, e, spans)) }));
+  return { topicMessages, spans };
+};
+
+export const settleSpans = (spans: Span[], error?: unknown): void => {
+  for (const span of spans) {
+    if (error) span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+    span.end();
+  }
+};
+
 // The one producer wrapper: idempotent (no duplicates from its own retries), JSON envelopes, trace headers.
-export class EventProducer {
+export class EventProducer implements EventSender {
   private producer: Producer;
   private connected = false;
 
@@ -24,6 +51,8 @@ export class EventProducer {
 
   private create(): Producer {
     const producer = this.kafka.producer({
+      // kafkajs 2's default (murmur2 on the message key, as Java clients do), named so it warns no more.
+      createPartitioner: Partitioners.DefaultPartitioner,
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
@@ -64,20 +93,25 @@ export class EventProducer {
   }
 
   async sendBatch(batches: { topic: Topic; events: OutgoingEvent[] }[]): Promise<void> {
-    const spans: Span[] = [];
-    const topicMessages = batches
-      .filter((b) => b.events.length)
-      .map((b) => ({ topic: b.topic, messages: b.events.map((e) => toMessage(b.topic, e, spans)) }));
+    const { topicMessages, spans } = prepareMessages(batches);
+    try {
+      await this.sendPrepared(topicMessages);
+      settleSpans(spans);
+    } catch (e) {
+      settleSpans(spans, e);
+      throw e;
+    }
+  }
+
+  // Messages made by prepareMessages (here, or in the thread that owns the spans).
+  async sendPrepared(topicMessages: TopicMessages[]): Promise<void> {
     if (topicMessages.length === 0) return;
     try {
       if (!this.connected) await this.connect();
       await this.producer.sendBatch({ acks: -1, topicMessages });
     } catch (e) {
       if (lostProducerState(e)) await this.replace();
-      for (const span of spans) span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
       throw e;
-    } finally {
-      for (const span of spans) span.end();
     }
   }
 }

@@ -7,7 +7,7 @@ import {
   USAGE_EVENTS_SCHEMA_VERSION,
   type RequestCompletedData,
 } from '@keygate/contracts';
-import { EventProducer, injectTraceHeaders, type OutgoingEvent } from '@keygate/messaging';
+import { injectTraceHeaders, type EventSender, type OutgoingEvent } from '@keygate/messaging';
 import { counter, gauge } from '@keygate/platform';
 
 const depth = gauge('keygate_usage_buffer_depth', 'RequestCompleted events waiting to be sent to Kafka');
@@ -27,7 +27,7 @@ export class UsageEmitter implements OnApplicationShutdown {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly producer: EventProducer,
+    private readonly producer: EventSender,
     private readonly maxBuffered: number,
     flushMs: number,
   ) {

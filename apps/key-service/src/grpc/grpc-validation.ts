@@ -1,5 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { validate, type ValidationError } from 'class-validator';
+import { managementInputProblem } from '@keygate/platform';
 import { DomainError } from '../domain-errors';
 
 const messages = (errors: ValidationError[], path = ''): string[] =>
@@ -15,6 +16,8 @@ export const validated = async <T extends object>(
   dto: new () => T,
   plain: Record<string, unknown>,
 ): Promise<T> => {
+  const problem = managementInputProblem(plain);
+  if (problem) throw new DomainError('VALIDATION_FAILED', problem);
   const instance = plainToInstance(dto, plain);
   const errors = await validate(instance, {
     whitelist: true,

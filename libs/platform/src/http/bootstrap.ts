@@ -11,7 +11,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { requestIdOf } from '../logging/logging.module';
-import { jsonDepthExceeds, jsonHasNul } from './json-depth';
+import { managementInputProblem } from './json-depth';
 import { observeHttpRequests } from '../metrics/metrics.module';
 import { stopTelemetry } from '../telemetry/telemetry';
 
@@ -21,21 +21,10 @@ export interface HttpBootstrapOptions {
   configure?: (app: NestFastifyApplication) => void | Promise<void>;
 }
 
-// No management body is more than a few levels deep; a deeper one is hostile or broken.
-const MAX_BODY_DEPTH = 32;
-
 class StrictValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    if (jsonDepthExceeds(value, MAX_BODY_DEPTH))
-      throw new BadRequestException({
-        code: 'VALIDATION_FAILED',
-        message: `the request is nested more than ${MAX_BODY_DEPTH} levels deep`,
-      });
-    if (jsonHasNul(value))
-      throw new BadRequestException({
-        code: 'VALIDATION_FAILED',
-        message: 'the request contains a NUL character (\\u0000), which no field accepts',
-      });
+    const problem = managementInputProblem(value);
+    if (problem) throw new BadRequestException({ code: 'VALIDATION_FAILED', message: problem });
     return super.transform(value, metadata);
   }
 }

@@ -31,3 +31,14 @@ export const jsonHasNul = (value: unknown): boolean => {
   }
   return false;
 };
+
+// No management body is more than a few levels deep; a deeper one is hostile or broken.
+export const MAX_MANAGEMENT_DEPTH = 32;
+
+// What the management API refuses in any body or message before validation, REST and gRPC alike.
+export const managementInputProblem = (value: unknown): string | null => {
+  if (jsonDepthExceeds(value, MAX_MANAGEMENT_DEPTH))
+    return `the request is nested more than ${MAX_MANAGEMENT_DEPTH} levels deep`;
+  if (jsonHasNul(value)) return 'the request contains a NUL character (\\u0000), which no field accepts';
+  return null;
+};

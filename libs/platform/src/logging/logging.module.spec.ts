@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import pinoHttp from 'pino-http';
 import { scrubSecrets, serializeError } from './logging.module';
 
 const KEY = 'kg_live_0Zt9cQm1VbX2nR7sLk3PqW8eYh4UjA5oF6iG0dTzMxN1bC2v';
@@ -26,5 +28,27 @@ describe('log hygiene', () => {
     expect(JSON.stringify(out)).not.toContain(KEY);
     expect(JSON.stringify(out)).not.toContain('the prompt text');
     expect(out.message).toBe('rejected kg_live_[redacted]');
+  });
+
+  it('keeps the message of an error logged through pino-http (which hands over a plain-object rendering)', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const { logger } = pinoHttp({ serializers: { err: serializeError } }, sink);
+    class DomainError extends Error {
+      code = 'MASTER_KEY_NOT_CONFIGURED';
+    }
+    logger.error({ err: new DomainError(`no master key; saw ${KEY}`) }, 'request failed');
+    const line = JSON.parse(lines[0]) as { err: Record<string, unknown> };
+    expect(line.err).toMatchObject({
+      type: 'DomainError',
+      code: 'MASTER_KEY_NOT_CONFIGURED',
+      message: 'no master key; saw kg_live_[redacted]',
+    });
+    expect(lines[0]).not.toContain(KEY);
   });
 });

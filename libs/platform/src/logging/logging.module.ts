@@ -32,15 +32,18 @@ export const requestIdOf = (req: IncomingMessage): string => {
 };
 
 // Type, code, message and stack only: an error's other enumerable fields (a client's config, a driver's
-// query parameters, a response body) are where secrets and prompts hide.
+// query parameters, a response body) are where secrets and prompts hide. pino-http hands this serializer the
+// standard serializer's plain-object rendering of the error rather than the Error itself: both are read the same.
 export const serializeError = (e: unknown): Record<string, unknown> => {
-  if (!(e instanceof Error)) return { message: scrubSecrets(String(e)) };
-  const code = (e as { code?: unknown }).code;
+  if (typeof e !== 'object' || e === null) return { message: scrubSecrets(String(e)) };
+  const err = e as { type?: unknown; code?: unknown; message?: unknown; stack?: unknown };
+  const type = e instanceof Error ? e.constructor.name : typeof err.type === 'string' ? err.type : 'Object';
+  const text = (v: unknown): string | undefined => (typeof v === 'string' ? scrubSecrets(v) : undefined);
   return {
-    type: e.constructor.name,
-    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
-    message: scrubSecrets(e.message),
-    stack: e.stack ? scrubSecrets(e.stack) : undefined,
+    type,
+    ...(typeof err.code === 'string' || typeof err.code === 'number' ? { code: err.code } : {}),
+    message: text(err.message) ?? '',
+    stack: text(err.stack),
   };
 };
 

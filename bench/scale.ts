@@ -5,7 +5,16 @@ import { Redis } from 'ioredis';
 import { startKeygate } from './lib/keygate';
 import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
 import { freeTestPort } from '@keygate/testing/stack/test-stack';
-import { BENCH_STACK_DIR, cleanup, log, startService } from './lib/processes';
+import {
+  BENCH_STACK_DIR,
+  cleanup,
+  log,
+  onCleanup,
+  ROOT,
+  spawnProc,
+  startService,
+  waitReady,
+} from './lib/processes';
 import {
   load,
   machine,
@@ -28,12 +37,15 @@ import {
 } from './scale/projection';
 import { measureRevocations, type RevokeStats } from './scale/revoke';
 import { measureIngest, produceUsageEvents, type IngestStats } from './scale/usage-ingest';
+import { measureUsageLag, type UsageLagStats } from './scale/usage-lag';
 
 // Scale figures (npm run build && node dist/bench/scale.js), all on a private Kafka broker, Redis and databases:
 //   revoke-to-first-401 across 2 gateway instances, usage-service events/s, key-service creates/s (bench/key-service),
 //   projection rebuild time for 1,000,000 keys from keys.events, gateway RSS with them in Redis and 100,000 hot.
+//   usage lag: gateway answer → usage aggregate visible, at a steady request rate.
 // Environment: BENCH_REVOCATIONS (200), BENCH_USAGE_EVENTS (200000), BENCH_KEYS (1000000), BENCH_HOT_KEYS (100000),
-// BENCH_KEY_SERVICE=reuse (take the newest bench/results/key-service-*.json), BENCH_ONLY=revoke,usage,keys,projection.
+// BENCH_LAG_RATE (200 req/s) for BENCH_LAG_SECONDS (20), BENCH_KEY_SERVICE=reuse (take the newest
+// bench/results/key-service-*.json), BENCH_ONLY=revoke,usage,lag,keys,projection.
 
 const num = (name: string, fallback: number): number => {
   const v = Number(process.env[name]);
@@ -43,7 +55,9 @@ const REVOCATIONS = num('BENCH_REVOCATIONS', 200);
 const USAGE_EVENTS = num('BENCH_USAGE_EVENTS', 200_000);
 const KEYS = num('BENCH_KEYS', 1_000_000);
 const HOT = Math.min(KEYS, num('BENCH_HOT_KEYS', 100_000));
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'revoke,usage,keys,projection').split(','));
+const LAG_RATE = num('BENCH_LAG_RATE', 200);
+const LAG_SECONDS = num('BENCH_LAG_SECONDS', 20);
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'revoke,usage,lag,keys,projection').split(','));
 const TARGETS = { revokeP99Ms: 100 };
 
 export interface ScaleResult {
@@ -54,6 +68,7 @@ export interface ScaleResult {
   load?: { start: ReturnType<typeof load>; end: ReturnType<typeof load> };
   revoke?: RevokeStats;
   usage?: IngestStats;
+  usageLag?: UsageLagStats;
   keyService?: KeyServiceFigure | null;
   projection?: {
     keys: number;
@@ -133,13 +148,45 @@ const main = async (): Promise<void> => {
     }
   });
 
-  // 3. key-service creates/s: bench/key-service's figure, measured now against the private broker.
+  // 3. Usage lag: key-service, a gateway and a usage-service on a fresh ledger, a mock provider behind them.
+  await section('lag', async () => {
+    const mockPort = await freeTestPort();
+    const mock = spawnProc(
+      'mock-provider',
+      process.execPath,
+      [join(ROOT, 'dist', 'bench', 'lib', 'mock-main.js'), String(mockPort)],
+      { logDir },
+    );
+    onCleanup('mock provider', () => mock.stop());
+    const mockUrl = `http://127.0.0.1:${mockPort}`;
+    await waitReady(mock, `${mockUrl}/health`);
+    const usageDb = await benchDatabase('usagelag', run);
+    const keygate = await startKeygate({
+      run,
+      logDir,
+      kafkaBrokers: kafka.brokers,
+      redisUrl: redis.url,
+      keysDatabaseUrl: await benchDatabase('keyslag', run),
+      usageDatabaseUrl: usageDb,
+      mockUrl,
+      gateways: 1,
+    });
+    try {
+      result.usageLag = await measureUsageLag(keygate, usageDb, LAG_RATE, LAG_SECONDS);
+      log(`usage lag: ${JSON.stringify(result.usageLag)}`);
+    } finally {
+      await keygate.stop();
+      await mock.stop();
+    }
+  });
+
+  // 4. key-service creates/s: bench/key-service's figure, measured now against the private broker.
   await section('keys', async () => {
     result.keyService = await keyServiceFigure(kafka.brokers, logDir);
     log(`key-service: ${JSON.stringify(result.keyService)}`);
   });
 
-  // 4. A million keys: produce, rebuild into an empty Redis, then a gateway with 100k of them hot.
+  // 5. A million keys: produce, rebuild into an empty Redis, then a gateway with 100k of them hot.
   await section('projection', async () => {
     const flush = new Redis(redis.url);
     await flush.flushall();
@@ -212,6 +259,14 @@ export const scaleRows = (r: ScaleResult): string[][] => {
       'usage-service ingest, events/s into the ledger',
       String(u.eventsPerSecond),
       `a backlog of ${u.events} RequestCompleted over ${u.keys} keys drained in ${u.ledgerSeconds} s (first to last ledger row); service RSS ${u.serviceRssMiB} MiB`,
+    ]);
+  }
+  if (r.usageLag) {
+    const l = r.usageLag;
+    rows.push([
+      'usage lag, gateway answer → aggregate visible, ms',
+      `p50 ${l.lagMs.p50} / p99 ${l.lagMs.p99} / max ${l.lagMs.max}`,
+      `${l.requests} chat completions at ${l.ratePerSecond} req/s for ${l.seconds} s through one gateway; usage_minute polled every ${l.pollMs} ms; includes the gateway's USAGE_FLUSH_MS buffer (100 ms)`,
     ]);
   }
   if (r.keyService) {

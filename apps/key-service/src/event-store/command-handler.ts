@@ -27,7 +27,7 @@ interface PendingCreate {
 }
 
 const MAX_BATCH = 64; // new streams per group commit
-const MAX_COMMITS = 2; // group commits in flight at once
+const MAX_COMMITS = 4; // group commits in flight at once
 
 // The thin shell around every decider: load the stream → fold → decide → append expecting the version
 // that was read (and, with If-Match, the version the client saw) → update read models. One transaction.

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freeTestPort } from '@keygate/testing/stack/test-stack';
 import { startKeygate, startOtlpSink } from './lib/keygate';
 import { runLoad, warmUp } from './lib/load';
 import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
-import { BENCH_STACK_DIR, cleanup, log, onCleanup, ROOT, spawnProc, waitReady } from './lib/processes';
+import { BENCH_STACK_DIR, cleanup, log, startMockProvider } from './lib/processes';
 
 // Where the gateway's CPU goes: keygate's gateway under chat-completion load (same set-up as npm run bench:
 // private Kafka/Redis, key through key-service, rate limit, usage events, telemetry on unless BENCH_TELEMETRY=off)
@@ -82,16 +81,7 @@ const main = async (): Promise<void> => {
     startPrivateRedis(run, logDir),
     benchDatabase('keys', run),
   ]);
-  const mockPort = await freeTestPort();
-  const mock = spawnProc(
-    'mock-provider',
-    process.execPath,
-    [join(ROOT, 'dist', 'bench', 'lib', 'mock-main.js'), String(mockPort)],
-    { logDir },
-  );
-  onCleanup('mock provider', () => mock.stop());
-  const mockUrl = `http://127.0.0.1:${mockPort}`;
-  await waitReady(mock, `${mockUrl}/health`);
+  const { url: mockUrl } = await startMockProvider(logDir);
   const sink = await startOtlpSink();
   const keygate = await startKeygate({
     run,

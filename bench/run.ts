@@ -1,22 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freeTestPort } from '@keygate/testing/stack/test-stack';
 import { buildTables, type GatewayBench, type SearchStep } from './lib/gateway-table';
 import { startKeygate, startOtlpSink } from './lib/keygate';
 import { measureTtft, runLoad, warmUp, type LoadStats, type Target } from './lib/load';
 import { findPortkey, startPortkey } from './lib/peer';
 import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
-import {
-  BENCH_STACK_DIR,
-  cleanup,
-  log,
-  onCleanup,
-  ROOT,
-  rssMiB,
-  spawnProc,
-  waitReady,
-} from './lib/processes';
+import { BENCH_STACK_DIR, cleanup, log, ROOT, rssMiB, startMockProvider } from './lib/processes';
 import {
   load,
   machine,
@@ -115,18 +105,7 @@ const main = async (): Promise<void> => {
     benchDatabase('keys', run),
   ]);
   const usageDb = WITH_USAGE_SERVICE ? await benchDatabase('usage', run) : undefined;
-  const mockPort = await freeTestPort();
-  const mock = spawnProc(
-    'mock-provider',
-    process.execPath,
-    [join(ROOT, 'dist', 'bench', 'lib', 'mock-main.js'), String(mockPort)],
-    {
-      logDir,
-    },
-  );
-  onCleanup('mock provider', () => mock.stop());
-  const mockUrl = `http://127.0.0.1:${mockPort}`;
-  await waitReady(mock, `${mockUrl}/health`);
+  const { proc: mock, url: mockUrl } = await startMockProvider(logDir);
   const sink = await startOtlpSink();
 
   log(

@@ -5,16 +5,7 @@ import { Redis } from 'ioredis';
 import { startKeygate } from './lib/keygate';
 import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
 import { freeTestPort } from '@keygate/testing/stack/test-stack';
-import {
-  BENCH_STACK_DIR,
-  cleanup,
-  log,
-  onCleanup,
-  ROOT,
-  spawnProc,
-  startService,
-  waitReady,
-} from './lib/processes';
+import { BENCH_STACK_DIR, cleanup, log, startMockProvider, startService } from './lib/processes';
 import {
   load,
   machine,
@@ -150,16 +141,7 @@ const main = async (): Promise<void> => {
 
   // 3. Usage lag: key-service, a gateway and a usage-service on a fresh ledger, a mock provider behind them.
   await section('lag', async () => {
-    const mockPort = await freeTestPort();
-    const mock = spawnProc(
-      'mock-provider',
-      process.execPath,
-      [join(ROOT, 'dist', 'bench', 'lib', 'mock-main.js'), String(mockPort)],
-      { logDir },
-    );
-    onCleanup('mock provider', () => mock.stop());
-    const mockUrl = `http://127.0.0.1:${mockPort}`;
-    await waitReady(mock, `${mockUrl}/health`);
+    const { proc: mock, url: mockUrl } = await startMockProvider(logDir);
     const usageDb = await benchDatabase('usagelag', run);
     const keygate = await startKeygate({
       run,

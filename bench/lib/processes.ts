@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '@keygate/testing/infra';
-import { ROOT } from '@keygate/testing/stack/test-stack';
+import { freeTestPort, ROOT } from '@keygate/testing/stack/test-stack';
 
 // Processes the benches start: each in its own process group (so a stop takes its children too), logs in a
 // file, ready when a URL answers 200. Every bench registers a cleanup, so Ctrl-C leaves nothing running.
@@ -145,3 +145,18 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
   });
 
 export const log = (msg: string): void => void process.stdout.write(`[bench] ${msg}\n`);
+
+// The local mock provider (bench/lib/mock-main.ts) on a free port, stopped at cleanup.
+export const startMockProvider = async (logDir: string): Promise<{ proc: Proc; url: string }> => {
+  const port = await freeTestPort();
+  const proc = spawnProc(
+    'mock-provider',
+    process.execPath,
+    [join(ROOT, 'dist', 'bench', 'lib', 'mock-main.js'), String(port)],
+    { logDir },
+  );
+  onCleanup('mock provider', () => proc.stop());
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(proc, `${url}/health`);
+  return { proc, url };
+};

@@ -77,7 +77,9 @@ export const measureUsageLag = async (
     const deadline = performance.now() + 60_000;
     while ((polls[polls.length - 1]?.n ?? 0) < answered.length) {
       if (performance.now() > deadline)
-        throw new Error(`the aggregate counts ${polls[polls.length - 1]?.n} of ${answered.length} after 60 s`);
+        throw new Error(
+          `the aggregate counts ${polls[polls.length - 1]?.n} of ${answered.length} after 60 s`,
+        );
       await new Promise((r) => setTimeout(r, 50));
     }
   } finally {

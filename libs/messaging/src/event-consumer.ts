@@ -24,6 +24,9 @@ export interface ConsumerOptions {
   ) => Promise<void> | void;
   sessionTimeout?: number;
   maxBytesPerPartition?: number;
+  // Longest wait between retries of a failed batch (its store away): how late the stream resumes once the store
+  // is back. 5 s by default.
+  maxRetryTimeMs?: number;
   // Batches of different partitions handled at once (kafkajs partitionsConsumedConcurrently); the handler must
   // then be safe to run concurrently for disjoint partitions. Order within a partition is kept either way.
   partitionsConcurrently?: number;
@@ -50,7 +53,11 @@ export class EventConsumer {
       heartbeatInterval: 1000,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
       allowAutoTopicCreation: false,
-      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
+      retry: {
+        retries: Number.MAX_SAFE_INTEGER,
+        initialRetryTime: 300,
+        maxRetryTime: options.maxRetryTimeMs ?? 5000,
+      },
     });
     this.consumer = consumer;
     this.stopped = false;

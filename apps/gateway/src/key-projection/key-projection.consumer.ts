@@ -41,6 +41,9 @@ export class KeyProjectionConsumer implements OnApplicationBootstrap, OnApplicat
       groupId: this.groupId,
       topics: [Topics.keysEvents],
       fromBeginning: true,
+      // A revocation issued while Redis was away waits in Kafka: retry often, so it applies within a second of
+      // Redis coming back rather than at the next step of a 5 s backoff.
+      maxRetryTimeMs: 1000,
       handle: (events) => this.applyAll(events),
       onMalformed: (_raw, reason, meta) =>
         this.logger.warn({ ...meta, reason }, 'skipped a malformed key event'),

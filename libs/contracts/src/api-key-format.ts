@@ -12,17 +12,23 @@ const PREFIX_LENGTH = 'kg_live_'.length;
 export const API_KEY_LENGTH = PREFIX_LENGTH + RANDOM_LENGTH + CHECK_LENGTH;
 const KEY_PATTERN = /^kg_(live|test)_[0-9A-Za-z]{49}$/;
 
-export const toBase62 = (value: bigint, width: number): string => {
+export const BASE62_ALPHABET = ALPHABET;
+
+// Numbers (a CRC, a timestamp) take the plain arithmetic path; BigInt division is many times slower and the
+// checksum runs on every gateway request.
+export const toBase62 = (value: bigint | number, width: number): string => {
   let out = '';
-  let rest = value;
-  while (rest > 0n) {
-    out = ALPHABET[Number(rest % 62n)] + out;
-    rest /= 62n;
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new RangeError('toBase62 takes a non-negative integer');
+    for (let rest = value; rest > 0; rest = Math.floor(rest / 62)) out = ALPHABET[rest % 62] + out;
+  } else {
+    for (let rest = value; rest > 0n; rest /= 62n) out = ALPHABET[Number(rest % 62n)] + out;
   }
   return out.padStart(width, '0');
 };
 
-const checksum = (body: string): string => toBase62(BigInt(crc32(body)), CHECK_LENGTH);
+const checksum = (body: string): string => toBase62(crc32(body), CHECK_LENGTH);
 
 export const generateApiKey = (environment: KeyEnvironment, random: Buffer = randomBytes(32)): string => {
   if (random.length !== 32) throw new Error('an API key needs exactly 32 random bytes');

@@ -1,5 +1,5 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { openAiError, sendOpenAiError, type OpenAiError } from './openai-error';
 
 // Whatever fails outside the proxy's own handling (unknown path, malformed JSON, a body over the limit, a bug)
@@ -11,10 +11,12 @@ export class OpenAiErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     if (reply.sent || reply.raw.headersSent) return;
-    sendOpenAiError(reply, this.toOpenAi(exception));
+    // The gateway has no per-request log context (see loggingModule): the line names its request itself.
+    const requestId = reply.getHeader('x-request-id') ?? host.switchToHttp().getRequest<FastifyRequest>().id;
+    sendOpenAiError(reply, this.toOpenAi(exception, requestId));
   }
 
-  private toOpenAi(e: unknown): OpenAiError {
+  private toOpenAi(e: unknown, requestId: unknown): OpenAiError {
     if (e instanceof HttpException) {
       const status = e.getStatus();
       if (status === 404)
@@ -36,7 +38,7 @@ export class OpenAiErrorFilter implements ExceptionFilter {
       return openAiError(415, 'unsupported_media_type', 'The request body must be application/json.');
     if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500)
       return openAiError(400, 'invalid_json', 'We could not parse the JSON body of your request.');
-    this.logger.error({ err: e }, 'unhandled gateway error');
+    this.logger.error({ err: e, requestId }, 'unhandled gateway error');
     return openAiError(500, 'internal_error', 'The gateway failed to handle this request.');
   }
 }

@@ -42,9 +42,11 @@ const httpDuration = histogram(
 export const observeHttpRequests = (fastify: FastifyInstance): void => {
   fastify.addHook('onRequest', (req, reply, done) => {
     const t0 = performance.now();
-    const route = req.routeOptions.url ?? 'unmatched';
+    // routeOptions is a getter that builds a new object on every read: once per request.
+    const template = req.routeOptions.url;
+    const route = template ?? 'unmatched';
     const span = trace.getActiveSpan();
-    if (span?.isRecording() && req.routeOptions.url) {
+    if (span?.isRecording() && template) {
       span.setAttribute('http.route', route);
       span.updateName(`${req.method} ${route}`);
     }

@@ -6,7 +6,18 @@ import { startKeygate, startOtlpSink } from './lib/keygate';
 import { measureTtft, runLoad, warmUp, type LoadStats, type Target } from './lib/load';
 import { findPortkey, startPortkey } from './lib/peer';
 import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
-import { BENCH_STACK_DIR, cleanup, log, ROOT, rssMiB, startMockProvider } from './lib/processes';
+import {
+  BENCH_STACK_DIR,
+  cleanup,
+  log,
+  onCleanup,
+  ROOT,
+  rssMiB,
+  spawnProc,
+  startMockProvider,
+  waitReady,
+} from './lib/processes';
+import { freeTestPort } from '@keygate/testing/stack/test-stack';
 import {
   load,
   machine,
@@ -138,6 +149,18 @@ const main = async (): Promise<void> => {
   const key = await keygate.createKey({ groupIds: [groupId], rateLimit: { requestsPerMinute: 10_000_000 } });
   await keygate.waitForRoute(key.key, 'gpt-4o-mini');
 
+  // The reference for what any proxy costs here (bench/lib/bare-proxy.ts): same mock, same Redis.
+  const barePort = await freeTestPort();
+  const bare = spawnProc(
+    'bare-proxy',
+    process.execPath,
+    [join(ROOT, 'dist', 'bench', 'lib', 'bare-proxy.js'), String(barePort), mockUrl, redis.url],
+    { logDir },
+  );
+  onCleanup('bare proxy', () => bare.stop());
+  const bareUrl = `http://127.0.0.1:${barePort}`;
+  await waitReady(bare, `${bareUrl}/health`);
+
   const portkeyDir = findPortkey();
   const peer = portkeyDir ? await startPortkey(portkeyDir, logDir) : null;
   if (!peer)
@@ -152,6 +175,7 @@ const main = async (): Promise<void> => {
       headers: { authorization: 'Bearer mock-openai' },
       pid: mock.pid,
     },
+    { name: 'bare-proxy', url: `${bareUrl}/v1/chat/completions`, headers: {}, pid: bare.pid },
     ...(peer
       ? [
           {

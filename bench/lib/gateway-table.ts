@@ -122,6 +122,11 @@ export const buildTables = (r: GatewayBench): { main: string[][]; notes: string[
       );
     }
   }
+  const bareC1 = c1?.stats['bare-proxy'];
+  if (bareC1)
+    notes.push(
+      `bare-proxy (reference, bench/lib/bare-proxy.ts: node:http, one Redis EVALSHA, undici, nothing else) added p99 at c=1: ${f(bareC1.p99 - c1!.stats.floor.p99)} ms — what any proxy costs on this machine before it does any work`,
+    );
   if (!r.throughput.portkey) notes.push('portkey was not measured (@portkey-ai/gateway not installed)');
   const peer = r.config.peer as { version: string; honoNodeServer: string | null } | null;
   if (peer)

@@ -331,6 +331,22 @@ describe('hostile input', () => {
     );
   });
 
+  it('answers a body over the limit with its 413, never a reset connection, however fast it is uploaded', async () => {
+    // 256 KiB is the management limit: the server drains the upload before it answers, so the client reads the 413.
+    for (const n of [300_000, 1_000_000, 4_000_000]) {
+      const a = await management(
+        'POST',
+        '/v1/providers',
+        { name: '😀'.repeat(n), type: 'openai', secret: 'sk-x' },
+        {
+          mayPass: false,
+        },
+      );
+      expect(a.status).toBe(413);
+      expect((a.json as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE');
+    }
+  });
+
   it('refuses wrong types, unknown fields, huge and odd strings in keys, groups, providers and admin tokens', async () => {
     const cases = fc.oneof(
       mutate({ name: 'k', ownerId: 'o', groupIds: [groupId] }, [

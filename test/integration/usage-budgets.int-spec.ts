@@ -72,7 +72,7 @@ describe('budgets (real Kafka + PostgreSQL, a fake key-service gRPC server)', ()
   let ks: Awaited<ReturnType<typeof fakeKeyService>>;
   const run = runId();
   const key = (k: string) => `key_bg${run}${k}`;
-  const today = new Date().toISOString().slice(0, 10);
+  const utcDay = () => new Date().toISOString().slice(0, 10);
   // 1000 prompt + 500 completion tokens of gpt-4o-mini (0.15 / 0.60 USD per 1M) = 0.00045 USD per request.
   const spend = (keyId: string, n: number) =>
     h.produceUsage(
@@ -150,6 +150,7 @@ describe('budgets (real Kafka + PostgreSQL, a fake key-service gRPC server)', ()
   }, 60_000);
 
   it('alerts at 50, 80 and 100% once each, and suspends the key through key-service at 100%, retrying', async () => {
+    const startedOn = utcDay();
     const thresholds = async () =>
       (
         await h.api(p)<{
@@ -187,7 +188,10 @@ describe('budgets (real Kafka + PostgreSQL, a fake key-service gRPC server)', ()
       15_000,
       'a retried SuspendKey',
     );
-    const reason = `budget exceeded: 0.00135 of 0.001 USD spent in the day from ${today}T00:00:00.000Z`;
+    // The period is the UTC day the service checked in: the one this test started in, or the next if it ran over
+    // midnight.
+    const day = [startedOn, utcDay()].find((d) => calls[0]?.reason?.includes(d)) ?? startedOn;
+    const reason = `budget exceeded: 0.00135 of 0.001 USD spent in the day from ${day}T00:00:00.000Z`;
     expect(calls).toEqual([
       { method: 'SuspendKey', keyId: key('main'), reason, authorization: `Bearer ${h.adminToken}` },
       { method: 'SuspendKey', keyId: key('main'), reason, authorization: `Bearer ${h.adminToken}` },

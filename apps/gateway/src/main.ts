@@ -3,7 +3,7 @@ startTelemetry('gateway');
 
 import 'reflect-metadata';
 import { createHttpApp, exitOnStartupError, listen } from '@keygate/platform';
-import { rejectOversizedBodies } from './proxy/body-limit.hook';
+import { openAiError, sendOpenAiError } from './proxy/openai-error';
 
 const bootstrap = async (): Promise<void> => {
   // Imported after telemetry so auto-instrumentation patches the modules it loads.
@@ -11,8 +11,11 @@ const bootstrap = async (): Promise<void> => {
   const app = await createHttpApp(GatewayModule, {
     port: gatewayEnv.GATEWAY_PORT,
     bodyLimitBytes: gatewayEnv.GATEWAY_BODY_LIMIT_BYTES,
-    configure: (a) =>
-      rejectOversizedBodies(a.getHttpAdapter().getInstance(), gatewayEnv.GATEWAY_BODY_LIMIT_BYTES),
+    oversizedBody: (_req, reply, limitBytes) =>
+      sendOpenAiError(
+        reply,
+        openAiError(413, 'request_too_large', `The request body is too large (limit ${limitBytes} bytes).`),
+      ),
   });
   await listen(app, gatewayEnv.GATEWAY_PORT, 'gateway');
 };

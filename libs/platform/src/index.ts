@@ -8,3 +8,4 @@ export * from './logging/logging.module';
 export * from './health/health.module';
 export * from './metrics/metrics.module';
 export * from './telemetry/telemetry';
+export * from './http/body-limit.hook';

@@ -11,6 +11,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { requestIdOf } from '../logging/logging.module';
+import { rejectOversizedBodies, type OversizedBodyAnswer } from './body-limit.hook';
 import { managementInputProblem } from './json-depth';
 import { observeHttpRequests } from '../metrics/metrics.module';
 import { stopTelemetry } from '../telemetry/telemetry';
@@ -18,6 +19,8 @@ import { stopTelemetry } from '../telemetry/telemetry';
 export interface HttpBootstrapOptions {
   port: number;
   bodyLimitBytes?: number;
+  // How a body over the limit is refused (default: the management API's error shape).
+  oversizedBody?: OversizedBodyAnswer;
   configure?: (app: NestFastifyApplication) => void | Promise<void>;
 }
 
@@ -39,16 +42,27 @@ export const strictValidationPipe = () =>
     validationError: { target: false, value: false },
   });
 
+const managementTooLarge: OversizedBodyAnswer = (req, reply, limitBytes) =>
+  void reply.status(413).send({
+    error: {
+      code: 'PAYLOAD_TOO_LARGE',
+      message: `request body too large (limit ${limitBytes} bytes)`,
+      requestId: String(req.id),
+    },
+  });
+
 export const createHttpApp = async (
   module: Type,
   options: HttpBootstrapOptions,
 ): Promise<NestFastifyApplication> => {
+  const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
   const adapter = new FastifyAdapter({
-    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    bodyLimit,
     genReqId: (req: IncomingMessage) => requestIdOf(req),
     trustProxy: false,
   });
   observeHttpRequests(adapter.getInstance());
+  rejectOversizedBodies(adapter.getInstance(), bodyLimit, options.oversizedBody ?? managementTooLarge);
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { bufferLogs: true });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();

@@ -28,6 +28,8 @@ export class GatewayEnv extends CommonEnv {
   @IsInt() @Min(0) @Max(3_600_000) AUTH_CACHE_TTL_MS: number = 30_000;
   @IsInt() @Min(0) @Max(3_600_000) AUTH_STALE_SERVE_MS: number = 60_000;
   @IsInt() @Min(10) @Max(60_000) REDIS_TIMEOUT_MS: number = 250;
+  // How often group routes and provider credentials are reloaded whatever the change notices said.
+  @IsInt() @Min(1000) @Max(30_000) PROJECTION_RECONCILE_MS: number = 30_000;
 
   @IsInt() @Min(1) @Max(100_000) USAGE_BUFFER_MAX: number = 10_000;
   @IsInt() @Min(1) @Max(60_000) USAGE_FLUSH_MS: number = 100;

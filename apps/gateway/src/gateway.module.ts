@@ -119,6 +119,7 @@ const health = healthParts({
           cacheTtlMs: env.AUTH_CACHE_TTL_MS,
           staleServeMs: env.AUTH_STALE_SERVE_MS,
           redisTimeoutMs: env.REDIS_TIMEOUT_MS,
+          reconcileMs: env.PROJECTION_RECONCILE_MS,
           projectionReady: () => healer.isComplete,
         }),
       inject: [KeyProjectionStore, SUBSCRIBER, GatewayEnv, ProjectionHealer],
@@ -172,7 +173,7 @@ const health = healthParts({
     {
       provide: CredentialVault,
       useFactory: (store: KeyProjectionStore, subscriber: Redis, env: GatewayEnv) =>
-        new CredentialVault(store, subscriber, env.KEYGATE_MASTER_KEY),
+        new CredentialVault(store, subscriber, env.KEYGATE_MASTER_KEY, env.PROJECTION_RECONCILE_MS),
       inject: [KeyProjectionStore, SUBSCRIBER, GatewayEnv],
     },
   ],

@@ -1,20 +1,26 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { hashApiKey, parseApiKey } from '@keygate/contracts';
 import { counter } from '@keygate/platform';
-import type { HashEntry, KeyDocument } from '../key-projection/key-document';
+import { secretState, type GroupDocument, type KeyDocument } from '../key-projection/key-document';
 import {
   KeyProjectionStore,
   parseChangeNotices,
   redisKeys,
   type ChangeNotice,
 } from '../key-projection/key-projection.store';
+import { Reconciler } from '../key-projection/reconciler';
 import { parseCidrs, type IpRules } from './ip-rules';
 
 export type AuthErrorCode =
-  'invalid_api_key' | 'key_revoked' | 'key_expired' | 'budget_exceeded' | 'auth_unavailable';
+  | 'invalid_api_key'
+  | 'key_revoked'
+  | 'key_expired'
+  | 'key_suspended'
+  | 'budget_exceeded'
+  | 'auth_unavailable';
 
 export class AuthError extends Error {
   constructor(
@@ -34,7 +40,6 @@ export interface AuthenticatedKey {
 }
 
 interface CacheEntry {
-  entry: HashEntry;
   doc: KeyDocument;
   ipRules: IpRules;
   fetchedAt: number;
@@ -45,43 +50,58 @@ export interface AuthOptions {
   cacheTtlMs: number;
   staleServeMs: number;
   redisTimeoutMs: number;
+  reconcileMs: number;
   projectionReady?: () => boolean;
 }
 
 const lookups = counter('keygate_auth_lookups_total', 'Key lookups by where they were answered', ['source']);
 const tracer = trace.getTracer('keygate-gateway');
+// A read that keeps losing to invalidations of its key is answered 503 rather than with what it read.
+const MAX_READS = 3;
 
 // Authenticates a presented key: checksum first (a malformed key costs no lookup), then the in-process cache,
 // then Redis. Lookups go by sha256, so no secret is ever compared byte by byte.
 // Redis unreachable: known-revoked keys stay rejected, unknown keys fail closed (503), cached valid keys are
 // served for at most staleServeMs after they were last confirmed.
+// Invalidation always wins: a read that began before an invalidation of its key (or a cache clear) is read again,
+// never cached or served, and a document older than one this instance has already seen is never used.
 @Injectable()
 export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly logger = new Logger('auth');
   private readonly cache: LRUCache<string, CacheEntry>;
   private readonly hashesByKey = new Map<string, Set<string>>();
-  private readonly groupRoutes = new Map<string, string[]>();
+  private readonly groupDocs = new Map<string, GroupDocument>();
+  private readonly groups: Reconciler;
+  // Invalidation clock: every notice ticks it; a read compares the tick it started at.
+  private tick = 0;
+  private clearedAt = 0;
+  private readonly invalidatedAt: LRUCache<string, number>;
+  private readonly newestSeen: LRUCache<string, number>;
 
   constructor(
     private readonly store: KeyProjectionStore,
     private readonly subscriber: Redis,
     private readonly options: AuthOptions,
   ) {
+    const max = Math.max(1, options.cacheMax);
     this.cache = new LRUCache<string, CacheEntry>({
-      max: Math.max(1, options.cacheMax),
-      dispose: (value, hash) => this.hashesByKey.get(value.entry.keyId)?.delete(hash),
+      max,
+      dispose: (value, hash) => this.hashesByKey.get(value.doc.keyId)?.delete(hash),
     });
+    this.invalidatedAt = new LRUCache({ max: max * 2 });
+    this.newestSeen = new LRUCache({ max: max * 2 });
+    this.groups = new Reconciler('auth', () => this.reloadGroups(), options.reconcileMs);
   }
 
   async onApplicationBootstrap(): Promise<void> {
     this.subscriber.on('message', (_channel: string, message: string) => void this.onChange(message));
-    // After a reconnect we may have missed notices: forget everything cached.
-    this.subscriber.on('ready', () => this.cache.clear());
+    // After a reconnect we may have missed notices: forget every cached key (groups: the reconciler reloads).
+    this.subscriber.on('ready', () => this.clearAll());
     await this.subscriber.subscribe(redisKeys.changes);
-    for (const g of await this.store.allGroups()) this.groupRoutes.set(g.groupId, g.deleted ? [] : g.routes);
+    await this.groups.start(this.subscriber);
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.groups.stop();
     this.subscriber.disconnect();
   }
 
@@ -124,7 +144,7 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
         cached = await this.fetch(hash, now);
         lookups.inc({ source: 'redis' });
         span.setAttribute('keygate.auth.source', 'redis');
-      } catch (e) {
+      } catch {
         lookups.inc({ source: 'unavailable' });
         const known = cached;
         const stale =
@@ -133,43 +153,52 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
             known.doc.status === 'deleted' ||
             now - known.fetchedAt < this.options.staleServeMs);
         span.setAttribute('keygate.auth.source', stale ? 'stale' : 'unavailable');
-        if (known && stale) return this.check(known, now);
-        this.logger.warn(`key store unavailable: ${(e as Error).message}`);
+        if (known && stale) return this.check(known, hash, now);
         throw new AuthError('auth_unavailable', 'The key store is temporarily unavailable; retry shortly.');
       }
     }
     if (!cached) {
       // While the projection is being replayed into an emptied Redis, "not found" may just mean "not yet".
-      if (this.options.projectionReady && !this.options.projectionReady())
+      if (!(this.options.projectionReady?.() ?? true) || !(await this.store.isServing().catch(() => false)))
         throw new AuthError('auth_unavailable', 'The key store is being rebuilt; retry shortly.');
       throw new AuthError('invalid_api_key', 'Incorrect API key provided.');
     }
-    return this.check(cached, now);
+    return this.check(cached, hash, now);
   }
 
   private async fetch(hash: string, now: number): Promise<CacheEntry | undefined> {
-    const found = await withTimeout(this.store.lookup(hash), this.options.redisTimeoutMs);
-    if (!found) {
-      this.cache.delete(hash);
-      return undefined;
+    for (let read = 0; read < MAX_READS; read++) {
+      const startedAt = this.tick;
+      const doc = await withTimeout(this.store.lookup(hash), this.options.redisTimeoutMs);
+      if (!doc) {
+        this.cache.delete(hash);
+        return undefined;
+      }
+      const overtaken =
+        this.clearedAt > startedAt ||
+        (this.invalidatedAt.get(doc.keyId) ?? 0) > startedAt ||
+        doc.v < (this.newestSeen.get(doc.keyId) ?? 0);
+      if (overtaken) continue;
+      this.newestSeen.set(doc.keyId, doc.v);
+      const entry: CacheEntry = {
+        doc,
+        ipRules: { allow: parseCidrs(doc.ipAllow), deny: parseCidrs(doc.ipDeny) },
+        fetchedAt: now,
+      };
+      this.cache.set(hash, entry);
+      let set = this.hashesByKey.get(doc.keyId);
+      if (!set) this.hashesByKey.set(doc.keyId, (set = new Set()));
+      set.add(hash);
+      return entry;
     }
-    const entry: CacheEntry = {
-      ...found,
-      ipRules: { allow: parseCidrs(found.doc.ipAllow), deny: parseCidrs(found.doc.ipDeny) },
-      fetchedAt: now,
-    };
-    this.cache.set(hash, entry);
-    let set = this.hashesByKey.get(entry.entry.keyId);
-    if (!set) this.hashesByKey.set(entry.entry.keyId, (set = new Set()));
-    set.add(hash);
-    return entry;
+    throw new Error('the key kept changing while it was read');
   }
 
-  private check(c: CacheEntry, now: number): AuthenticatedKey {
-    const { doc, entry } = c;
+  private check(c: CacheEntry, hash: string, now: number): AuthenticatedKey {
+    const { doc } = c;
     if (doc.status === 'revoked' || doc.status === 'deleted')
       throw new AuthError('key_revoked', 'This API key has been revoked.', doc.keyId);
-    if (entry.validUntil && Date.parse(entry.validUntil) <= now)
+    if (secretState(doc, hash, now) === 'rotated')
       throw new AuthError(
         'invalid_api_key',
         'This API key was rotated and its grace period has ended.',
@@ -178,14 +207,35 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
     if (doc.expiresAt && Date.parse(doc.expiresAt) <= now)
       throw new AuthError('key_expired', 'This API key has expired.', doc.keyId);
     if (doc.status === 'suspended')
-      throw new AuthError(
-        'budget_exceeded',
-        `This API key is suspended: ${doc.suspendedReason ?? 'budget exceeded'}.`,
-        doc.keyId,
-      );
+      throw doc.suspension === 'budget_exceeded'
+        ? new AuthError('budget_exceeded', 'This API key is suspended: it has spent its budget.', doc.keyId)
+        : new AuthError('key_suspended', 'This API key is suspended.', doc.keyId);
     const routes = new Set<string>();
-    for (const g of doc.groupIds) for (const r of this.groupRoutes.get(g) ?? []) routes.add(r);
+    for (const g of doc.groupIds) {
+      const group = this.groupDocs.get(g);
+      if (group && !group.deleted) for (const r of group.routes) routes.add(r);
+    }
     return { keyId: doc.keyId, doc, ipRules: c.ipRules, routes };
+  }
+
+  private clearAll(): void {
+    this.clearedAt = ++this.tick;
+    this.cache.clear();
+  }
+
+  private invalidateKey(keyId: string): void {
+    this.invalidatedAt.set(keyId, ++this.tick);
+    for (const h of [...(this.hashesByKey.get(keyId) ?? [])]) this.cache.delete(h);
+  }
+
+  private async reloadGroups(): Promise<void> {
+    for (const g of await this.store.allGroups()) this.putGroup(g);
+  }
+
+  // Newest wins: a reload that read a group before a notice's newer copy arrived does not undo it.
+  private putGroup(g: GroupDocument): void {
+    const held = this.groupDocs.get(g.groupId);
+    if (!held || held.v < g.v) this.groupDocs.set(g.groupId, g);
   }
 
   private async onChange(message: string): Promise<void> {
@@ -194,16 +244,20 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
 
   private async applyNotice(notice: ChangeNotice): Promise<void> {
     if (notice.all) {
-      this.cache.clear();
-      for (const g of await this.store.allGroups().catch(() => []))
-        this.groupRoutes.set(g.groupId, g.deleted ? [] : g.routes);
-      return;
+      this.clearAll();
+      return this.groups.request();
     }
     for (const h of notice.hashes ?? []) this.cache.delete(h);
-    if (notice.keyId) for (const h of [...(this.hashesByKey.get(notice.keyId) ?? [])]) this.cache.delete(h);
+    if (notice.keyId) this.invalidateKey(notice.keyId);
     if (notice.groupId) {
-      const g = await this.store.getGroup(notice.groupId).catch(() => null);
-      if (g) this.groupRoutes.set(g.groupId, g.deleted ? [] : g.routes);
+      const groupId = notice.groupId;
+      const g = await this.store.loadGroups([groupId]).then(
+        (found) => found.get(groupId) ?? null,
+        () => undefined,
+      );
+      // Unreadable now: the whole set is reloaded (and retried until it succeeds).
+      if (g === undefined) return this.groups.request();
+      if (g) this.putGroup(g);
     }
   }
 }

@@ -1,4 +1,10 @@
-import type { Budget, DomainEvent, KeyEnvironment, KeyEventType, RateLimit } from '@keygate/contracts';
+import {
+  BUDGET_SUSPENSION_PREFIX,
+  type AggregateEvent,
+  type Budget,
+  type KeyEnvironment,
+  type RateLimit,
+} from '@keygate/contracts';
 
 // What the gateway knows about a key: everything auth and restrictions need, nothing secret.
 export interface KeyDocument {
@@ -6,20 +12,25 @@ export interface KeyDocument {
   v: number; // stream position of the last applied event: the idempotency rule
   status: 'active' | 'suspended' | 'revoked' | 'deleted';
   environment: KeyEnvironment;
-  hash: string;
+  hash: string; // the newest secret's sha256
+  // The secret the last rotation replaced and the instant it stops working. Only these two secrets can ever
+  // authenticate: a secret rotated out before the last rotation is dead, whatever grace it once had.
+  previous: { hash: string; validUntil: string } | null;
   expiresAt: string | null;
   ipAllow: string[];
   ipDeny: string[];
   rateLimit: RateLimit | null;
   budget: Budget | null;
   groupIds: string[];
-  suspendedReason: string | null;
+  // Why a suspended key is refused, as a code: the admin's free-text reason never reaches an API client.
+  suspension: 'budget_exceeded' | 'key_suspended' | null;
 }
 
-// A hash points at its key; a rotated-out hash carries the instant it stops working.
+// A hash points at its key (whether it still works is the key document's to say). `v` is the stream position of
+// the event that wrote it: an older write never replaces a newer one.
 export interface HashEntry {
   keyId: string;
-  validUntil: string | null;
+  v: number;
 }
 
 export interface GroupDocument {
@@ -29,11 +40,19 @@ export interface GroupDocument {
   deleted: boolean;
 }
 
-type KeyEvent = DomainEvent<Extract<KeyEventType, `Key${string}`>>;
+// Which of a key's secrets authenticate at `now`: the newest, or the one the last rotation replaced until its instant.
+export const secretState = (doc: KeyDocument, hash: string, now: number): 'current' | 'grace' | 'rotated' =>
+  hash === doc.hash
+    ? 'current'
+    : doc.previous && hash === doc.previous.hash && Date.parse(doc.previous.validUntil) > now
+      ? 'grace'
+      : 'rotated';
 
-export const isKeyEvent = (e: DomainEvent): e is KeyEvent => e.type.startsWith('Key');
-
-export const evolveKey = (doc: KeyDocument | null, event: KeyEvent, v: number): KeyDocument | null => {
+export const evolveKey = (
+  doc: KeyDocument | null,
+  event: AggregateEvent<'apiKey'>,
+  v: number,
+): KeyDocument | null => {
   if (event.type === 'KeyCreated') {
     const d = event.data;
     return {
@@ -42,13 +61,14 @@ export const evolveKey = (doc: KeyDocument | null, event: KeyEvent, v: number): 
       status: 'active',
       environment: d.environment,
       hash: d.hash,
+      previous: null,
       expiresAt: d.expiresAt,
       ipAllow: d.ipAllow,
       ipDeny: d.ipDeny,
       rateLimit: d.rateLimit,
       budget: d.budget,
       groupIds: d.groupIds,
-      suspendedReason: null,
+      suspension: null,
     };
   }
   if (!doc) return null;
@@ -68,11 +88,21 @@ export const evolveKey = (doc: KeyDocument | null, event: KeyEvent, v: number): 
     case 'KeyGroupRemoved':
       return { ...next, groupIds: doc.groupIds.filter((g) => g !== event.data.groupId) };
     case 'KeyRotated':
-      return { ...next, hash: event.data.hash };
+      return {
+        ...next,
+        hash: event.data.hash,
+        previous: { hash: event.data.previousHash, validUntil: event.data.previousValidUntil },
+      };
     case 'KeySuspended':
-      return { ...next, status: 'suspended', suspendedReason: event.data.reason };
+      return {
+        ...next,
+        status: 'suspended',
+        suspension: event.data.reason.startsWith(BUDGET_SUSPENSION_PREFIX)
+          ? 'budget_exceeded'
+          : 'key_suspended',
+      };
     case 'KeyReactivated':
-      return { ...next, status: 'active', suspendedReason: null };
+      return { ...next, status: 'active', suspension: null };
     case 'KeyRevoked':
       return { ...next, status: 'revoked' };
     case 'KeyDeleted':
@@ -95,16 +125,9 @@ export interface CredentialDocument {
   removed: boolean;
 }
 
-type CredentialEvent = DomainEvent<
-  'ProviderCredentialAdded' | 'ProviderCredentialRotated' | 'ProviderCredentialRemoved'
->;
-
-export const isCredentialEvent = (e: DomainEvent): e is CredentialEvent =>
-  e.type.startsWith('ProviderCredential');
-
 export const evolveCredential = (
   doc: CredentialDocument | null,
-  event: CredentialEvent,
+  event: AggregateEvent<'providerCredential'>,
   v: number,
 ): CredentialDocument | null => {
   switch (event.type) {
@@ -130,6 +153,25 @@ export const evolveCredential = (
       );
     case 'ProviderCredentialRemoved':
       return doc && { ...doc, v, ciphertext: '', wrappedDataKey: '', removed: true };
+    default: {
+      const unreachable: never = event;
+      return unreachable;
+    }
+  }
+};
+
+export const evolveGroup = (
+  doc: GroupDocument | null,
+  event: AggregateEvent<'group'>,
+  v: number,
+): GroupDocument | null => {
+  switch (event.type) {
+    case 'GroupCreated':
+      return { groupId: event.data.groupId, v, routes: event.data.routes, deleted: false };
+    case 'GroupUpdated':
+      return doc && { ...doc, v, routes: event.data.routes ?? doc.routes };
+    case 'GroupDeleted':
+      return { groupId: event.data.groupId, v, routes: [], deleted: true };
     default: {
       const unreachable: never = event;
       return unreachable;

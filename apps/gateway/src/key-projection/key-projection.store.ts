@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { CredentialDocument, GroupDocument, HashEntry, KeyDocument } from './key-document';
 
-// Redis layout of the projection. Documents carry `v`; a write older than what is stored is ignored,
-// so redelivery, replay from offset 0 and racing instances converge on the same state.
+// Redis layout of the projection. Documents and hash entries carry `v` (the stream position that wrote them); a
+// write older than what is stored is ignored, so redelivery, replay from offset 0 and racing writers converge.
 export const redisKeys = {
   key: (keyId: string) => `kg:k:${keyId}`,
   hash: (hash: string) => `kg:h:${hash}`,
@@ -12,17 +13,51 @@ export const redisKeys = {
   // Present while Redis holds a complete projection; gone after Redis lost its data (restart without
   // persistence, FLUSHALL), which the gateway answers with a replay from the topic.
   complete: 'kg:projection:complete',
+  // Held by whoever replays keys.events into Redis (the healer or `rebuild-projection`); the live fold waits.
   replayLock: 'kg:projection:replaying',
 } as const;
 
-const SET_IF_NEWER = `
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local ok, doc = pcall(cjson.decode, cur)
-  if ok and doc.v and doc.v >= tonumber(ARGV[2]) then return 0 end
+// How long a rotated-out secret's hash entry outlives its grace period (its key document decides whether it
+// works; the entry only lets a late caller be told precisely that the key was rotated).
+const HASH_LINGER_MS = 86_400_000;
+
+// One atomic write of a folded batch. KEYS: lock, complete marker, then the entries; ARGV: mode, the change
+// notice ('' for none), the channel, then json, v, pxat (0 = no expiry) per entry. In 'live' mode nothing is
+// written while a replay holds the lock or the projection is incomplete: the batch fails, is not committed to
+// Kafka, and is folded again once the projection is whole (an event folded onto a document that a replay had not
+// restored yet would be lost).
+const COMMIT = `
+if ARGV[1] == 'live' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('KGREBUILDING the projection is being replayed') end
+  if redis.call('EXISTS', KEYS[2]) == 0 then return redis.error_reply('KGINCOMPLETE the projection is incomplete') end
 end
-redis.call('SET', KEYS[1], ARGV[1])
-return 1`;
+local written = 0
+for i = 3, #KEYS do
+  local a = 4 + (i - 3) * 3
+  local v = tonumber(ARGV[a + 1])
+  local cur = redis.call('GET', KEYS[i])
+  local newer = true
+  if cur then
+    local ok, doc = pcall(cjson.decode, cur)
+    if ok and type(doc) == 'table' and doc.v and doc.v >= v then newer = false end
+  end
+  if newer then
+    local pxat = tonumber(ARGV[a + 2])
+    if pxat > 0 then redis.call('SET', KEYS[i], ARGV[a], 'PXAT', pxat) else redis.call('SET', KEYS[i], ARGV[a]) end
+    written = written + 1
+  end
+end
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[2]) end
+return written`;
+
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+
+type ScriptedRedis = Redis & {
+  kgCommit(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  kgRelease(key: string, token: string): Promise<number>;
+  kgRenew(key: string, token: string, ttlMs: number): Promise<number>;
+};
 
 export interface ChangeNotice {
   batch?: ChangeNotice[]; // several changes announced at once
@@ -43,15 +78,28 @@ export const parseChangeNotices = (message: string): ChangeNotice[] => {
   }
 };
 
-export class KeyProjectionStore {
-  constructor(private readonly redis: Redis) {
-    redis.defineCommand('kgSetIfNewer', { numberOfKeys: 1, lua: SET_IF_NEWER });
-  }
+export interface ProjectionWrite {
+  keys: KeyDocument[];
+  groups: GroupDocument[];
+  credentials: CredentialDocument[];
+  hashes: { hash: string; entry: HashEntry; expiresAt: string | null }[];
+  notices: ChangeNotice[];
+}
 
-  private setIfNewer(key: string, doc: { v: number }): Promise<number> {
-    return (
-      this.redis as Redis & { kgSetIfNewer(k: string, d: string, v: number): Promise<number> }
-    ).kgSetIfNewer(key, JSON.stringify(doc), doc.v);
+export type CommitMode = 'live' | 'replay';
+
+// The error a live commit fails with while the projection is being rebuilt (the batch is retried later).
+export const isRebuildingError = (e: unknown): boolean =>
+  /^KG(REBUILDING|INCOMPLETE)/.test((e as Error)?.message ?? '');
+
+export class KeyProjectionStore {
+  private readonly redis: ScriptedRedis;
+
+  constructor(redis: Redis) {
+    redis.defineCommand('kgCommit', { lua: COMMIT });
+    redis.defineCommand('kgRelease', { numberOfKeys: 1, lua: RELEASE });
+    redis.defineCommand('kgRenew', { numberOfKeys: 1, lua: RENEW });
+    this.redis = redis as ScriptedRedis;
   }
 
   async getKey(keyId: string): Promise<KeyDocument | null> {
@@ -59,56 +107,43 @@ export class KeyProjectionStore {
     return raw ? (JSON.parse(raw) as KeyDocument) : null;
   }
 
-  async putKey(doc: KeyDocument): Promise<boolean> {
-    return (await this.setIfNewer(redisKeys.key(doc.keyId), doc)) === 1;
-  }
-
-  async putHash(hash: string, entry: HashEntry): Promise<void> {
-    if (entry.validUntil) {
-      // A rotated-out secret disappears from Redis a day after its grace period; until then it answers precisely.
-      await this.redis.set(
-        redisKeys.hash(hash),
-        JSON.stringify(entry),
-        'PXAT',
-        Date.parse(entry.validUntil) + 86_400_000,
-      );
-    } else {
-      await this.redis.set(redisKeys.hash(hash), JSON.stringify(entry));
-    }
-  }
-
-  // The auth lookup: hash → key document, in one round trip when the hash is known.
-  async lookup(hash: string): Promise<{ entry: HashEntry; doc: KeyDocument } | null> {
+  // The auth lookup: hash → key document.
+  async lookup(hash: string): Promise<KeyDocument | null> {
     const rawEntry = await this.redis.get(redisKeys.hash(hash));
     if (!rawEntry) return null;
-    const entry = JSON.parse(rawEntry) as HashEntry;
-    const doc = await this.getKey(entry.keyId);
-    return doc ? { entry, doc } : null;
+    return this.getKey((JSON.parse(rawEntry) as HashEntry).keyId);
   }
 
-  async loadKeys(keyIds: string[]): Promise<Map<string, KeyDocument>> {
+  loadKeys(keyIds: string[]): Promise<Map<string, KeyDocument>> {
     return this.loadDocs<KeyDocument>(keyIds.map(redisKeys.key), (d) => d.keyId);
   }
 
-  async loadCredentials(credentialIds: string[]): Promise<Map<string, CredentialDocument>> {
+  loadGroups(groupIds: string[]): Promise<Map<string, GroupDocument>> {
+    return this.loadDocs<GroupDocument>(groupIds.map(redisKeys.group), (d) => d.groupId);
+  }
+
+  loadCredentials(credentialIds: string[]): Promise<Map<string, CredentialDocument>> {
     return this.loadDocs<CredentialDocument>(credentialIds.map(redisKeys.credential), (d) => d.credentialId);
   }
 
-  async allCredentials(): Promise<CredentialDocument[]> {
-    const docs: CredentialDocument[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', redisKeys.credential('*'), 'COUNT', 500);
-      cursor = next;
-      if (keys.length)
-        for (const raw of await this.redis.mget(...keys))
-          if (raw) docs.push(JSON.parse(raw) as CredentialDocument);
-    } while (cursor !== '0');
-    return docs;
+  allGroups(): Promise<GroupDocument[]> {
+    return this.scanDocs<GroupDocument>(redisKeys.group('*'));
   }
 
-  async loadGroups(groupIds: string[]): Promise<Map<string, GroupDocument>> {
-    return this.loadDocs<GroupDocument>(groupIds.map(redisKeys.group), (d) => d.groupId);
+  allCredentials(): Promise<CredentialDocument[]> {
+    return this.scanDocs<CredentialDocument>(redisKeys.credential('*'));
+  }
+
+  allKeys(): Promise<KeyDocument[]> {
+    return this.scanDocs<KeyDocument>(redisKeys.key('*'));
+  }
+
+  async hashEntries(hashes: string[]): Promise<Map<string, HashEntry>> {
+    const found = new Map<string, HashEntry>();
+    if (hashes.length === 0) return found;
+    const raws = await this.redis.mget(...hashes.map(redisKeys.hash));
+    raws.forEach((raw, i) => raw && found.set(hashes[i], JSON.parse(raw) as HashEntry));
+    return found;
   }
 
   private async loadDocs<T>(keys: string[], idOf: (doc: T) => string): Promise<Map<string, T>> {
@@ -123,76 +158,83 @@ export class KeyProjectionStore {
     return docs;
   }
 
-  // One pipeline: hash entries first (a hash never points at a document that is not there yet... or is
-  // older), then the documents (set only if newer), then one change notice for all instances.
-  async commit(
-    keys: KeyDocument[],
-    groups: GroupDocument[],
-    credentials: CredentialDocument[],
-    hashes: [string, HashEntry][],
-    notices: ChangeNotice[],
-  ): Promise<void> {
-    if (keys.length + groups.length + credentials.length + hashes.length === 0) return;
-    const p = this.redis.pipeline() as ReturnType<Redis['pipeline']> & {
-      kgSetIfNewer(k: string, d: string, v: number): unknown;
-    };
-    for (const [hash, entry] of hashes) {
-      if (entry.validUntil)
-        p.set(redisKeys.hash(hash), JSON.stringify(entry), 'PXAT', Date.parse(entry.validUntil) + 86_400_000);
-      else p.set(redisKeys.hash(hash), JSON.stringify(entry));
-    }
-    for (const doc of keys) p.kgSetIfNewer(redisKeys.key(doc.keyId), JSON.stringify(doc), doc.v);
-    for (const doc of groups) p.kgSetIfNewer(redisKeys.group(doc.groupId), JSON.stringify(doc), doc.v);
-    for (const doc of credentials)
-      p.kgSetIfNewer(redisKeys.credential(doc.credentialId), JSON.stringify(doc), doc.v);
-    if (notices.length)
-      p.publish(redisKeys.changes, JSON.stringify(notices.length === 1 ? notices[0] : { batch: notices }));
-    const results = (await p.exec()) ?? [];
-    const failed = results.find(([err]) => err);
-    if (failed) throw failed[0];
-  }
-
-  async getGroup(groupId: string): Promise<GroupDocument | null> {
-    const raw = await this.redis.get(redisKeys.group(groupId));
-    return raw ? (JSON.parse(raw) as GroupDocument) : null;
-  }
-
-  async putGroup(doc: GroupDocument): Promise<boolean> {
-    return (await this.setIfNewer(redisKeys.group(doc.groupId), doc)) === 1;
-  }
-
-  async allGroups(): Promise<GroupDocument[]> {
-    const docs: GroupDocument[] = [];
+  private async scanDocs<T>(pattern: string): Promise<T[]> {
+    const docs: T[] = [];
     let cursor = '0';
     do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', redisKeys.group('*'), 'COUNT', 500);
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
       cursor = next;
-      if (keys.length) {
-        for (const raw of await this.redis.mget(...keys))
-          if (raw) docs.push(JSON.parse(raw) as GroupDocument);
-      }
+      if (keys.length)
+        for (const raw of await this.redis.mget(...keys)) if (raw) docs.push(JSON.parse(raw) as T);
     } while (cursor !== '0');
     return docs;
+  }
+
+  // One script: every entry set only if newer, then one change notice for all instances. A live commit with
+  // nothing to write still runs, so it still fails while a replay is under way.
+  async commit(write: ProjectionWrite, mode: CommitMode): Promise<void> {
+    const entries: [key: string, doc: { v: number }, pxat: number][] = [
+      ...write.hashes.map(
+        ({ hash, entry, expiresAt }) =>
+          [redisKeys.hash(hash), entry, expiresAt ? Date.parse(expiresAt) + HASH_LINGER_MS : 0] as [
+            string,
+            HashEntry,
+            number,
+          ],
+      ),
+      ...write.keys.map((d) => [redisKeys.key(d.keyId), d, 0] as [string, KeyDocument, number]),
+      ...write.groups.map((d) => [redisKeys.group(d.groupId), d, 0] as [string, GroupDocument, number]),
+      ...write.credentials.map(
+        (d) => [redisKeys.credential(d.credentialId), d, 0] as [string, CredentialDocument, number],
+      ),
+    ];
+    if (entries.length === 0 && mode === 'replay') return;
+    const { notices } = write;
+    const notice =
+      notices.length === 0 ? '' : JSON.stringify(notices.length === 1 ? notices[0] : { batch: notices });
+    await this.redis.kgCommit(
+      2 + entries.length,
+      redisKeys.replayLock,
+      redisKeys.complete,
+      ...entries.map(([key]) => key),
+      mode,
+      notice,
+      redisKeys.changes,
+      ...entries.flatMap(([, doc, pxat]) => [JSON.stringify(doc), doc.v, pxat]),
+    );
   }
 
   async isComplete(): Promise<boolean> {
     return (await this.redis.exists(redisKeys.complete)) === 1;
   }
 
+  // Whether a miss means "no such key": the projection is complete and nobody is replaying it.
+  async isServing(): Promise<boolean> {
+    const [complete, replaying] = await this.redis.mget(redisKeys.complete, redisKeys.replayLock);
+    return complete !== null && replaying === null;
+  }
+
   async markComplete(): Promise<void> {
     await this.redis.set(redisKeys.complete, new Date().toISOString());
   }
 
-  // One instance replays at a time; the lock expires if that instance dies mid-way.
-  async lockReplay(ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(redisKeys.replayLock, String(process.pid), 'PX', ttlMs, 'NX')) === 'OK';
+  // One replayer at a time (the healer of any instance, or `rebuild-projection`). Returns the lock's token, or
+  // null when someone else holds it. The lock expires if its holder dies; a live holder renews it.
+  async lockReplay(ttlMs: number): Promise<string | null> {
+    const token = randomBytes(12).toString('hex');
+    return (await this.redis.set(redisKeys.replayLock, token, 'PX', ttlMs, 'NX')) === 'OK' ? token : null;
   }
 
-  async unlockReplay(): Promise<void> {
-    await this.redis.del(redisKeys.replayLock);
+  async renewReplay(token: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.kgRenew(redisKeys.replayLock, token, ttlMs)) === 1;
   }
 
-  // Deletes every projection document (keys, hashes, groups, credentials); returns how many.
+  async unlockReplay(token: string): Promise<void> {
+    await this.redis.kgRelease(redisKeys.replayLock, token);
+  }
+
+  // Deletes every projection document (keys, hashes, groups, credentials) and the complete marker; returns how
+  // many. Only under the replay lock: the live fold writes nothing meanwhile.
   async wipe(): Promise<number> {
     let deleted = 0;
     await this.redis.del(redisKeys.complete);

@@ -4,7 +4,6 @@ import type { Kafka } from 'kafkajs';
 import { KeyProjectionStore } from './key-projection.store';
 import { replayProjection } from './projection-replay';
 
-const REPLAY_LOCK_MS = 10 * 60_000;
 const RECHECK_MS = 5_000;
 
 // Redis without persistence forgets the projection when it restarts, while the projection's consumer group
@@ -47,18 +46,13 @@ export class ProjectionHealer implements OnApplicationBootstrap, OnApplicationSh
   private async heal(): Promise<void> {
     try {
       this.complete = await this.store.isComplete();
-      if (this.complete || !(await this.store.lockReplay(REPLAY_LOCK_MS))) return;
+      if (this.complete) return;
       this.logger.warn('the Redis projection is incomplete (new or emptied Redis): replaying keys.events');
       const started = Date.now();
-      try {
-        const events = await replayProjection(this.kafka, this.store);
-        await this.store.markComplete();
-        await this.store.publishChange({ all: true });
-        this.complete = true;
-        this.logger.log(`projection replayed: ${events} events in ${Date.now() - started} ms`);
-      } finally {
-        await this.store.unlockReplay().catch(() => undefined);
-      }
+      const result = await replayProjection(this.kafka, this.store);
+      if (!result) return; // another instance (or rebuild-projection) is replaying
+      this.complete = true;
+      this.logger.log(`projection replayed: ${result.events} events in ${Date.now() - started} ms`);
     } catch (e) {
       this.logger.warn(`projection check failed, retrying: ${(e as Error).message}`);
     }

@@ -5,10 +5,55 @@ import { EventConsumer } from '@keygate/messaging';
 import { KeyProjectionConsumer } from './key-projection.consumer';
 import type { KeyProjectionStore } from './key-projection.store';
 
-// Folds keys.events from offset 0 into Redis, up to the offsets the topic had when it started, through a
-// throwaway consumer group (the live projection's committed offsets are not touched). Idempotent: documents
-// already at an event's stream position skip it, so it is safe beside the live projection.
-export const replayProjection = async (kafka: Kafka, store: KeyProjectionStore): Promise<number> => {
+const LOCK_TTL_MS = 60_000;
+const RENEW_EVERY_MS = 15_000;
+
+export interface ReplayResult {
+  events: number;
+  wiped: number;
+}
+
+// Rebuilds the Redis projection from keys.events under the replay lock (the healer and `rebuild-projection` share
+// it): optionally wipes it, folds the topic from offset 0 up to the offsets it had once the lock was held, marks the
+// projection complete and tells every instance to drop its cache. While the lock is held the live fold writes
+// nothing and commits no offset, so an event published during the replay is folded by it after, never lost.
+// Returns null when another replayer holds the lock.
+export const replayProjection = async (
+  kafka: Kafka,
+  store: KeyProjectionStore,
+  { wipe = false }: { wipe?: boolean } = {},
+): Promise<ReplayResult | null> => {
+  const token = await store.lockReplay(LOCK_TTL_MS);
+  if (!token) return null;
+  let lost: Error | undefined;
+  const renew = setInterval(() => {
+    store
+      .renewReplay(token, LOCK_TTL_MS)
+      .then((held) => {
+        if (!held) lost = new Error('the replay lock was lost (expired or taken over)');
+      })
+      .catch(() => undefined);
+  }, RENEW_EVERY_MS);
+  try {
+    const wiped = wipe ? await store.wipe() : 0;
+    const events = await foldTopic(kafka, store, () => lost);
+    if (lost) throw lost;
+    await store.markComplete();
+    await store.publishChange({ all: true });
+    return { events, wiped };
+  } finally {
+    clearInterval(renew);
+    await store.unlockReplay(token).catch(() => undefined);
+  }
+};
+
+// Folds keys.events from offset 0 through a throwaway consumer group (the live projection's offsets are not
+// touched) up to the end offsets read now.
+const foldTopic = async (
+  kafka: Kafka,
+  store: KeyProjectionStore,
+  lost: () => Error | undefined,
+): Promise<number> => {
   const admin = kafka.admin();
   await admin.connect();
   const targets = new Map(
@@ -18,25 +63,30 @@ export const replayProjection = async (kafka: Kafka, store: KeyProjectionStore):
   const pending = new Set([...targets].filter(([, high]) => high > 0n).map(([p]) => p));
   let events = 0;
   const consumer = new EventConsumer(kafka);
-  const projector = new KeyProjectionConsumer(consumer, store, 'unused');
-  await new Promise<void>((resolve, reject) => {
-    if (pending.size === 0) return resolve();
-    consumer
-      .start({
-        groupId: `gateway-replay-${randomBytes(4).toString('hex')}`,
-        topics: [Topics.keysEvents],
-        fromBeginning: true,
-        maxBytesPerPartition: 8 * 1024 * 1024,
-        handle: async (batch) => {
-          await projector.applyAll(batch);
-          events += batch.length;
-          for (const e of batch)
-            if (BigInt(e.offset) + 1n >= (targets.get(e.partition) ?? 0n)) pending.delete(e.partition);
-          if (pending.size === 0) resolve();
-        },
-      })
-      .catch(reject);
-  });
-  await consumer.stop();
+  const projector = new KeyProjectionConsumer(consumer, store, 'unused', 'replay');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      if (pending.size === 0) return resolve();
+      consumer
+        .start({
+          groupId: `gateway-replay-${randomBytes(4).toString('hex')}`,
+          topics: [Topics.keysEvents],
+          fromBeginning: true,
+          maxBytesPerPartition: 8 * 1024 * 1024,
+          handle: async (batch) => {
+            const stop = lost();
+            if (stop) return reject(stop);
+            await projector.applyAll(batch);
+            events += batch.length;
+            for (const e of batch)
+              if (BigInt(e.offset) + 1n >= (targets.get(e.partition) ?? 0n)) pending.delete(e.partition);
+            if (pending.size === 0) resolve();
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.stop();
+  }
   return events;
 };

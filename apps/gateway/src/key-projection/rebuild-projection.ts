@@ -1,16 +1,18 @@
 // `npm run gateway:rebuild-projection [-- --wipe]`: folds keys.events from offset 0 into Redis, up to the
 // offsets the topic had when it started, then tells every gateway instance to drop its cache.
 // Without --wipe it is a replay (idempotent: documents already at a stream position are skipped), safe on a
-// live system. --wipe deletes the projection first (keys answer 401 until their events are re-applied).
+// live system. --wipe deletes the projection first (unknown keys answer 503 until the replay is complete).
+// It takes the same lock as the gateways' healer and waits for it; the live fold pauses while it runs.
 import 'reflect-metadata';
 import { Redis } from 'ioredis';
 import { createKafka } from '@keygate/messaging';
 import { loadEnv } from '@keygate/platform';
 import { GatewayEnv } from '../gateway.env';
 import { KeyProjectionStore } from './key-projection.store';
-import { replayProjection } from './projection-replay';
+import { replayProjection, type ReplayResult } from './projection-replay';
 
 const log = (msg: string) => process.stdout.write(`[rebuild] ${msg}\n`);
+const LOCK_WAIT_MS = 10 * 60_000;
 
 export const rebuildProjection = async (
   env: GatewayEnv,
@@ -20,13 +22,19 @@ export const rebuildProjection = async (
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3 });
   const kafka = createKafka('gateway-rebuild', env.KAFKA_BROKERS, (level, msg) => log(`${level}: ${msg}`));
   const store = new KeyProjectionStore(redis);
-  if (wipe) log(`wiped ${await store.wipe()} projection documents`);
-
-  const events = await replayProjection(kafka, store);
-  await store.markComplete();
-  await store.publishChange({ all: true });
-  redis.disconnect();
-  return { events, ms: Date.now() - started };
+  try {
+    let result: ReplayResult | null = null;
+    while (!(result = await replayProjection(kafka, store, { wipe }))) {
+      if (Date.now() - started > LOCK_WAIT_MS)
+        throw new Error('another replay held the projection lock for 10 min');
+      log('another replay is running; waiting for its lock');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    if (wipe) log(`wiped ${result.wiped} projection documents`);
+    return { events: result.events, ms: Date.now() - started };
+  } finally {
+    redis.disconnect();
+  }
 };
 
 if (require.main === module) {

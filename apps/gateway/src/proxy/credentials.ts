@@ -1,9 +1,10 @@
-import { Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { decryptCredential, parseMasterKey } from '@keygate/contracts';
 import type { ProviderConfig } from '@keygate/platform';
 import type { CredentialDocument } from '../key-projection/key-document';
 import { KeyProjectionStore, parseChangeNotices, redisKeys } from '../key-projection/key-projection.store';
+import { Reconciler } from '../key-projection/reconciler';
 
 // Resolves a provider's upstream secret, in memory only. `env:VAR` reads the environment; any other name is a
 // provider credential managed in key-service, which reaches the gateway encrypted (keys.events → Redis) and is
@@ -12,18 +13,23 @@ export interface CredentialSource {
   resolve(provider: ProviderConfig): string | null;
 }
 
-export class CredentialVault implements CredentialSource, OnApplicationBootstrap {
+export class CredentialVault implements CredentialSource, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('credentials');
   private readonly byName = new Map<string, { credentialId: string; secret: string }>();
+  // The newest document seen per credential: a reload that read an older copy does not undo a newer one.
+  private readonly versions = new Map<string, number>();
   private readonly masterKey: Buffer | null;
+  private readonly reconciler: Reconciler;
 
   constructor(
     private readonly store: KeyProjectionStore,
     private readonly subscriber: Redis,
     masterKey: string | undefined,
+    reconcileMs: number,
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {
     this.masterKey = parseMasterKey(masterKey);
+    this.reconciler = new Reconciler('credentials', () => this.reloadAll(), reconcileMs);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -31,7 +37,11 @@ export class CredentialVault implements CredentialSource, OnApplicationBootstrap
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel === redisKeys.changes) void this.onChange(message);
     });
-    await this.reloadAll();
+    await this.reconciler.start(this.subscriber);
+  }
+
+  onApplicationShutdown(): void {
+    this.reconciler.stop();
   }
 
   resolve(provider: ProviderConfig): string | null {
@@ -43,12 +53,12 @@ export class CredentialVault implements CredentialSource, OnApplicationBootstrap
   }
 
   private async reloadAll(): Promise<void> {
-    const docs = await this.store.allCredentials();
-    this.byName.clear();
-    for (const doc of docs) this.put(doc);
+    for (const doc of await this.store.allCredentials()) this.put(doc);
   }
 
   private put(doc: CredentialDocument): void {
+    if ((this.versions.get(doc.credentialId) ?? 0) >= doc.v) return;
+    this.versions.set(doc.credentialId, doc.v);
     for (const [name, held] of this.byName)
       if (held.credentialId === doc.credentialId) this.byName.delete(name);
     if (doc.removed) return;
@@ -68,10 +78,12 @@ export class CredentialVault implements CredentialSource, OnApplicationBootstrap
 
   private async onChange(message: string): Promise<void> {
     const notices = parseChangeNotices(message);
-    if (notices.some((n) => n.all)) return this.reloadAll().catch(() => undefined);
+    if (notices.some((n) => n.all)) return this.reconciler.request();
     const ids = notices.map((n) => n.credential).filter((id): id is string => !!id);
     if (ids.length === 0) return;
-    const docs = await this.store.loadCredentials(ids).catch(() => new Map<string, CredentialDocument>());
+    const docs = await this.store.loadCredentials(ids).catch(() => null);
+    // Unreadable now: reload everything, retried until it succeeds.
+    if (!docs) return this.reconciler.request();
     for (const doc of docs.values()) this.put(doc);
   }
 }

@@ -1,12 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { newId, type RequestCompletedData } from '@keygate/contracts';
+import { newId, type Budget, type RequestCompletedData } from '@keygate/contracts';
 import { counter, histogram, jsonDepthExceeds, targetModel, type RoutesConfig } from '@keygate/platform';
 import { AuthError, KeyAuthenticator, type AuthenticatedKey } from '../auth/key-authenticator';
 import { BudgetGuard } from '../budget/budget-guard';
 import { clientIp, ipAllowed, parseCidrs } from '../auth/ip-rules';
-import { effectiveLimit, RateLimiter, rateLimitHeaders } from '../rate-limit/rate-limiter';
+import {
+  effectiveLimit,
+  RateLimiter,
+  rateLimitHeaders,
+  type EffectiveLimit,
+} from '../rate-limit/rate-limiter';
 import { UsageEmitter } from '../usage-events/usage-emitter';
 import type { CredentialSource } from './credentials';
 import { openAiError, sendOpenAiError, type OpenAiError } from './openai-error';
@@ -43,6 +48,7 @@ const AUTH_STATUS: Record<AuthError['code'], number> = {
   invalid_api_key: 401,
   key_revoked: 401,
   key_expired: 401,
+  key_suspended: 403,
   budget_exceeded: 429,
   auth_unavailable: 503,
 };
@@ -50,6 +56,13 @@ const AUTH_STATUS: Record<AuthError['code'], number> = {
 export interface ProxyOptions {
   routes: RoutesConfig;
   trustedProxies: string[];
+}
+
+// What a request admitted past its limits owes once it ends.
+interface Charge {
+  keyId: string;
+  limit: EffectiveLimit | null;
+  budget: Budget | null;
 }
 
 interface Outcome {
@@ -131,6 +144,7 @@ export class ProxyService {
       keyId: null,
     };
     let ip: string | null = null;
+    let charge: Charge | undefined;
     void reply.header('x-request-id', outcome.requestId);
     // The id a client sees in x-request-id finds this request's trace.
     trace.getActiveSpan()?.setAttribute('keygate.request.id', outcome.requestId);
@@ -169,6 +183,12 @@ export class ProxyService {
       outcome.streamed = stream;
 
       const limit = effectiveLimit(key.doc.rateLimit, this.options.routes.tiers);
+      if (limit === undefined)
+        throw openAiError(
+          403,
+          'rate_limit_tier_unknown',
+          "This API key's rate-limit tier is not configured on this gateway; an administrator must update the key.",
+        );
       let headers: Record<string, string> = {};
       if (limit) {
         const decision = await tracer
@@ -207,6 +227,7 @@ export class ProxyService {
 
       // Fails open: with Redis away the ledger's suspension still enforces the budget, only later.
       const budget = key.doc.budget;
+      charge = { keyId: key.keyId, limit, budget };
       if (budget && (await this.budgets.exceeded(key.keyId, budget).catch(() => false))) {
         budgetRejections.inc();
         throw openAiError(
@@ -256,16 +277,6 @@ export class ProxyService {
           reply.raw.end();
         }
       }
-      if (limit) {
-        void this.limiter
-          .chargeTokens(key.keyId, limit, outcome.promptTokens + outcome.completionTokens, outcome.requestId)
-          .catch(() => undefined);
-      }
-      if (budget) {
-        void this.budgets
-          .charge(key.keyId, budget, outcome.upstreamModel, outcome.promptTokens, outcome.completionTokens)
-          .catch(() => undefined);
-      }
     } catch (e) {
       const error = this.toOpenAiError(e);
       outcome.status = error.status;
@@ -273,11 +284,24 @@ export class ProxyService {
       if (!reply.sent && !reply.raw.headersSent) sendOpenAiError(reply, error);
       else reply.raw.end();
     } finally {
+      // Whatever ended the request (a stream cut short, a client gone, an error mid-stream), the tokens the
+      // ledger will bill are charged to the limiter and the budget counter too.
+      if (charge) this.settle(charge, outcome);
       const latencyMs = Math.round(performance.now() - started);
       requests.inc({ endpoint, status: String(outcome.status) });
       duration.observe({ endpoint }, latencyMs / 1000);
       this.usage.emit(this.usageEvent(req, endpoint, outcome, ip, latencyMs));
     }
+  }
+
+  private settle({ keyId, limit, budget }: Charge, outcome: Outcome): void {
+    const tokens = outcome.promptTokens + outcome.completionTokens;
+    if (tokens === 0) return;
+    if (limit) void this.limiter.chargeTokens(keyId, limit, tokens, outcome.requestId).catch(() => undefined);
+    if (budget)
+      void this.budgets
+        .charge(keyId, budget, outcome.upstreamModel, outcome.promptTokens, outcome.completionTokens)
+        .catch(() => undefined);
   }
 
   private async callWithFallback(

@@ -103,9 +103,15 @@ type LimiterRedis = Redis & {
   kgChargeTokens(tokens: string, tokenSum: string, count: number, requestId: string): Promise<number>;
 };
 
-export const effectiveLimit = (rl: RateLimit | null, tiers: Record<string, Tier>): EffectiveLimit | null => {
+// null: the key has no limit. undefined: it names a tier this gateway does not know (removed from routes.yaml
+// since), which the gateway refuses rather than serve unlimited.
+export const effectiveLimit = (
+  rl: RateLimit | null,
+  tiers: Record<string, Tier>,
+): EffectiveLimit | null | undefined => {
   if (!rl) return null;
-  const tier = rl.tier ? tiers[rl.tier] : undefined;
+  if (rl.tier !== undefined && !Object.hasOwn(tiers, rl.tier)) return undefined;
+  const tier = rl.tier === undefined ? undefined : tiers[rl.tier];
   const rpm = rl.requestsPerMinute ?? tier?.requestsPerMinute ?? 0;
   const tpm = rl.tokensPerMinute ?? tier?.tokensPerMinute ?? 0;
   return rpm || tpm ? { requestsPerMinute: rpm, tokensPerMinute: tpm } : null;

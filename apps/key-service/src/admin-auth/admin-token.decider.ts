@@ -1,15 +1,19 @@
-import { hasPrefix, type AdminRole, type DomainEvent } from '@keygate/contracts';
+import {
+  hasPrefix,
+  isAggregateEvent,
+  type AdminRole,
+  type AggregateEvent,
+  type DomainEvent,
+} from '@keygate/contracts';
 import { DomainError } from '../domain-errors';
 
 // Admin tokens as a pure decider. Like API keys, only sha256(token) and the last 4 characters ever reach it;
 // the plaintext is generated and shown once by the handler.
 
-export const ADMIN_TOKEN_EVENT_TYPES = ['AdminTokenIssued', 'AdminTokenRevoked'] as const;
-export type AdminTokenEventType = (typeof ADMIN_TOKEN_EVENT_TYPES)[number];
-export type AdminTokenEvent = DomainEvent<AdminTokenEventType>;
+export type AdminTokenEvent = AggregateEvent<'adminToken'>;
 
 export const isAdminTokenEvent = (event: DomainEvent): event is AdminTokenEvent =>
-  (ADMIN_TOKEN_EVENT_TYPES as readonly string[]).includes(event.type);
+  isAggregateEvent('adminToken', event);
 
 export const ADMIN_ROLES: readonly AdminRole[] = ['admin', 'auditor'];
 

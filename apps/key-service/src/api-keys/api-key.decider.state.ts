@@ -1,24 +1,18 @@
-import type { DomainEvent, KeyEnvironment, KeyRestrictions } from '@keygate/contracts';
+import {
+  isAggregateEvent,
+  type AggregateEvent,
+  type AggregateEventType,
+  type DomainEvent,
+  type KeyEnvironment,
+  type KeyRestrictions,
+} from '@keygate/contracts';
 
 // State and evolve of the API key decider (api-key.decider.ts re-exports all of this; import from there).
 
-export const API_KEY_EVENT_TYPES = [
-  'KeyCreated',
-  'KeyUpdated',
-  'KeyRestrictionsChanged',
-  'KeyGroupAdded',
-  'KeyGroupRemoved',
-  'KeyRotated',
-  'KeySuspended',
-  'KeyReactivated',
-  'KeyRevoked',
-  'KeyDeleted',
-] as const;
-export type ApiKeyEventType = (typeof API_KEY_EVENT_TYPES)[number];
-export type ApiKeyEvent = DomainEvent<ApiKeyEventType>;
+export type ApiKeyEventType = AggregateEventType<'apiKey'>;
+export type ApiKeyEvent = AggregateEvent<'apiKey'>;
 
-export const isApiKeyEvent = (event: DomainEvent): event is ApiKeyEvent =>
-  (API_KEY_EVENT_TYPES as readonly string[]).includes(event.type);
+export const isApiKeyEvent = (event: DomainEvent): event is ApiKeyEvent => isAggregateEvent('apiKey', event);
 
 // ---- state ----
 

@@ -107,7 +107,7 @@ export class ApiKeysService {
         return {
           now: new Date(),
           groupExists: (id) => live.has(id),
-          tierExists: (t) => t in this.routes.tiers,
+          tierExists: (t) => Object.hasOwn(this.routes.tiers, t),
         };
       },
       meta(caller),

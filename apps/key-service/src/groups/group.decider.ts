@@ -1,15 +1,18 @@
-import { hasPrefix, type DomainEvent, type GroupUpdatedData } from '@keygate/contracts';
+import {
+  hasPrefix,
+  isAggregateEvent,
+  type AggregateEvent,
+  type DomainEvent,
+  type GroupUpdatedData,
+} from '@keygate/contracts';
 import { DomainError } from '../domain-errors';
 
 // The group aggregate as a pure decider: a group grants its routes to the keys in it (membership lives on the
 // key stream, KeyGroupAdded/Removed). The handler prefetches what decide needs to know about the outside.
 
-export const GROUP_EVENT_TYPES = ['GroupCreated', 'GroupUpdated', 'GroupDeleted'] as const;
-export type GroupEventType = (typeof GROUP_EVENT_TYPES)[number];
-export type GroupEvent = DomainEvent<GroupEventType>;
+export type GroupEvent = AggregateEvent<'group'>;
 
-export const isGroupEvent = (event: DomainEvent): event is GroupEvent =>
-  (GROUP_EVENT_TYPES as readonly string[]).includes(event.type);
+export const isGroupEvent = (event: DomainEvent): event is GroupEvent => isAggregateEvent('group', event);
 
 export const GROUP_LIMITS = { name: 128, description: 1024, routes: 500 } as const;
 

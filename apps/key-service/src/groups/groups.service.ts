@@ -66,7 +66,7 @@ export class GroupsService {
           );
           return {
             now: new Date(),
-            routeExists: (r) => r in this.routes.routes,
+            routeExists: (r) => Object.hasOwn(this.routes.routes, r),
             groupNameTaken: () => holders.some((h) => h.id !== groupId),
             groupHasKeys: () => used as boolean,
           };

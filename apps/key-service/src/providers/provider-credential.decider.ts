@@ -1,5 +1,7 @@
 import {
   hasPrefix,
+  isAggregateEvent,
+  type AggregateEvent,
   type DomainEvent,
   type ProviderCredentialRotatedData,
   type ProviderType,
@@ -9,16 +11,10 @@ import { DomainError } from '../domain-errors';
 // Upstream provider credentials as a pure decider. The secret arrives already envelope-encrypted (the handler
 // owns KEYGATE_MASTER_KEY); the decider only sees ciphertext, the wrapped data key and the last 4 characters.
 
-export const PROVIDER_CREDENTIAL_EVENT_TYPES = [
-  'ProviderCredentialAdded',
-  'ProviderCredentialRotated',
-  'ProviderCredentialRemoved',
-] as const;
-export type ProviderCredentialEventType = (typeof PROVIDER_CREDENTIAL_EVENT_TYPES)[number];
-export type ProviderCredentialEvent = DomainEvent<ProviderCredentialEventType>;
+export type ProviderCredentialEvent = AggregateEvent<'providerCredential'>;
 
 export const isProviderCredentialEvent = (event: DomainEvent): event is ProviderCredentialEvent =>
-  (PROVIDER_CREDENTIAL_EVENT_TYPES as readonly string[]).includes(event.type);
+  isAggregateEvent('providerCredential', event);
 
 export const PROVIDER_TYPES: readonly ProviderType[] = ['openai', 'azure', 'gemini'];
 export const PROVIDER_SETTING_NAMES = [

@@ -1,5 +1,5 @@
 import Decimal from 'decimal.js';
-import type { BudgetPeriod, Period } from '@keygate/contracts';
+import { BUDGET_SUSPENSION_PREFIX, type BudgetPeriod, type Period } from '@keygate/contracts';
 
 // The period arithmetic is shared with the gateway, which keeps a running spend per period (libs/contracts).
 export { budgetPeriod, type Period } from '@keygate/contracts';
@@ -24,4 +24,4 @@ const money = (s: string) => new Decimal(s).toDecimalPlaces(6, Decimal.ROUND_UP)
 // The reason sent with SuspendKey and kept with the enforcement: an exact match later tells this suspension apart
 // from an admin's. key-service trims reasons and caps them, so it stays short and trimmed.
 export const budgetReason = (spentUsd: string, amountUsd: string, period: BudgetPeriod, p: Period): string =>
-  `budget exceeded: ${money(spentUsd)} of ${amountUsd} USD spent in the ${period} from ${p.start.toISOString()}`;
+  `${BUDGET_SUSPENSION_PREFIX} ${money(spentUsd)} of ${amountUsd} USD spent in the ${period} from ${p.start.toISOString()}`;

@@ -1,4 +1,4 @@
-import type { AdminRole, Budget, DomainEvent, KeyEventType } from '@keygate/contracts';
+import type { AdminRole, AggregateEvent, Budget } from '@keygate/contracts';
 
 // What usage-service keeps from keys.events: names, owners, groups and budgets for summaries and budgets,
 // rotation data for the hygiene reports, admin tokens for its own API. Pure folds, no Nest, no SQL.
@@ -40,14 +40,9 @@ export interface AdminTokenEntry {
   revokedAt: string | null;
 }
 
-type KeyEventName = Extract<KeyEventType, `Key${string}`>;
-export type KeyEvent = DomainEvent<KeyEventName>;
-export type GroupEvent = DomainEvent<'GroupCreated' | 'GroupUpdated' | 'GroupDeleted'>;
-export type AdminTokenEvent = DomainEvent<'AdminTokenIssued' | 'AdminTokenRevoked'>;
-
-export const isKeyEvent = (e: DomainEvent): e is KeyEvent => e.type.startsWith('Key');
-export const isGroupEvent = (e: DomainEvent): e is GroupEvent => e.type.startsWith('Group');
-export const isAdminTokenEvent = (e: DomainEvent): e is AdminTokenEvent => e.type.startsWith('AdminToken');
+export type KeyEvent = AggregateEvent<'apiKey'>;
+export type GroupEvent = AggregateEvent<'group'>;
+export type AdminTokenEvent = AggregateEvent<'adminToken'>;
 
 // `at` is the envelope time: when the event happened, used where the payload carries no instant of its own.
 export const evolveKey = (doc: KeyEntry | null, event: KeyEvent, v: number, at: string): KeyEntry | null => {
@@ -157,12 +152,4 @@ export const evolveAdminToken = (
       return unreachable;
     }
   }
-};
-
-// The aggregate an event belongs to, or null for events usage-service does not keep (provider credentials).
-export const aggregateOf = (e: DomainEvent): { kind: 'key' | 'group' | 'adminToken'; id: string } | null => {
-  if (isKeyEvent(e)) return { kind: 'key', id: e.data.keyId };
-  if (isGroupEvent(e)) return { kind: 'group', id: e.data.groupId };
-  if (isAdminTokenEvent(e)) return { kind: 'adminToken', id: e.data.tokenId };
-  return null;
 };

@@ -170,28 +170,64 @@ export type DomainEvent<T extends KeyEventType = KeyEventType> = {
   [K in T]: { type: K; data: KeyEventDataMap[K] };
 }[T];
 
-export const KEY_EVENT_TYPES: readonly KeyEventType[] = [
-  'KeyCreated',
-  'KeyUpdated',
-  'KeyRestrictionsChanged',
-  'KeyGroupAdded',
-  'KeyGroupRemoved',
-  'KeyRotated',
-  'KeySuspended',
-  'KeyReactivated',
-  'KeyRevoked',
-  'KeyDeleted',
-  'GroupCreated',
-  'GroupUpdated',
-  'GroupDeleted',
-  'ProviderCredentialAdded',
-  'ProviderCredentialRotated',
-  'ProviderCredentialRemoved',
-  'AdminTokenIssued',
-  'AdminTokenRevoked',
-];
+// The events of each aggregate on keys.events, defined once: the key-service deciders, the gateway projection and
+// usage-service's key directory all fold by these lists. A new event type is added here and nowhere else.
+export const AGGREGATE_EVENT_TYPES = {
+  apiKey: [
+    'KeyCreated',
+    'KeyUpdated',
+    'KeyRestrictionsChanged',
+    'KeyGroupAdded',
+    'KeyGroupRemoved',
+    'KeyRotated',
+    'KeySuspended',
+    'KeyReactivated',
+    'KeyRevoked',
+    'KeyDeleted',
+  ],
+  group: ['GroupCreated', 'GroupUpdated', 'GroupDeleted'],
+  providerCredential: ['ProviderCredentialAdded', 'ProviderCredentialRotated', 'ProviderCredentialRemoved'],
+  adminToken: ['AdminTokenIssued', 'AdminTokenRevoked'],
+} as const satisfies Record<string, readonly KeyEventType[]>;
 
-export const isKeyEventType = (type: string): type is KeyEventType =>
-  (KEY_EVENT_TYPES as readonly string[]).includes(type);
+export type AggregateKind = keyof typeof AGGREGATE_EVENT_TYPES;
+export type AggregateEventType<K extends AggregateKind> = (typeof AGGREGATE_EVENT_TYPES)[K][number];
+export type AggregateEvent<K extends AggregateKind> = Extract<DomainEvent, { type: AggregateEventType<K> }>;
+
+export const KEY_EVENT_TYPES: readonly KeyEventType[] = Object.values(AGGREGATE_EVENT_TYPES).flat();
+
+const KIND_BY_TYPE = new Map<string, AggregateKind>(
+  (Object.keys(AGGREGATE_EVENT_TYPES) as AggregateKind[]).flatMap((kind) =>
+    AGGREGATE_EVENT_TYPES[kind].map((type) => [type, kind] as const),
+  ),
+);
+
+export const isKeyEventType = (type: string): type is KeyEventType => KIND_BY_TYPE.has(type);
+
+export const isAggregateEvent = <K extends AggregateKind>(kind: K, e: DomainEvent): e is AggregateEvent<K> =>
+  KIND_BY_TYPE.get(e.type) === kind;
+
+// The field of each aggregate's payload that names it (every event of the aggregate carries it).
+const ID_FIELD: Record<AggregateKind, string> = {
+  apiKey: 'keyId',
+  group: 'groupId',
+  providerCredential: 'credentialId',
+  adminToken: 'tokenId',
+};
+
+// The aggregate an event belongs to, or null when its type is unknown or its payload names no aggregate.
+export const aggregateOf = (e: {
+  type: string;
+  data: unknown;
+}): { kind: AggregateKind; id: string } | null => {
+  const kind = KIND_BY_TYPE.get(e.type);
+  if (!kind || typeof e.data !== 'object' || e.data === null) return null;
+  const id = (e.data as Record<string, unknown>)[ID_FIELD[kind]];
+  return typeof id === 'string' && id.length > 0 ? { kind, id } : null;
+};
+
+// A suspension the usage-service's budget enforcement made starts with this; the gateway answers it with
+// budget_exceeded, any other suspension with key_suspended (never with the admin's free text).
+export const BUDGET_SUSPENSION_PREFIX = 'budget exceeded:';
 
 export const KEY_EVENTS_SCHEMA_VERSION = 1;

@@ -42,6 +42,10 @@ export interface RoutesConfig {
   tiers: Record<string, Tier>;
 }
 
+// Names from the file are data: looked up as own properties only, so `constructor` or `__proto__` names nothing
+// unless the file defines it.
+const dictionary = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+
 const fail = (where: string, why: string): never => {
   throw new Error(`routes config: ${where}: ${why}`);
 };
@@ -72,7 +76,7 @@ const decimal = (v: unknown, where: string): string => {
 
 export const parseRoutesConfig = (text: string, env: NodeJS.ProcessEnv = process.env): RoutesConfig => {
   const root = obj(parse(expand(text, env)), 'root');
-  const providers: Record<string, ProviderConfig> = {};
+  const providers = dictionary<ProviderConfig>();
   for (const [name, raw] of Object.entries(obj(root.providers, 'providers'))) {
     const p = obj(raw, `providers.${name}`);
     const type = p.type;
@@ -91,7 +95,7 @@ export const parseRoutesConfig = (text: string, env: NodeJS.ProcessEnv = process
       credential: str(p.credential, `providers.${name}.credential`),
     };
   }
-  const routes: Record<string, RouteConfig> = {};
+  const routes = dictionary<RouteConfig>();
   for (const [name, raw] of Object.entries(obj(root.routes, 'routes'))) {
     const r = obj(raw, `routes.${name}`);
     if (!Array.isArray(r.targets) || r.targets.length === 0)
@@ -111,7 +115,7 @@ export const parseRoutesConfig = (text: string, env: NodeJS.ProcessEnv = process
       timeoutMs: r.timeoutMs === undefined ? 30000 : positiveInt(r.timeoutMs, `routes.${name}.timeoutMs`),
     };
   }
-  const pricing: Record<string, Price> = {};
+  const pricing = dictionary<Price>();
   for (const [model, raw] of Object.entries(obj(root.pricing, 'pricing'))) {
     const p = obj(raw, `pricing.${model}`);
     pricing[model] = {
@@ -119,7 +123,7 @@ export const parseRoutesConfig = (text: string, env: NodeJS.ProcessEnv = process
       output: decimal(p.output, `pricing.${model}.output`),
     };
   }
-  const tiers: Record<string, Tier> = {};
+  const tiers = dictionary<Tier>();
   for (const [name, raw] of Object.entries(obj(root.tiers, 'tiers'))) {
     const t = obj(raw, `tiers.${name}`);
     tiers[name] = {

@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
 import { Client } from 'pg';
+import { verifyProjection } from '../../../apps/gateway/src/key-projection/verify-projection';
 
 // Direct reads of the stores, to compare what each service holds after a fault: the key-service's event store
 // and outbox, the gateway's Redis projection, the usage ledger.
@@ -22,54 +22,17 @@ export const sql = async <T = Record<string, unknown>>(
 // Events the gateway projection applies (everything but admin tokens).
 export const PROJECTED = `(type LIKE 'Key%' OR type LIKE 'Group%' OR type LIKE 'ProviderCredential%')`;
 
-export interface StreamHead {
-  stream_id: string;
-  v: number;
-  n: number;
-}
-
-export const streamHeads = async (keysDb: string): Promise<StreamHead[]> =>
-  (
-    await sql<{ stream_id: string; v: string; n: string }>(
-      keysDb,
-      `SELECT stream_id, max(stream_position) AS v, count(*) AS n FROM events WHERE ${PROJECTED} GROUP BY stream_id`,
-    )
-  ).map((r) => ({ stream_id: r.stream_id, v: Number(r.v), n: Number(r.n) }));
-
 export const projectedEventCount = async (keysDb: string): Promise<number> =>
   Number((await sql<{ n: string }>(keysDb, `SELECT count(*) AS n FROM events WHERE ${PROJECTED}`))[0].n);
 
 export const outboxDepth = async (keysDb: string): Promise<number> =>
   Number((await sql<{ n: string }>(keysDb, 'SELECT count(*) AS n FROM outbox'))[0].n);
 
-const redisDocKey = (streamId: string): string | null =>
-  streamId.startsWith('key_')
-    ? `kg:k:${streamId}`
-    : streamId.startsWith('grp_')
-      ? `kg:g:${streamId}`
-      : streamId.startsWith('prv_')
-        ? `kg:c:${streamId}`
-        : null;
-
-// Streams whose projected document in Redis is missing or not at the store's last stream position.
-export const projectionGaps = async (keysDb: string, redisUrl: string): Promise<string[]> => {
-  const heads = await streamHeads(keysDb);
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    const gaps: string[] = [];
-    for (const h of heads) {
-      const k = redisDocKey(h.stream_id);
-      if (!k) continue;
-      const raw = await redis.get(k);
-      const v = raw ? (JSON.parse(raw) as { v?: number }).v : undefined;
-      if (v !== h.v) gaps.push(`${h.stream_id}: store at ${h.v}, projection at ${v ?? 'missing'}`);
-    }
-    return gaps;
-  } finally {
-    redis.disconnect();
-  }
+// Drifts between the key-service's store and the gateway's Redis projection, as `npm run verify-projection`
+// reports them (after letting a lagging projection settle for settleMs).
+export const projectionGaps = async (keysDb: string, redisUrl: string, settleMs = 0): Promise<string[]> => {
+  const { drifts } = await verifyProjection(keysDb, redisUrl, settleMs);
+  return [...drifts].map(([id, why]) => `${id}: ${why}`);
 };
 
 // Read-model rows that do not match their event stream: an event without its row, or a row behind its stream.

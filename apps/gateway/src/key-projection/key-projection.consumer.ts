@@ -33,7 +33,7 @@ interface Projection {
   providerCredential: CredentialDocument;
 }
 
-const evolvers = {
+export const evolvers = {
   apiKey: evolveKey,
   group: evolveGroup,
   providerCredential: evolveCredential,

@@ -4,17 +4,20 @@ import type { CredentialDocument, GroupDocument, HashEntry, KeyDocument } from '
 
 // Redis layout of the projection. Documents and hash entries carry `v` (the stream position that wrote them); a
 // write older than what is stored is ignored, so redelivery, replay from offset 0 and racing writers converge.
+// The layout is versioned: a gateway whose document format changed builds its own projection beside the old one
+// (its "complete" marker is missing, so it replays the topic), and both versions can serve during a rolling upgrade.
+const LAYOUT = 'kg:p2';
 export const redisKeys = {
-  key: (keyId: string) => `kg:k:${keyId}`,
-  hash: (hash: string) => `kg:h:${hash}`,
-  group: (groupId: string) => `kg:g:${groupId}`,
-  credential: (credentialId: string) => `kg:c:${credentialId}`,
-  changes: 'kg:changed',
+  key: (keyId: string) => `${LAYOUT}:k:${keyId}`,
+  hash: (hash: string) => `${LAYOUT}:h:${hash}`,
+  group: (groupId: string) => `${LAYOUT}:g:${groupId}`,
+  credential: (credentialId: string) => `${LAYOUT}:c:${credentialId}`,
+  changes: `${LAYOUT}:changed`,
   // Present while Redis holds a complete projection; gone after Redis lost its data (restart without
   // persistence, FLUSHALL), which the gateway answers with a replay from the topic.
-  complete: 'kg:projection:complete',
+  complete: `${LAYOUT}:complete`,
   // Held by whoever replays keys.events into Redis (the healer or `rebuild-projection`); the live fold waits.
-  replayLock: 'kg:projection:replaying',
+  replayLock: `${LAYOUT}:replaying`,
 } as const;
 
 // How long a rotated-out secret's hash entry outlives its grace period (its key document decides whether it
@@ -238,7 +241,7 @@ export class KeyProjectionStore {
   async wipe(): Promise<number> {
     let deleted = 0;
     await this.redis.del(redisKeys.complete);
-    for (const pattern of ['kg:k:*', 'kg:h:*', 'kg:g:*', 'kg:c:*']) {
+    for (const pattern of ['k', 'h', 'g', 'c'].map((kind) => `${LAYOUT}:${kind}:*`)) {
       let cursor = '0';
       do {
         const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);

@@ -192,14 +192,14 @@ describe('gateway security', () => {
     expect((await chat(stack.gatewayUrl, rotated.body.key, body)).status).toBe(200);
   });
 
-  it('refuses a suspended key with 429 budget_exceeded and a deleted key with 401', async () => {
+  it('refuses a suspended key with 403 key_suspended and a deleted key with 401', async () => {
     const { id, key } = await createKey(stack, { routes: ['gpt-4o-mini'] });
     expect((await admin('POST', `/v1/keys/${id}/suspend`, { reason: 'budget exceeded' })).status).toBe(200);
     await eventually(
       () => chat(stack.gatewayUrl, key, body).then((r) => r.status),
-      (s) => s === 429,
+      (s) => s === 403,
     );
-    await expectNoUpstream(() => chat(stack.gatewayUrl, key, body), 429, 'budget_exceeded');
+    await expectNoUpstream(() => chat(stack.gatewayUrl, key, body), 403, 'key_suspended');
     expect((await admin('DELETE', `/v1/keys/${id}`)).status).toBe(204);
     await eventually(
       () => chat(stack.gatewayUrl, key, body).then((r) => r.status),

@@ -107,9 +107,15 @@ const health = healthParts({
     },
     {
       provide: KeyProjectionConsumer,
-      useFactory: (kafka: Kafka, store: KeyProjectionStore, env: GatewayEnv) =>
-        new KeyProjectionConsumer(new EventConsumer(kafka), store, env.GATEWAY_PROJECTION_GROUP),
-      inject: [Kafka, KeyProjectionStore, GatewayEnv],
+      useFactory: (kafka: Kafka, store: KeyProjectionStore, env: GatewayEnv, healer: ProjectionHealer) =>
+        new KeyProjectionConsumer(
+          new EventConsumer(kafka),
+          store,
+          env.GATEWAY_PROJECTION_GROUP,
+          'live',
+          () => void healer.check(),
+        ),
+      inject: [Kafka, KeyProjectionStore, GatewayEnv, ProjectionHealer],
     },
     {
       provide: KeyAuthenticator,

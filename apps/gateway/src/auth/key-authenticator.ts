@@ -135,7 +135,7 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
     }
     const hash = hashApiKey(presented);
     const now = Date.now();
-    let cached = this.cache.get(hash);
+    let cached: CacheEntry | undefined | 'pending' = this.cache.get(hash);
     if (cached && now - cached.fetchedAt < this.options.cacheTtlMs) {
       lookups.inc({ source: 'cache' });
       span.setAttribute('keygate.auth.source', 'cache');
@@ -146,7 +146,7 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
         span.setAttribute('keygate.auth.source', 'redis');
       } catch {
         lookups.inc({ source: 'unavailable' });
-        const known = cached;
+        const known = this.cache.get(hash);
         const stale =
           known &&
           (known.doc.status === 'revoked' ||
@@ -157,6 +157,8 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
         throw new AuthError('auth_unavailable', 'The key store is temporarily unavailable; retry shortly.');
       }
     }
+    if (cached === 'pending')
+      throw new AuthError('auth_unavailable', 'This API key is being updated; retry shortly.');
     if (!cached) {
       // While the projection is being replayed into an emptied Redis, "not found" may just mean "not yet".
       if (!(this.options.projectionReady?.() ?? true) || !(await this.store.isServing().catch(() => false)))
@@ -166,14 +168,16 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
     return this.check(cached, hash, now);
   }
 
-  private async fetch(hash: string, now: number): Promise<CacheEntry | undefined> {
+  // undefined: no such key; 'pending': a newer change to it waits to be folded (a replay is running).
+  private async fetch(hash: string, now: number): Promise<CacheEntry | undefined | 'pending'> {
     for (let read = 0; read < MAX_READS; read++) {
       const startedAt = this.tick;
-      const doc = await withTimeout(this.store.lookup(hash), this.options.redisTimeoutMs);
-      if (!doc) {
+      const found = await withTimeout(this.store.lookup(hash), this.options.redisTimeoutMs);
+      if (!found || found.stale) {
         this.cache.delete(hash);
-        return undefined;
+        return found ? 'pending' : undefined;
       }
+      const { doc } = found;
       const overtaken =
         this.clearedAt > startedAt ||
         (this.invalidatedAt.get(doc.keyId) ?? 0) > startedAt ||

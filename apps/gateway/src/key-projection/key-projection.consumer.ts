@@ -12,6 +12,7 @@ import {
   type KeyDocument,
 } from './key-document';
 import {
+  isRebuildingError,
   KeyProjectionStore,
   type ChangeNotice,
   type CommitMode,
@@ -48,6 +49,7 @@ export const projectionWrite = ({ changed, applied: events }: FoldResult<Project
     credentials: changed.providerCredential,
     hashes: [],
     notices: [],
+    touchedKeys: new Map(),
   };
   for (const { kind, id, event, incoming } of events) {
     const v = incoming.envelope.streamPosition;
@@ -82,6 +84,8 @@ export class KeyProjectionConsumer implements OnApplicationBootstrap, OnApplicat
     private readonly store: KeyProjectionStore,
     private readonly groupId: string,
     private readonly mode: CommitMode = 'live',
+    // Called when a live commit was refused (the projection is incomplete or being replayed): heal now.
+    private readonly onRefused?: () => void,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -113,7 +117,18 @@ export class KeyProjectionConsumer implements OnApplicationBootstrap, OnApplicat
           group: await this.store.loadGroups(ids.group),
           providerCredential: await this.store.loadCredentials(ids.providerCredential),
         });
-        await this.store.commit(projectionWrite(result), this.mode);
+        const write = projectionWrite(result);
+        const keyIds = new Set(ids.apiKey);
+        for (const e of events)
+          if (keyIds.has(e.envelope.subject))
+            write.touchedKeys.set(
+              e.envelope.subject,
+              Math.max(write.touchedKeys.get(e.envelope.subject) ?? 0, e.envelope.streamPosition),
+            );
+        await this.store.commit(write, this.mode).catch((err: unknown) => {
+          if (isRebuildingError(err)) this.onRefused?.();
+          throw err;
+        });
       },
       (e, result) => {
         applied.inc({ result });

@@ -12,6 +12,7 @@ export const redisKeys = {
   hash: (hash: string) => `${LAYOUT}:h:${hash}`,
   group: (groupId: string) => `${LAYOUT}:g:${groupId}`,
   credential: (credentialId: string) => `${LAYOUT}:c:${credentialId}`,
+  pending: (keyId: string) => `${LAYOUT}:pending:${keyId}`,
   changes: `${LAYOUT}:changed`,
   // Present while Redis holds a complete projection; gone after Redis lost its data (restart without
   // persistence, FLUSHALL), which the gateway answers with a replay from the topic.
@@ -24,19 +25,35 @@ export const redisKeys = {
 // works; the entry only lets a late caller be told precisely that the key was rotated).
 const HASH_LINGER_MS = 86_400_000;
 
-// One atomic write of a folded batch. KEYS: lock, complete marker, then the entries; ARGV: mode, the change
-// notice ('' for none), the channel, then json, v, pxat (0 = no expiry) per entry. In 'live' mode nothing is
-// written while a replay holds the lock or the projection is incomplete: the batch fails, is not committed to
-// Kafka, and is folded again once the projection is whole (an event folded onto a document that a replay had not
-// restored yet would be lost).
+// While a live commit is refused, a key touched by the batch carries the newest stream position known for it: a
+// document older than that is stale, and the authenticator answers 503 for it instead of serving it.
+const PENDING_TTL_MS = 3_600_000;
+
+// One atomic write of a folded batch. KEYS: lock, complete marker, nP pending markers, then the entries. ARGV: mode,
+// the change notice ('' for none), the channel, nP, the refusal notice, nP pending positions, then json, v, pxat
+// (0 = no expiry) per entry. In 'live' mode nothing is written while a replay holds the lock or the projection is
+// incomplete: the batch fails, is not committed to Kafka, and is folded again once the projection is whole (an event
+// folded onto a document a replay had not restored yet would be lost). Meanwhile the keys it touches are marked
+// pending and every instance is told to drop them, so a revocation or rotation is never answered from a stale copy.
 const COMMIT = `
+local nP = tonumber(ARGV[4])
 if ARGV[1] == 'live' then
-  if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('KGREBUILDING the projection is being replayed') end
-  if redis.call('EXISTS', KEYS[2]) == 0 then return redis.error_reply('KGINCOMPLETE the projection is incomplete') end
+  local why = nil
+  if redis.call('EXISTS', KEYS[1]) == 1 then why = 'KGREBUILDING the projection is being replayed'
+  elseif redis.call('EXISTS', KEYS[2]) == 0 then why = 'KGINCOMPLETE the projection is incomplete' end
+  if why then
+    for i = 1, nP do
+      local cur = tonumber(redis.call('GET', KEYS[2 + i]) or '0')
+      local v = tonumber(ARGV[5 + i])
+      if v > cur then redis.call('SET', KEYS[2 + i], v, 'PX', ${PENDING_TTL_MS}) end
+    end
+    if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[5]) end
+    return redis.error_reply(why)
+  end
 end
 local written = 0
-for i = 3, #KEYS do
-  local a = 4 + (i - 3) * 3
+for i = 3 + nP, #KEYS do
+  local a = 6 + nP + (i - 3 - nP) * 3
   local v = tonumber(ARGV[a + 1])
   local cur = redis.call('GET', KEYS[i])
   local newer = true
@@ -87,6 +104,8 @@ export interface ProjectionWrite {
   credentials: CredentialDocument[];
   hashes: { hash: string; entry: HashEntry; expiresAt: string | null }[];
   notices: ChangeNotice[];
+  // Every key the batch touches, with the newest stream position it holds for it (applied or not).
+  touchedKeys: Map<string, number>;
 }
 
 export type CommitMode = 'live' | 'replay';
@@ -94,6 +113,9 @@ export type CommitMode = 'live' | 'replay';
 // The error a live commit fails with while the projection is being rebuilt (the batch is retried later).
 export const isRebuildingError = (e: unknown): boolean =>
   /^KG(REBUILDING|INCOMPLETE)/.test((e as Error)?.message ?? '');
+
+const noticeMessage = (notices: ChangeNotice[]): string =>
+  notices.length === 0 ? '' : JSON.stringify(notices.length === 1 ? notices[0] : { batch: notices });
 
 export class KeyProjectionStore {
   private readonly redis: ScriptedRedis;
@@ -105,16 +127,15 @@ export class KeyProjectionStore {
     this.redis = redis as ScriptedRedis;
   }
 
-  async getKey(keyId: string): Promise<KeyDocument | null> {
-    const raw = await this.redis.get(redisKeys.key(keyId));
-    return raw ? (JSON.parse(raw) as KeyDocument) : null;
-  }
-
-  // The auth lookup: hash → key document.
-  async lookup(hash: string): Promise<KeyDocument | null> {
+  // The auth lookup: hash → key document, and whether a newer change to it is waiting to be folded.
+  async lookup(hash: string): Promise<{ doc: KeyDocument; stale: boolean } | null> {
     const rawEntry = await this.redis.get(redisKeys.hash(hash));
     if (!rawEntry) return null;
-    return this.getKey((JSON.parse(rawEntry) as HashEntry).keyId);
+    const { keyId } = JSON.parse(rawEntry) as HashEntry;
+    const [raw, pending] = await this.redis.mget(redisKeys.key(keyId), redisKeys.pending(keyId));
+    if (!raw) return null;
+    const doc = JSON.parse(raw) as KeyDocument;
+    return { doc, stale: pending !== null && Number(pending) > doc.v };
   }
 
   loadKeys(keyIds: string[]): Promise<Map<string, KeyDocument>> {
@@ -192,17 +213,19 @@ export class KeyProjectionStore {
       ),
     ];
     if (entries.length === 0 && mode === 'replay') return;
-    const { notices } = write;
-    const notice =
-      notices.length === 0 ? '' : JSON.stringify(notices.length === 1 ? notices[0] : { batch: notices });
+    const pending = mode === 'live' ? [...write.touchedKeys] : [];
     await this.redis.kgCommit(
-      2 + entries.length,
+      2 + pending.length + entries.length,
       redisKeys.replayLock,
       redisKeys.complete,
+      ...pending.map(([keyId]) => redisKeys.pending(keyId)),
       ...entries.map(([key]) => key),
       mode,
-      notice,
+      noticeMessage(write.notices),
       redisKeys.changes,
+      pending.length,
+      noticeMessage(pending.map(([keyId]) => ({ keyId }))),
+      ...pending.map(([, v]) => v),
       ...entries.flatMap(([, doc, pxat]) => [JSON.stringify(doc), doc.v, pxat]),
     );
   }
@@ -241,7 +264,7 @@ export class KeyProjectionStore {
   async wipe(): Promise<number> {
     let deleted = 0;
     await this.redis.del(redisKeys.complete);
-    for (const pattern of ['k', 'h', 'g', 'c'].map((kind) => `${LAYOUT}:${kind}:*`)) {
+    for (const pattern of ['k', 'h', 'g', 'c', 'pending'].map((kind) => `${LAYOUT}:${kind}:*`)) {
       let cursor = '0';
       do {
         const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);

@@ -36,6 +36,8 @@ export const replayProjection = async (
   }, RENEW_EVERY_MS);
   try {
     const wiped = wipe ? await store.wipe() : 0;
+    // Every instance drops what it cached: a key is served again only once the replay has restored it.
+    if (wipe) await store.publishChange({ all: true });
     const events = await foldTopic(kafka, store, () => lost);
     if (lost) throw lost;
     await store.markComplete();

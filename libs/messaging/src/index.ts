@@ -4,3 +4,4 @@ export * from './event-producer';
 export * from './event-consumer';
 export * from './threaded-producer';
 export * from './topic-config';
+export * from './event-journal';

@@ -55,7 +55,8 @@ export class EventJournal {
   private readonly segmentBytes: number;
 
   constructor(private readonly options: EventJournalOptions) {
-    this.segmentBytes = options.segmentBytes ?? Math.max(64 * 1024, Math.min(8 << 20, options.maxBytes >> 4));
+    // ~1,300 events a segment: loading one for replay (JSON.parse on the event loop) stays a few milliseconds.
+    this.segmentBytes = options.segmentBytes ?? Math.max(64 * 1024, Math.min(1 << 20, options.maxBytes >> 4));
     mkdirSync(options.dir, { recursive: true });
     claim(join(options.dir, LOCK));
     const found = readdirSync(options.dir)

@@ -38,7 +38,7 @@ describe('Kafka stopped for 60 s at full rate; keys.events retention', () => {
   let kafka: PrivateKafka | undefined;
   let redis: PrivateRedis | undefined;
   let stack: FaultStack;
-  let groupId: string;
+  let groupId: string | undefined;
 
   beforeAll(async () => {
     mock = await startMockProvider({ port: 0, maxRecorded: 0 });
@@ -142,10 +142,10 @@ describe('Kafka stopped for 60 s at full rate; keys.events retention', () => {
 
   it('delivers every usage event to the ledger exactly once through a 60 s broker stop at full rate', async () => {
     await Promise.all([stack.start('key-service'), stack.start('gateway'), stack.start('usage-service')]);
-    groupId = await createGroup(stack);
+    const group = (groupId = await createGroup(stack));
     const keys = await Promise.all(
       Array.from({ length: 4 }, async () => {
-        const r = await createKeyOnce(stack, groupId);
+        const r = await createKeyOnce(stack, group);
         if (r.status !== 201) throw new Error(`create failed: ${JSON.stringify(r)}`);
         return { id: r.id!, key: r.key! };
       }),
@@ -207,5 +207,64 @@ describe('Kafka stopped for 60 s at full rate; keys.events retention', () => {
     }
     expect(await metric(stack.gatewayUrl, 'keygate_usage_events_dropped_total')).toBe(0);
     expect(await metric(stack.gatewayUrl, 'keygate_usage_backlog_refusals_total')).toBe(0);
+  }, 420_000);
+  it('refuses new requests with 503 usage_backlog_full only once the journal is full, and bills every one it served', async () => {
+    for (const app of ['key-service', 'usage-service'] as const)
+      if (!stack.services[app]) await stack.start(app);
+    // A gateway whose journal is tiny (1 MiB, the smallest allowed): the outage fills it within seconds.
+    await stack.kill('gateway', 'SIGTERM');
+    await stack.start('gateway', { USAGE_BUFFER_MAX: '50', USAGE_JOURNAL_MAX_BYTES: String(1 << 20) });
+    groupId ??= await createGroup(stack);
+    const created = await createKeyOnce(stack, groupId);
+    const key = { id: created.id!, key: created.key! };
+    await waitForGateway(stack.gatewayUrl, key.key, 30_000);
+
+    await kafka!.stop();
+    const traffic = loop<ChatResult>(() => chatOnce(stack.gatewayUrl, key.key), { concurrency: 8 });
+    const full = await eventually(
+      async () => traffic.results.filter((c) => c.status === 503).length,
+      (n) => n >= 20,
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+    const calls = await traffic.stop();
+    const byStatus = countBy(calls, (c) => `${c.status} ${c.code ?? ''}`.trim());
+    log(`with a full journal: ${JSON.stringify(byStatus)} (${full}+ refused before the stop)`);
+    expect(Object.keys(byStatus).sort()).toEqual(['200', '503 usage_backlog_full']);
+    const refusedAt = Math.min(...calls.filter((c) => c.status === 503).map((c) => c.at));
+    // Refusals begin only after the journal took what the memory could not hold (1 MiB of events).
+    expect(calls.filter((c) => c.status === 200 && c.at < refusedAt).length).toBeGreaterThan(500);
+    expect(await metric(stack.gatewayUrl, 'keygate_usage_backlog_refusals_total')).toBe(
+      byStatus['503 usage_backlog_full'],
+    );
+    const refusal = await fetch(`${stack.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(refusal.status).toBe(503);
+    expect(refusal.headers.get('retry-after')).toBe('5');
+    expect(((await refusal.json()) as { error: { code: string; type: string } }).error).toMatchObject({
+      code: 'usage_backlog_full',
+      type: 'service_unavailable',
+    });
+
+    await kafka!.start();
+    await eventually(
+      () => metric(stack.gatewayUrl, 'keygate_usage_journal_depth'),
+      (n) => n === 0,
+      { timeoutMs: 120_000, intervalMs: 1_000 },
+    );
+    // Served again, and the ledger holds exactly the requests that were served: refused ones cost nothing.
+    expect((await chatOnce(stack.gatewayUrl, key.key)).status).toBe(200);
+    const served = calls.filter((c) => c.status === 200).map((c) => c.requestId!);
+    await eventually(
+      async () => (await ledgerOf(stack.usageDatabaseUrl, key.id)).requestIds.length,
+      (n) => n >= served.length + 1,
+      { timeoutMs: 120_000, intervalMs: 1_000 },
+    );
+    const ledger = (await ledgerOf(stack.usageDatabaseUrl, key.id)).requestIds;
+    expect(ledger).toHaveLength(served.length + 1);
+    expect(served.every((id) => ledger.includes(id))).toBe(true);
+    expect(await metric(stack.gatewayUrl, 'keygate_usage_events_dropped_total')).toBe(0);
   }, 420_000);
 });

@@ -39,6 +39,19 @@ describe('docker-compose.yml', () => {
     expect(compose.services.kafka.environment?.KAFKA_PROCESS_ROLES).toBe('broker,controller');
   });
 
+  it('creates the topics with their declared settings (keys.events kept forever) before the services start', () => {
+    expect(compose.services.topics.command).toEqual(['node', 'dist/scripts/topics.js']);
+    expect(readFileSync(join(root, 'scripts', 'topics.ts'), 'utf8')).toContain(
+      'ensureTopics(brokers, TopicSpecs',
+    );
+  });
+
+  it('keeps the gateway usage journal on a volume', () => {
+    const gateway = compose.services.gateway as { environment?: Record<string, unknown>; volumes?: string[] };
+    expect(gateway.environment?.USAGE_JOURNAL_DIR).toBe('/var/lib/keygate/usage-journal');
+    expect(gateway.volumes).toEqual(['gateway-journal:/var/lib/keygate/usage-journal']);
+  });
+
   it.each(['key-service', 'gateway', 'usage-service'])('%s runs its own built entry point', (name) => {
     const command = compose.services[name].command ?? [];
     expect(command[1]).toBe(`dist/apps/${name}/src/main.js`);

@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { CommonEnv } from '@keygate/platform';
 
 export class GatewayEnv extends CommonEnv {
@@ -33,6 +33,11 @@ export class GatewayEnv extends CommonEnv {
 
   @IsInt() @Min(1) @Max(100_000) USAGE_BUFFER_MAX: number = 10_000;
   @IsInt() @Min(1) @Max(60_000) USAGE_FLUSH_MS: number = 100;
+  // Usage events that do not fit in the buffer while Kafka is slow or away are journaled on disk and replayed when
+  // it is back; a full journal makes the gateway refuse requests (503 usage_backlog_full). One directory per
+  // gateway process: by default .stack/usage-journal/gateway-<GATEWAY_PORT> under the working directory.
+  @IsOptional() @IsString() @IsNotEmpty() USAGE_JOURNAL_DIR?: string;
+  @IsInt() @Min(1024 * 1024) @Max(1024 ** 4) USAGE_JOURNAL_MAX_BYTES: number = 1024 ** 3;
   @IsInt() @Min(1024) @Max(64 * 1024 * 1024) GATEWAY_BODY_LIMIT_BYTES: number = 4 * 1024 * 1024;
 
   @IsOptional()

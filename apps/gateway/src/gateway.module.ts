@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Logger, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { Redis } from 'ioredis';
@@ -146,7 +147,12 @@ const health = healthParts({
     {
       provide: UsageEmitter,
       useFactory: (producer: EventSender, env: GatewayEnv) =>
-        new UsageEmitter(producer, env.USAGE_BUFFER_MAX, env.USAGE_FLUSH_MS),
+        new UsageEmitter(producer, {
+          maxBuffered: env.USAGE_BUFFER_MAX,
+          flushMs: env.USAGE_FLUSH_MS,
+          journalDir: env.USAGE_JOURNAL_DIR ?? join('.stack', 'usage-journal', `gateway-${env.GATEWAY_PORT}`),
+          journalMaxBytes: env.USAGE_JOURNAL_MAX_BYTES,
+        }),
       inject: [USAGE_PRODUCER, GatewayEnv],
     },
     {

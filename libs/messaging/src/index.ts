@@ -4,3 +4,5 @@ export * from './event-producer';
 export * from './event-consumer';
 export * from './threaded-producer';
 export * from './batched-fold';
+export * from './topic-config';
+export * from './event-journal';

@@ -36,6 +36,15 @@ export const openAiError = (
   ...extra,
 });
 
+// The gateway cannot record usage: its memory buffer and its journal of unsent usage events are full (Kafka has been
+// away for long). Refused before anything billable happens.
+export const USAGE_BACKLOG_FULL: OpenAiError = openAiError(
+  503,
+  'usage_backlog_full',
+  'The gateway cannot record usage right now (its backlog of unsent usage events is full); retry shortly.',
+  { headers: { 'retry-after': '5' } },
+);
+
 export const sendOpenAiError = (reply: FastifyReply, e: OpenAiError): void => {
   if (e.headers) void reply.headers(e.headers);
   void reply

@@ -14,7 +14,7 @@ import {
 } from '../rate-limit/rate-limiter';
 import { UsageEmitter } from '../usage-events/usage-emitter';
 import type { CredentialSource } from './credentials';
-import { openAiError, sendOpenAiError, type OpenAiError } from './openai-error';
+import { openAiError, sendOpenAiError, USAGE_BACKLOG_FULL, type OpenAiError } from './openai-error';
 import { UpstreamClient, UpstreamError, type UpstreamEndpoint, type UpstreamResult } from './upstream';
 
 const requests = counter('keygate_gateway_requests_total', 'Gateway requests by endpoint and status', [
@@ -130,6 +130,12 @@ export class ProxyService {
   }
 
   async handle(endpoint: UpstreamEndpoint, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    // Admission (issue 12 part 7): with no room left to record usage (buffer and journal full), nothing is served
+    // unbilled. An admitted request holds its room until its usage event is emitted (finally below).
+    if (!this.usage.admit()) {
+      requests.inc({ endpoint, status: '503' });
+      return sendOpenAiError(reply, USAGE_BACKLOG_FULL);
+    }
     const started = performance.now();
     const outcome: Outcome = {
       requestId: newId('req'),

@@ -1,10 +1,13 @@
-import { ensureKafka, ensureTopics, type EnsureKafkaResult, type TopicSpec } from './kafka';
+import { ensureKafka, type EnsureKafkaResult } from './kafka';
+import { ensureTopics, type TopicSpec } from './kafka-topics';
 import { ensurePostgres, type EnsurePostgresResult } from './postgres';
 import { ensureRedis, type EnsureRedisResult } from './redis';
 import { errorMessage, type InfraLog } from './wait';
 
-export { ensureKafka, ensureTopics, kafkaAnswers, stopKafka } from './kafka';
-export type { EnsureKafkaOptions, EnsureKafkaResult, TopicSpec } from './kafka';
+export { ensureKafka, kafkaAnswers, stopKafka } from './kafka';
+export type { EnsureKafkaOptions, EnsureKafkaResult } from './kafka';
+export { ensureTopics } from './kafka-topics';
+export type { TopicSpec } from './kafka-topics';
 export { dropDatabase, ensurePostgres, quoteIdent } from './postgres';
 export type { EnsurePostgresResult } from './postgres';
 export { ensureRedis } from './redis';

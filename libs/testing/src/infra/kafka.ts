@@ -37,11 +37,6 @@ export interface EnsureKafkaResult {
   pid?: number;
 }
 
-export interface TopicSpec {
-  topic: string;
-  numPartitions: number;
-}
-
 const LOCAL_BROKERS = new Set(['127.0.0.1:9092', 'localhost:9092']);
 const READY_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 30_000;
@@ -49,7 +44,6 @@ const STOP_TIMEOUT_MS = 30_000;
 const FOREIGN_PORT_TIMEOUT_MS = 30_000;
 const LOCK_TIMEOUT_MS = 10 * 60_000;
 const MVN_TIMEOUT_MS = 10 * 60_000;
-const TOPICS_TIMEOUT_MS = 30_000;
 const PROBE_TOPIC = '__keygate_probe';
 
 interface KafkaPaths {
@@ -83,7 +77,7 @@ function kafkaPaths(stackDir: string, dataDir?: string): KafkaPaths {
 }
 
 /** A kafkajs client that fails fast and prints nothing: probing must not spam the console. */
-function quietKafka(brokers: string[], clientId: string, requestTimeout = 3_000, retries = 0): Kafka {
+export function quietKafka(brokers: string[], clientId: string, requestTimeout = 3_000, retries = 0): Kafka {
   return new Kafka({
     clientId,
     brokers,
@@ -550,71 +544,4 @@ export async function stopKafka(stackDir: string, dataDir?: string): Promise<boo
   }
   await fsp.rm(paths.pid, { force: true });
   return true;
-}
-
-/**
- * Creates the missing topics (replication factor 1), grows existing ones that have fewer partitions than
- * asked, and waits until every partition has a leader. Never shrinks or deletes anything.
- */
-export async function ensureTopics(brokers: string[], topics: TopicSpec[], log?: InfraLog): Promise<void> {
-  const wanted = new Map<string, number>();
-  for (const { topic, numPartitions } of topics) {
-    if (!topic) throw new Error('ensureTopics: empty topic name');
-    if (!Number.isInteger(numPartitions) || numPartitions < 1) {
-      throw new Error(`ensureTopics: ${topic} needs a positive integer numPartitions, got ${numPartitions}`);
-    }
-    wanted.set(topic, Math.max(numPartitions, wanted.get(topic) ?? 0));
-  }
-  if (wanted.size === 0) return;
-
-  const admin = quietKafka(brokers, 'keygate-infra-topics', 10_000, 3).admin();
-  await admin.connect();
-  try {
-    const existing = new Set(await admin.listTopics());
-    const toCreate = [...wanted].filter(([topic]) => !existing.has(topic));
-    if (toCreate.length > 0) {
-      // false = a concurrent caller created them first; fine, the metadata wait below still applies.
-      await admin.createTopics({
-        topics: toCreate.map(([topic, numPartitions]) => ({ topic, numPartitions, replicationFactor: 1 })),
-        waitForLeaders: true,
-      });
-      log?.(`kafka: created topics ${toCreate.map(([t, n]) => `${t}(${n})`).join(', ')}`);
-    }
-
-    const present = [...wanted.keys()].filter((t) => existing.has(t));
-    if (present.length > 0) {
-      const { topics: meta } = await admin.fetchTopicMetadata({ topics: present });
-      const toGrow = meta
-        .filter((m) => m.partitions.length < (wanted.get(m.name) ?? 0))
-        .map((m) => ({ topic: m.name, count: wanted.get(m.name) ?? 0, from: m.partitions.length }));
-      if (toGrow.length > 0) {
-        try {
-          await admin.createPartitions({
-            topicPartitions: toGrow.map(({ topic, count }) => ({ topic, count })),
-          });
-        } catch (err) {
-          // A concurrent caller grew them first; the metadata wait below checks the counts either way.
-          if ((err as { type?: unknown }).type !== 'INVALID_PARTITIONS') throw err;
-        }
-        log?.(`kafka: grew partitions ${toGrow.map((g) => `${g.topic} ${g.from}->${g.count}`).join(', ')}`);
-      }
-    }
-
-    const names = [...wanted.keys()];
-    await waitFor(
-      async () => {
-        const { topics: meta } = await admin.fetchTopicMetadata({ topics: names });
-        return (
-          meta.length === names.length &&
-          meta.every(
-            (m) =>
-              m.partitions.length >= (wanted.get(m.name) ?? 0) && m.partitions.every((p) => p.leader >= 0),
-          )
-        );
-      },
-      { timeoutMs: TOPICS_TIMEOUT_MS, intervalMs: 200, what: `metadata of topics ${names.join(', ')}` },
-    );
-  } finally {
-    await admin.disconnect().catch(() => undefined);
-  }
 }

@@ -9,3 +9,4 @@ export * from './health/health.module';
 export * from './metrics/metrics.module';
 export * from './telemetry/telemetry';
 export * from './http/body-limit.hook';
+export * from './http/outbound-address';

@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 
 const HOST_PORT = /^[^\s,:]+:\d{1,5}$/;
 const list = ({ value }: { value: unknown }) =>
@@ -9,6 +9,12 @@ const list = ({ value }: { value: unknown }) =>
         .map((s) => s.trim())
         .filter(Boolean)
     : value;
+
+// "true"/"false" as a boolean; anything else stays a string and fails @IsBoolean with the variable's name.
+const flag = ({ obj, key }: { obj: Record<string, unknown>; key: string }) => {
+  const raw = obj[key];
+  return raw === 'true' || raw === true ? true : raw === 'false' || raw === false ? false : raw;
+};
 
 // Variables shared by the three services (DESIGN.md § Configuration).
 export class CommonEnv {
@@ -33,6 +39,11 @@ export class CommonEnv {
 
   @IsIn(['development', 'test', 'production'])
   NODE_ENV: string = 'development';
+
+  // Webhook and provider URLs may resolve to loopback/private/unique-local addresses (link-local never).
+  @Transform(flag)
+  @IsBoolean({ message: 'ALLOW_PRIVATE_UPSTREAMS must be true or false' })
+  ALLOW_PRIVATE_UPSTREAMS: boolean = false;
 
   @IsInt()
   @Min(0)

@@ -121,6 +121,8 @@ export const startTestStack = async (mockUrl: string): Promise<TestStack> => {
     OPENAI_API_KEY: 'mock-openai',
     AZURE_OPENAI_API_KEY: 'mock-azure',
     GEMINI_API_KEY: 'mock-gemini',
+    // The mock provider and the webhook receivers tests start are loopback listeners.
+    ALLOW_PRIVATE_UPSTREAMS: 'true',
   };
   // Fresh consumer groups start at the topics' current end: the run's services see the run's events only,
   // instead of replaying every event earlier runs and benchmarks left on the shared broker.

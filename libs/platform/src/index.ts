@@ -10,3 +10,5 @@ export * from './metrics/metrics.module';
 export * from './telemetry/telemetry';
 export * from './http/body-limit.hook';
 export * from './http/outbound-address';
+export * from './http/plain-record';
+export * from './http/connection-limits';

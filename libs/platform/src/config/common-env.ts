@@ -45,10 +45,21 @@ export class CommonEnv {
   @IsBoolean({ message: 'ALLOW_PRIVATE_UPSTREAMS must be true or false' })
   ALLOW_PRIVATE_UPSTREAMS: boolean = false;
 
+  // Slow and idle clients (libs/platform/src/http/connection-limits.ts).
+  @IsInt() @Min(100) @Max(600000) HTTP_HEADERS_TIMEOUT_MS: number = 10000;
+  @IsInt() @Min(100) @Max(3600000) HTTP_REQUEST_TIMEOUT_MS: number = 30000;
+  @IsInt() @Min(100) @Max(600000) HTTP_KEEP_ALIVE_TIMEOUT_MS: number = 65000;
+
   @IsInt()
   @Min(0)
   @Max(600000)
   SHUTDOWN_TIMEOUT_MS: number = 10000;
 }
+
+export const httpTimeouts = (env: CommonEnv) => ({
+  headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+  requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+  keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+});
 
 export const portField = () => [IsInt(), Min(1), Max(65535)];

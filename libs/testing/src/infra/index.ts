@@ -7,7 +7,7 @@ export { ensureKafka, ensureTopics, kafkaAnswers, stopKafka } from './kafka';
 export type { EnsureKafkaOptions, EnsureKafkaResult, TopicSpec } from './kafka';
 export { dropDatabase, ensurePostgres, quoteIdent } from './postgres';
 export type { EnsurePostgresResult } from './postgres';
-export { ensureRedis } from './redis';
+export { ensureRedis, TEST_REDIS_URL } from './redis';
 export type { EnsureRedisResult } from './redis';
 export { commandExists, isPortOpen, redactUrl, runCommand, sleep, tailFile, waitFor } from './wait';
 export type { InfraLog, RunResult, WaitForOptions } from './wait';

@@ -128,6 +128,8 @@ const up = async (detach: boolean): Promise<void> => {
       '.stack/logs/mock-provider.log',
     );
     Object.assign(mockEnv, { OPENAI_API_KEY: 'mock', AZURE_OPENAI_API_KEY: 'mock', GEMINI_API_KEY: 'mock' });
+    // The mock listens on loopback: provider URLs may point at it (link-local stays refused).
+    mockEnv.ALLOW_PRIVATE_UPSTREAMS = env.ALLOW_PRIVATE_UPSTREAMS ?? 'true';
   }
 
   const serviceEnv = { ADMIN_TOKEN: adminToken, KEYGATE_MASTER_KEY: masterKey, ...mockEnv };

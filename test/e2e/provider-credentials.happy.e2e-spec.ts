@@ -67,12 +67,24 @@ describe('provider credentials', () => {
     expect(rotated.body).toMatchObject({ maskedSecret: `…${second.slice(-4)}`, version: 2 });
     expect((await admin<any>('POST', `/v1/providers/${created.id}/test`)).body.ok).toBe(true);
 
-    const moved = await admin<any>('PATCH', `/v1/providers/${created.id}`, {
+    // The secret only goes where an admin sent it together with the secret: a URL change is a rotate.
+    const unbound = await admin<any>('PATCH', `/v1/providers/${created.id}`, {
+      settings: { baseUrl: `${stack.mockUrl}/nowhere` },
+    });
+    expect(unbound.status).toBe(422);
+    expect(unbound.body.error).toMatchObject({ code: 'PROVIDER_SECRET_REQUIRED', field: 'settings.baseUrl' });
+    const moved = await admin<any>('POST', `/v1/providers/${created.id}/rotate`, {
+      secret: second,
       settings: { baseUrl: `${stack.mockUrl}/nowhere` },
     });
     expect(moved.body).toMatchObject({ settings: { baseUrl: `${stack.mockUrl}/nowhere` }, version: 3 });
     const notThere = await admin<any>('POST', `/v1/providers/${created.id}/test`);
-    expect(notThere.body).toMatchObject({ ok: false, status: 404, error: expect.stringContaining('404') });
+    expect(notThere.body).toMatchObject({
+      ok: false,
+      status: 404,
+      reason: 'NOT_FOUND',
+      error: expect.stringContaining('404'),
+    });
 
     expect((await admin('DELETE', `/v1/providers/${created.id}`)).status).toBe(204);
     const gone = await admin<any>('POST', `/v1/providers/${created.id}/test`);
@@ -133,6 +145,7 @@ describe('provider credentials', () => {
     expect(refused.body).toMatchObject({
       ok: false,
       status: 401,
+      reason: 'KEY_REFUSED',
       error: expect.stringContaining('Incorrect API key'),
     });
     expect(JSON.stringify(refused.body)).not.toContain(leaky.slice(4, 16));
@@ -146,7 +159,9 @@ describe('provider credentials', () => {
       res.writeHead(302, { location: `${elsewhere}/v1/models` });
       res.end();
     });
-    await admin('PATCH', `/v1/providers/${bad.id}`, { settings: { baseUrl: redirecting } });
+    const moveTo = (baseUrl: string) =>
+      admin('POST', `/v1/providers/${bad.id}/rotate`, { secret: leaky, settings: { baseUrl } });
+    await moveTo(redirecting);
     const redirected = await admin<any>('POST', `/v1/providers/${bad.id}/test`);
     expect(redirected.body).toMatchObject({
       ok: false,
@@ -155,16 +170,34 @@ describe('provider credentials', () => {
     });
     expect(followed).toBe(false);
 
-    await admin('PATCH', `/v1/providers/${bad.id}`, {
-      settings: { baseUrl: `http://127.0.0.1:${await freeTestPort()}` },
-    });
+    await moveTo(`http://127.0.0.1:${await freeTestPort()}`);
     const refusedConn = await admin<any>('POST', `/v1/providers/${bad.id}/test`);
-    expect(refusedConn.body).toMatchObject({ ok: false, status: 0, error: 'connection refused' });
+    expect(refusedConn.body).toMatchObject({
+      ok: false,
+      status: 0,
+      reason: 'CONNECTION_REFUSED',
+      error: 'connection refused',
+    });
+
+    // TLS spoken to a plain-HTTP listener: the handshake fails.
+    await moveTo(echo.replace('http:', 'https:'));
+    const tls = await admin<any>('POST', `/v1/providers/${bad.id}/test`);
+    expect(tls.body).toMatchObject({
+      ok: false,
+      status: 0,
+      reason: 'TLS_ERROR',
+      error: expect.stringMatching(/^TLS error/),
+    });
 
     const silent = await upstream(() => undefined); // accepts, never answers
-    await admin('PATCH', `/v1/providers/${bad.id}`, { settings: { baseUrl: silent } });
+    await moveTo(silent);
     const slow = await admin<any>('POST', `/v1/providers/${bad.id}/test`);
-    expect(slow.body).toMatchObject({ ok: false, status: 0, error: expect.stringMatching(/5000 ms/) });
+    expect(slow.body).toMatchObject({
+      ok: false,
+      status: 0,
+      reason: 'TIMEOUT',
+      error: expect.stringMatching(/5000 ms/),
+    });
     expect(slow.body.latencyMs).toBeGreaterThanOrEqual(4900);
     expect(slow.body.latencyMs).toBeLessThan(7000);
   });

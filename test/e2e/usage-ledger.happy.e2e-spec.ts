@@ -36,6 +36,8 @@ describe('usage ledger end to end: gateway → Kafka → usage-service', () => {
   const { pricing } = loadRoutesConfig('config/routes.yaml', {});
   const run = randomBytes(4).toString('hex');
   const owner = `team-ledger-${run}`;
+  // A formula-looking name: the CSV export must hand it to a spreadsheet as text (OWASP CSV injection).
+  const keyName = `=1+1 ledger ${run}`;
   const started = new Date(Date.now() - 60_000).toISOString();
 
   it('records every call with the usage the provider reported, priced exactly, in every view', async () => {
@@ -44,7 +46,7 @@ describe('usage ledger end to end: gateway → Kafka → usage-service', () => {
       routes: ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small'],
     });
     const key = await admin<{ id: string; key: string }>('POST', '/v1/keys', {
-      name: `ledger ${run}`,
+      name: keyName,
       ownerId: owner,
       groupIds: [group.body.id],
     });
@@ -147,7 +149,7 @@ describe('usage ledger end to end: gateway → Kafka → usage-service', () => {
       ).body.data;
     const [asKey] = (await summary('key')).filter((r) => r.keyId === key.body.id);
     expect(asKey).toMatchObject({
-      name: `ledger ${run}`,
+      name: keyName,
       ownerId: owner,
       requests: expected.requests,
       costUsd: expected.costUsd.toFixed(),
@@ -178,6 +180,7 @@ describe('usage ledger end to end: gateway → Kafka → usage-service', () => {
     );
     const rows = lines.map((l) => l.split(','));
     expect(rows.every((r) => r[1] === key.body.id && r[3] === owner)).toBe(true);
+    expect(rows.every((r) => r[2] === `'${keyName}`)).toBe(true);
     expect(rows.reduce((n, r) => n + Number(r[7]), 0)).toBe(expected.requests);
     expect(rows.reduce((c, r) => c.add(r[11]), new Decimal(0)).eq(expected.costUsd)).toBe(true);
   });

@@ -114,6 +114,7 @@ export class UsageHarness {
         KEYGATE_MASTER_KEY: this.masterKey,
         KEY_SERVICE_GRPC_URL: '127.0.0.1:9', // no key-service unless a test sets one
         OTEL_SDK_DISABLED: 'true',
+        ALLOW_PRIVATE_UPSTREAMS: 'true', // webhook receivers are loopback listeners the tests own
         ...this.env,
         ...overrides,
       },

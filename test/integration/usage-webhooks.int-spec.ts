@@ -137,7 +137,7 @@ describe('webhook delivery (real PostgreSQL and Kafka, a test HTTP receiver)', (
     expect(log.body.data).toHaveLength(1);
     expect(log.body.data[0]).toMatchObject({ alertId: body.data.alertId, status: 'delivered' });
     expect(log.body.data[0].attempts.map((a) => [a.attempt, a.statusCode, a.error])).toEqual([
-      [1, 500, 'HTTP 500'],
+      [1, 500, 'HTTP 5xx'],
       [2, 302, 'redirect not followed'],
       [3, 200, null],
     ]);

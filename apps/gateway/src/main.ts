@@ -2,7 +2,7 @@ import { startTelemetry } from '@keygate/platform/telemetry/telemetry';
 startTelemetry('gateway');
 
 import 'reflect-metadata';
-import { createHttpApp, exitOnStartupError, listen } from '@keygate/platform';
+import { createHttpApp, exitOnStartupError, httpTimeouts, listen } from '@keygate/platform';
 import { openAiError, sendOpenAiError } from './proxy/openai-error';
 
 const bootstrap = async (): Promise<void> => {
@@ -11,6 +11,11 @@ const bootstrap = async (): Promise<void> => {
   const app = await createHttpApp(GatewayModule, {
     port: gatewayEnv.GATEWAY_PORT,
     bodyLimitBytes: gatewayEnv.GATEWAY_BODY_LIMIT_BYTES,
+    timeouts: httpTimeouts(gatewayEnv),
+    clientError: (status, code, message) => {
+      const e = openAiError(status, code.toLowerCase(), message);
+      return { error: { message: e.message, type: e.type, param: null, code: e.code } };
+    },
     oversizedBody: (_req, reply, limitBytes) =>
       sendOpenAiError(
         reply,

@@ -26,6 +26,10 @@ export type DomainErrorCode =
   | 'PROVIDER_NOT_FOUND'
   | 'PROVIDER_ALREADY_EXISTS'
   | 'PROVIDER_IN_USE'
+  // A provider URL change without the secret: a stored secret only goes where an admin sent it with the secret.
+  | 'PROVIDER_SECRET_REQUIRED'
+  // A provider URL resolving to a loopback, private or link-local address (ALLOW_PRIVATE_UPSTREAMS).
+  | 'ADDRESS_NOT_ALLOWED'
   | 'ADMIN_TOKEN_NOT_FOUND'
   | 'ADMIN_TOKEN_ALREADY_EXISTS'
   | 'ADMIN_TOKEN_ALREADY_REVOKED'
@@ -87,6 +91,8 @@ export const domainErrorStatus = (code: DomainErrorCode): number => {
     case 'UNKNOWN_TIER':
     case 'INVALID_CIDR':
     case 'INVALID_EXPIRY':
+    case 'PROVIDER_SECRET_REQUIRED':
+    case 'ADDRESS_NOT_ALLOWED':
       return 422;
     // A deployment problem, not the caller's: nothing was changed, an operator must fix the configuration.
     case 'MASTER_KEY_NOT_CONFIGURED':

@@ -12,6 +12,7 @@ import {
   loadEnv,
   loadRoutesConfig,
   loggingModule,
+  OutboundPolicy,
   ROUTES_CONFIG,
 } from '@keygate/platform';
 import { AdminAuthenticator, AdminAuthGuard } from './admin-auth/admin-auth.guard';
@@ -85,6 +86,10 @@ const health = healthParts({
     ...health.providers,
     { provide: KeyServiceEnv, useValue: keyServiceEnv },
     { provide: ROUTES_CONFIG, useValue: routesConfig },
+    {
+      provide: OutboundPolicy,
+      useValue: new OutboundPolicy({ allowPrivate: keyServiceEnv.ALLOW_PRIVATE_UPSTREAMS }),
+    },
     { provide: Kafka, useFactory: () => createKafka('key-service', keyServiceEnv.KAFKA_BROKERS) },
     { provide: EventProducer, useFactory: (kafka: Kafka) => new EventProducer(kafka), inject: [Kafka] },
     EventStore,

@@ -3,7 +3,7 @@ startTelemetry('key-service');
 
 import 'reflect-metadata';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { createHttpApp, exitOnStartupError, listen, strictValidationPipe } from '@keygate/platform';
+import { createHttpApp, exitOnStartupError, httpTimeouts, listen, strictValidationPipe } from '@keygate/platform';
 import { keyServiceGrpcOptions } from './grpc/grpc-options';
 
 const bootstrap = async (): Promise<void> => {
@@ -11,6 +11,7 @@ const bootstrap = async (): Promise<void> => {
   const app = await createHttpApp(KeyServiceModule, {
     port: keyServiceEnv.KEY_SERVICE_HTTP_PORT,
     bodyLimitBytes: 256 * 1024,
+    timeouts: httpTimeouts(keyServiceEnv),
     configure: (a) => {
       a.useGlobalPipes(strictValidationPipe());
       const doc = new DocumentBuilder()

@@ -12,6 +12,7 @@ import {
   loadEnv,
   loadRoutesConfig,
   loggingModule,
+  OutboundPolicy,
   strictValidationPipe,
 } from '@keygate/platform';
 import { Topics } from '@keygate/contracts';
@@ -93,6 +94,7 @@ const health = healthParts({
     { provide: Kafka, useFactory: () => createKafka('usage-service', env.KAFKA_BROKERS) },
     { provide: Pricing, useValue: new Pricing(routes.pricing) },
     { provide: SecretBox, useValue: new SecretBox(env.KEYGATE_MASTER_KEY) },
+    { provide: OutboundPolicy, useValue: new OutboundPolicy({ allowPrivate: env.ALLOW_PRIVATE_UPSTREAMS }) },
     { provide: AlertService, inject: [DB], useFactory: (db: DataSource) => new AlertService(db) },
     {
       provide: AlertPublisher,
@@ -102,8 +104,8 @@ const health = healthParts({
     },
     {
       provide: WebhookDispatcher,
-      inject: [DB, SecretBox, AlertService],
-      useFactory: (db: DataSource, box: SecretBox, alerts: AlertService) =>
+      inject: [DB, SecretBox, AlertService, OutboundPolicy],
+      useFactory: (db: DataSource, box: SecretBox, alerts: AlertService, outbound: OutboundPolicy) =>
         new WebhookDispatcher(
           db,
           box,
@@ -114,6 +116,7 @@ const health = healthParts({
             backoffMaxMs: env.WEBHOOK_BACKOFF_MAX_MS,
           },
           alerts,
+          outbound,
         ),
     },
     {

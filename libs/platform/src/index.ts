@@ -9,3 +9,6 @@ export * from './health/health.module';
 export * from './metrics/metrics.module';
 export * from './telemetry/telemetry';
 export * from './http/body-limit.hook';
+export * from './http/outbound-address';
+export * from './http/plain-record';
+export * from './http/connection-limits';

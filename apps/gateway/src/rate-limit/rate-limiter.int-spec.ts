@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { TEST_REDIS_URL } from '@keygate/testing/infra';
 import { RateLimiter } from './rate-limiter';
 
 // The limiter's Lua scripts on the real Redis: the running token sum agrees with the token log, a request
 // charged twice counts once, and a log written without a sum (or whose sum was lost) is counted once from scratch.
 describe('RateLimiter on Redis', () => {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0', { lazyConnect: true });
+  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true });
   const limiter = new RateLimiter(redis);
   const keyId = `key_rltest${randomBytes(6).toString('hex')}`;
   const limit = { requestsPerMinute: 1000, tokensPerMinute: 100 };

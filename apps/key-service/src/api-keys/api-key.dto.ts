@@ -16,6 +16,7 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
+import { PlainRecord } from '@keygate/platform';
 
 export class RateLimitDto {
   @ApiPropertyOptional({ description: 'a tier of routes.yaml, e.g. free' })
@@ -74,7 +75,7 @@ export class CreateKeyDto extends RestrictionsDto {
   @IsString({ each: true })
   @ArrayMaxSize(50)
   groupIds?: string[];
-  @ApiPropertyOptional() @IsOptional() @IsObject() metadata?: Record<string, string>;
+  @ApiPropertyOptional() @IsOptional() @IsObject() @PlainRecord() metadata?: Record<string, string>;
   @ApiPropertyOptional({ nullable: true }) @IsOptional() @IsInt() @Min(1) @Max(3650) rotationPeriodDays?:
     number | null;
 }
@@ -82,7 +83,7 @@ export class CreateKeyDto extends RestrictionsDto {
 export class UpdateKeyDto extends RestrictionsDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MinLength(1) @MaxLength(128) name?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1024) description?: string;
-  @ApiPropertyOptional() @IsOptional() @IsObject() metadata?: Record<string, string>;
+  @ApiPropertyOptional() @IsOptional() @IsObject() @PlainRecord() metadata?: Record<string, string>;
   @ApiPropertyOptional({ nullable: true }) @IsOptional() @IsInt() @Min(1) @Max(3650) rotationPeriodDays?:
     number | null;
 }

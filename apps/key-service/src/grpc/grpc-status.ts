@@ -11,6 +11,8 @@ export const grpcStatusOf = (code: DomainErrorCode): status => {
     case 'UNKNOWN_TIER':
     case 'INVALID_CIDR':
     case 'INVALID_EXPIRY':
+    case 'PROVIDER_SECRET_REQUIRED':
+    case 'ADDRESS_NOT_ALLOWED':
       return status.INVALID_ARGUMENT;
     case 'UNAUTHENTICATED':
       return status.UNAUTHENTICATED;

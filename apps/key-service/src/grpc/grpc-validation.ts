@@ -1,6 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { validate, type ValidationError } from 'class-validator';
-import { managementInputProblem } from '@keygate/platform';
+import { managementInputProblem, transformHoldingPlainRecords } from '@keygate/platform';
 import { DomainError } from '../domain-errors';
 
 const messages = (errors: ValidationError[], path = ''): string[] =>
@@ -18,14 +18,22 @@ export const validated = async <T extends object>(
 ): Promise<T> => {
   const problem = managementInputProblem(plain);
   if (problem) throw new DomainError('VALIDATION_FAILED', problem);
-  const instance = plainToInstance(dto, plain);
-  const errors = await validate(instance, {
-    whitelist: true,
-    forbidNonWhitelisted: true,
-    validationError: { target: false, value: false },
-  });
-  if (errors.length) throw new DomainError('VALIDATION_FAILED', messages(errors).join('; '));
-  return instance;
+  const refuse = (message: string) => new DomainError('VALIDATION_FAILED', message);
+  return transformHoldingPlainRecords(
+    dto,
+    plain,
+    async (value) => {
+      const instance = plainToInstance(dto, value);
+      const errors = await validate(instance, {
+        whitelist: true,
+        forbidNonWhitelisted: true,
+        validationError: { target: false, value: false },
+      });
+      if (errors.length) throw refuse(messages(errors).join('; '));
+      return instance;
+    },
+    refuse,
+  );
 };
 
 // Ids in request messages: proto3 sends "" as absent, which must not reach a query as undefined.

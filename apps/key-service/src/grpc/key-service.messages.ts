@@ -205,6 +205,7 @@ export const probeMessage = (r: ProbeResult) => ({
   status: r.status,
   latency_ms: r.latencyMs,
   error: r.error,
+  reason: r.reason,
 });
 
 export const adminTokenMessage = (t: AdminTokenResource) => ({

@@ -154,6 +154,61 @@ describe('provider credential decider', () => {
     });
   });
 
+  describe('a credential bound to its host', () => {
+    const atHost = {
+      ...added,
+      data: { ...added.data, settings: { baseUrl: 'https://api.openai.com/v1', organization: 'org-1' } },
+    } as ProviderCredentialEvent;
+
+    it.each([
+      [
+        'a new baseUrl',
+        { baseUrl: 'https://attacker.example/v1', organization: 'org-1' },
+        'settings.baseUrl',
+      ],
+      ['a removed baseUrl', { organization: 'org-1' }, 'settings.baseUrl'],
+      [
+        'a new endpoint',
+        { baseUrl: 'https://api.openai.com/v1', organization: 'org-1', endpoint: 'https://x.example' },
+        'settings.endpoint',
+      ],
+    ])('refuses %s without the secret', (_name, settings, field) => {
+      spec
+        .given([atHost])
+        .when(updateSettings(settings))
+        .thenThrows('PROVIDER_SECRET_REQUIRED', { credentialId: CREDENTIAL_ID, field });
+    });
+
+    it('changes other settings, and the URL together with the secret', () => {
+      spec
+        .given([atHost])
+        .when(updateSettings({ baseUrl: 'https://api.openai.com/v1', organization: 'org-2' }))
+        .then([
+          {
+            type: 'ProviderCredentialRotated',
+            data: {
+              credentialId: CREDENTIAL_ID,
+              ...SECRET,
+              settings: { baseUrl: 'https://api.openai.com/v1', organization: 'org-2' },
+            },
+          },
+        ]);
+      spec
+        .given([atHost])
+        .when(rotate({ baseUrl: 'https://eu.api.openai.com/v1' }))
+        .then([
+          {
+            type: 'ProviderCredentialRotated',
+            data: {
+              credentialId: CREDENTIAL_ID,
+              ...NEW_SECRET,
+              settings: { baseUrl: 'https://eu.api.openai.com/v1' },
+            },
+          },
+        ]);
+    });
+  });
+
   describe('RemoveProviderCredential', () => {
     it('removes a credential no route uses', () => {
       spec.given([added]).when(remove).then([removed]);

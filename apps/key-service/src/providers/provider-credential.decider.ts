@@ -25,6 +25,9 @@ export const PROVIDER_SETTING_NAMES = [
   'organization',
 ] as const;
 
+// The settings that say where the secret is sent.
+export const URL_SETTINGS = ['baseUrl', 'endpoint'] as const;
+
 export interface MissingProviderCredential {
   exists: false;
   version: number;
@@ -232,6 +235,14 @@ export const decide = (
       const credential = requireCredential(state, command.data.credentialId);
       const settings = requireSettings(command.data.settings);
       if (sameSettings(settings, credential.settings)) return [];
+      // A credential stays bound to its host: where the secret goes changes only together with the secret.
+      const moved = URL_SETTINGS.find((name) => settings[name] !== credential.settings[name]);
+      if (moved)
+        throw new DomainError(
+          'PROVIDER_SECRET_REQUIRED',
+          `settings.${moved} can only change with the secret: use POST /v1/providers/${credential.credentialId}/rotate`,
+          { credentialId: credential.credentialId, field: `settings.${moved}` },
+        );
       const { ciphertext, wrappedDataKey, last4 } = credential;
       return [rotated(credential, { ciphertext, wrappedDataKey, last4 }, settings)];
     }

@@ -1,14 +1,25 @@
 import type { ProviderType } from '@keygate/contracts';
-import type { RoutesConfig } from '@keygate/platform';
+import { outboundFailure, type OutboundFailure, type RoutesConfig } from '@keygate/platform';
+import { fetch, type Dispatcher, type Response } from 'undici';
 
 // POST /v1/providers/:id/test: one real, minimal, read-only-ish call to the provider with the stored secret.
 // 5 s budget, no redirects (a redirect could carry the credential header elsewhere), and every text that
 // leaves here is scrubbed of the secret.
 
+// Why a test failed, for a console or script to act on; `error` says the same in words.
+export type ProbeReason =
+  | Exclude<OutboundFailure, 'INVALID_URL'>
+  | 'NO_TARGET'
+  | 'KEY_REFUSED' // 401/403: the provider does not accept this secret
+  | 'NOT_FOUND' // 404: wrong deployment, model or base URL
+  | 'REDIRECT'
+  | 'UPSTREAM_ERROR';
+
 export interface ProbeResult {
   ok: boolean;
   status: number; // upstream HTTP status; 0 when there was no response
   latencyMs: number;
+  reason?: ProbeReason;
   error?: string;
 }
 
@@ -136,22 +147,29 @@ const upstreamMessage = (body: string): string | undefined => {
   }
 };
 
-const networkError = (e: unknown): string => {
-  const err = e as { name?: string; cause?: { code?: string; name?: string } };
-  if (err.name === 'TimeoutError' || err.name === 'AbortError' || err.cause?.name === 'TimeoutError')
-    return `no answer within ${PROBE_TIMEOUT_MS} ms`;
-  switch (err.cause?.code) {
-    case 'ECONNREFUSED':
-      return 'connection refused';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'host not found';
-    case 'ECONNRESET':
-    case 'UND_ERR_SOCKET':
-      return 'connection reset';
-    default:
-      return err.cause?.code ? `request failed (${err.cause.code})` : 'request failed';
-  }
+// Precise but generic: the kind of failure, never the library's text (addresses, ports, resolver output).
+const NETWORK_ERROR: Record<Exclude<OutboundFailure, 'INVALID_URL'>, string> = {
+  HOST_NOT_FOUND: 'host not found (DNS)',
+  ADDRESS_NOT_ALLOWED: 'the host resolves to an address that is not allowed (ALLOW_PRIVATE_UPSTREAMS)',
+  CONNECTION_REFUSED: 'connection refused',
+  CONNECTION_RESET: 'connection reset',
+  TIMEOUT: `no answer within ${PROBE_TIMEOUT_MS} ms`,
+  TLS_ERROR: 'TLS error: the certificate or TLS handshake was refused',
+  CONNECTION_FAILED: 'connection failed',
+};
+
+const networkFailure = (e: unknown): Pick<ProbeResult, 'reason' | 'error'> => {
+  const failure = outboundFailure(e);
+  const reason = failure === 'INVALID_URL' ? 'CONNECTION_FAILED' : failure;
+  return { reason, error: NETWORK_ERROR[reason] };
+};
+
+const httpFailure = (status: number): { reason: ProbeReason; text: string } => {
+  if (status === 401 || status === 403)
+    return { reason: 'KEY_REFUSED', text: `the provider refused the key (HTTP ${status})` };
+  if (status === 404)
+    return { reason: 'NOT_FOUND', text: 'not found (HTTP 404): check the deployment, model or base URL' };
+  return { reason: 'UPSTREAM_ERROR', text: `the provider answered ${status}` };
 };
 
 // Scrubbed before the final cut, which could otherwise leave a fragment the scrubber no longer recognises.
@@ -163,9 +181,11 @@ const safeText = (s: string, secret: string): string => {
 export const runProbe = async (
   target: ProbeTarget | string,
   secret: string,
+  dispatcher: Dispatcher,
   timeoutMs = PROBE_TIMEOUT_MS,
 ): Promise<ProbeResult> => {
-  if (typeof target === 'string') return { ok: false, status: 0, latencyMs: 0, error: target };
+  if (typeof target === 'string')
+    return { ok: false, status: 0, latencyMs: 0, reason: 'NO_TARGET', error: target };
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   try {
@@ -174,6 +194,7 @@ export const runProbe = async (
       headers: target.headers,
       body: target.body,
       redirect: 'manual',
+      dispatcher,
       signal: AbortSignal.timeout(timeoutMs),
     });
     if (res.status >= 200 && res.status < 300) {
@@ -186,14 +207,16 @@ export const runProbe = async (
         ok: false,
         status: res.status,
         latencyMs: elapsed(),
+        reason: 'REDIRECT',
         error: 'the provider answered with a redirect; redirects are not followed',
       };
     }
     const detail = upstreamMessage(await readCapped(res).catch(() => ''));
     const latencyMs = elapsed();
-    const text = `the provider answered ${res.status}${detail ? `: ${detail}` : ''}`;
-    return { ok: false, status: res.status, latencyMs, error: safeText(text, secret) };
+    const { reason, text } = httpFailure(res.status);
+    const error = safeText(`${text}${detail ? `: ${detail}` : ''}`, secret);
+    return { ok: false, status: res.status, latencyMs, reason, error };
   } catch (e) {
-    return { ok: false, status: 0, latencyMs: elapsed(), error: safeText(networkError(e), secret) };
+    return { ok: false, status: 0, latencyMs: elapsed(), ...networkFailure(e) };
   }
 };

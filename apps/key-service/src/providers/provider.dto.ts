@@ -35,7 +35,9 @@ const IsSecret = () =>
     IsString(),
     MinLength(8),
     MaxLength(4096),
-    Matches(/^\S+$/, { message: 'secret must not contain whitespace' }),
+    // Provider keys are printable ASCII; anything else is a paste error, and the stored last 4 characters must
+    // never cut a surrogate pair in half (jsonb refuses the lone half).
+    Matches(/^[\x21-\x7e]+$/, { message: 'secret must be printable ASCII without whitespace' }),
   );
 
 export class AddProviderDto {

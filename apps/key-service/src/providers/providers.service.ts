@@ -2,13 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { newId, type ProviderType } from '@keygate/contracts';
-import { ROUTES_CONFIG, type RoutesConfig } from '@keygate/platform';
+import { OutboundAddressError, OutboundPolicy, ROUTES_CONFIG, type RoutesConfig } from '@keygate/platform';
 import type { Caller } from '../api-keys/api-keys.service';
 import { DomainError } from '../domain-errors';
 import { CommandHandler } from '../event-store/command-handler';
 import { CredentialCipher } from './credential-crypto';
 import {
   providerCredentialDecider,
+  URL_SETTINGS,
   type ProviderCredentialCommand,
   type ProviderCredentialContext,
 } from './provider-credential.decider';
@@ -77,7 +78,24 @@ export class ProvidersService {
     private readonly commands: CommandHandler,
     private readonly cipher: CredentialCipher,
     @Inject(ROUTES_CONFIG) private readonly routes: RoutesConfig,
+    private readonly outbound: OutboundPolicy,
   ) {}
+
+  // Refused at creation (and at every connect, by the policy's dispatcher): a URL whose host resolves to a
+  // loopback, private or link-local address, unless the operator allows private upstreams.
+  private async checkUrls(settings: Record<string, string | undefined> | null | undefined): Promise<void> {
+    for (const name of URL_SETTINGS) {
+      const url = settings?.[name];
+      if (typeof url !== 'string') continue;
+      try {
+        await this.outbound.check(url.trim());
+      } catch (e) {
+        if (!(e instanceof OutboundAddressError)) throw e;
+        const code = e.code === 'ADDRESS_NOT_ALLOWED' ? 'ADDRESS_NOT_ALLOWED' : 'VALIDATION_FAILED';
+        throw new DomainError(code, `settings.${name} ${e.message}`, { field: `settings.${name}` });
+      }
+    }
+  }
 
   private async run(credentialId: string, command: ProviderCredentialCommand, caller: Caller) {
     try {
@@ -110,6 +128,7 @@ export class ProvidersService {
   }
 
   async add(input: ProviderInput, caller: Caller): Promise<ProviderResource> {
+    await this.checkUrls(input.settings);
     const credentialId = newId('prv');
     const sealed = this.cipher.encrypt(credentialId, input.secret);
     await this.run(
@@ -150,6 +169,7 @@ export class ProvidersService {
     caller: Caller,
   ): Promise<ProviderResource> {
     await this.get(credentialId); // 404 before spending a data key on a missing credential
+    await this.checkUrls(settings);
     const sealed = this.cipher.encrypt(credentialId, secret);
     await this.run(
       credentialId,
@@ -172,7 +192,7 @@ export class ProvidersService {
       ciphertext: row.ciphertext,
       wrappedDataKey: row.wrapped_data_key,
     });
-    return runProbe(probeTarget(row, secret, this.routes), secret);
+    return runProbe(probeTarget(row, secret, this.routes), secret, this.outbound.dispatcher);
   }
 
   async get(credentialId: string): Promise<ProviderResource> {

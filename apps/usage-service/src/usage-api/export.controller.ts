@@ -44,7 +44,9 @@ interface ExportRow {
 const FETCH = 2000;
 
 // The aggregates as CSV, streamed: a server-side cursor is read FETCH rows at a time while the client reads, so an
-// export of any size holds a bounded amount of memory. Money stays an exact decimal string.
+// export of any size holds a bounded amount of memory. Money stays an exact decimal string. Cells starting with
+// = + - @ tab or CR (admin-chosen key names, owners) are prefixed with ' so a spreadsheet shows them as text
+// (OWASP CSV injection).
 @Controller('v1/usage')
 export class ExportController {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
@@ -62,7 +64,9 @@ export class ExportController {
        GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 5, 6, 7`,
       [q.granularity ?? 'hour', from, to, q.keyId ?? null],
     );
-    const csv = Readable.from(rows).pipe(stringify({ header: true, columns: COLUMNS }));
+    const csv = Readable.from(rows).pipe(
+      stringify({ header: true, columns: COLUMNS, escape_formulas: true }),
+    );
     void reply
       .header('content-type', 'text/csv; charset=utf-8')
       .header(

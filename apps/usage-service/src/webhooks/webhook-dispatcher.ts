@@ -1,7 +1,7 @@
 import type { OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { request } from 'undici';
-import { counter } from '@keygate/platform';
+import { counter, OUTBOUND_FAILURE_TEXT, outboundFailure, type OutboundPolicy } from '@keygate/platform';
 import { alertEnvelope, toAlert, type AlertRow } from '../alerts/alert';
 import type { AlertService } from '../alerts/alert.service';
 import { PollLoop } from '../background/poll-loop';
@@ -41,6 +41,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     private readonly box: SecretBox,
     private readonly options: WebhookOptions,
     alerts: AlertService,
+    private readonly outbound: OutboundPolicy,
   ) {
     this.loop = new PollLoop('webhooks', () => this.deliverOnce(), 500);
     alerts.onRaised(() => this.loop.wake());
@@ -95,8 +96,9 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
     let error: string | null = null;
     try {
       const signature = signPayload(this.box.open(c.secret_ciphertext), Math.floor(Date.now() / 1000), body);
-      // undici's request never follows redirects.
+      // undici's request never follows redirects; the policy's dispatcher connects to checked addresses only.
       const res = await request(c.url, {
+        dispatcher: this.outbound.dispatcher,
         method: 'POST',
         body,
         headers: {
@@ -113,11 +115,11 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
       statusCode = res.statusCode;
       await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
       if (statusCode >= 300 && statusCode < 400) error = 'redirect not followed';
-      else if (statusCode >= 400) error = `HTTP ${statusCode}`;
+      else if (statusCode >= 400) error = `HTTP ${Math.floor(statusCode / 100)}xx`;
     } catch (e) {
-      // The reason, never the URL's query or a header: the secret stays out of the log.
-      error =
-        (e as Error).name === 'TimeoutError' ? 'timeout' : ((e as Error).message ?? 'error').slice(0, 200);
+      // The kind of failure only: undici's text names addresses and ports, and a delivery log that echoed it
+      // would be a port scanner for whoever can register a webhook.
+      error = OUTBOUND_FAILURE_TEXT[outboundFailure(e)];
     }
     const ok = error === null;
     const finalFailure = !ok && c.attempts >= this.options.maxAttempts;

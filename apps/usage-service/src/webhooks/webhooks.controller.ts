@@ -1,4 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  NotFoundException,
+  Param,
+  Post,
+  UnprocessableEntityException,
+} from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import {
   ArrayMaxSize,
@@ -12,6 +23,7 @@ import {
 } from 'class-validator';
 import type { DataSource } from 'typeorm';
 import { ALERT_TYPES, newId, type AlertType } from '@keygate/contracts';
+import { OutboundAddressError, OutboundPolicy } from '@keygate/platform';
 import { CurrentActor, type Actor } from '../admin-auth/admin-token.guard';
 import { SecretBox } from './secret-box';
 
@@ -56,10 +68,25 @@ export class WebhooksController {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly box: SecretBox,
+    private readonly outbound: OutboundPolicy,
   ) {}
+
+  // Refused here, before anything is stored or sent; the dispatcher's connections are checked again.
+  private async checkUrl(url: string): Promise<void> {
+    try {
+      await this.outbound.check(url);
+    } catch (e) {
+      if (!(e instanceof OutboundAddressError)) throw e;
+      const error = { code: e.code, message: `url ${e.message}` };
+      throw e.code === 'INVALID_URL'
+        ? new BadRequestException({ ...error, code: 'VALIDATION_FAILED' })
+        : new UnprocessableEntityException(error);
+    }
+  }
 
   @Post()
   async create(@Body() dto: CreateWebhookDto, @CurrentActor() actor: Actor) {
+    await this.checkUrl(dto.url);
     const [row]: WebhookRow[] = await this.db.query(
       `INSERT INTO webhooks (id, url, secret_ciphertext, types, description, created_by)
        VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,

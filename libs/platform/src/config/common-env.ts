@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 
 const HOST_PORT = /^[^\s,:]+:\d{1,5}$/;
 const list = ({ value }: { value: unknown }) =>
@@ -9,6 +9,12 @@ const list = ({ value }: { value: unknown }) =>
         .map((s) => s.trim())
         .filter(Boolean)
     : value;
+
+// "true"/"false" as a boolean; anything else stays a string and fails @IsBoolean with the variable's name.
+const flag = ({ obj, key }: { obj: Record<string, unknown>; key: string }) => {
+  const raw = obj[key];
+  return raw === 'true' || raw === true ? true : raw === 'false' || raw === false ? false : raw;
+};
 
 // Variables shared by the three services (DESIGN.md § Configuration).
 export class CommonEnv {
@@ -34,10 +40,26 @@ export class CommonEnv {
   @IsIn(['development', 'test', 'production'])
   NODE_ENV: string = 'development';
 
+  // Webhook and provider URLs may resolve to loopback/private/unique-local addresses (link-local never).
+  @Transform(flag)
+  @IsBoolean({ message: 'ALLOW_PRIVATE_UPSTREAMS must be true or false' })
+  ALLOW_PRIVATE_UPSTREAMS: boolean = false;
+
+  // Slow and idle clients (libs/platform/src/http/connection-limits.ts).
+  @IsInt() @Min(100) @Max(600000) HTTP_HEADERS_TIMEOUT_MS: number = 10000;
+  @IsInt() @Min(100) @Max(3600000) HTTP_REQUEST_TIMEOUT_MS: number = 30000;
+  @IsInt() @Min(100) @Max(600000) HTTP_KEEP_ALIVE_TIMEOUT_MS: number = 65000;
+
   @IsInt()
   @Min(0)
   @Max(600000)
   SHUTDOWN_TIMEOUT_MS: number = 10000;
 }
+
+export const httpTimeouts = (env: CommonEnv) => ({
+  headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+  requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+  keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+});
 
 export const portField = () => [IsInt(), Min(1), Max(65535)];

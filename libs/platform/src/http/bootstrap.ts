@@ -12,7 +12,15 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Logger } from 'nestjs-pino';
 import { requestIdOf } from '../logging/logging.module';
 import { rejectOversizedBodies, type OversizedBodyAnswer } from './body-limit.hook';
+import {
+  connectionLimits,
+  DEFAULT_HTTP_TIMEOUTS,
+  managementClientError,
+  type ClientErrorBody,
+  type HttpTimeouts,
+} from './connection-limits';
 import { managementInputProblem } from './json-depth';
+import { transformHoldingPlainRecords } from './plain-record';
 import { observeHttpRequests } from '../metrics/metrics.module';
 import { stopTelemetry } from '../telemetry/telemetry';
 
@@ -21,14 +29,23 @@ export interface HttpBootstrapOptions {
   bodyLimitBytes?: number;
   // How a body over the limit is refused (default: the management API's error shape).
   oversizedBody?: OversizedBodyAnswer;
+  timeouts?: HttpTimeouts;
+  // How errors of Node's HTTP parser (431, malformed, smuggling-shaped) are answered (default: management shape).
+  clientError?: ClientErrorBody;
   configure?: (app: NestFastifyApplication) => void | Promise<void>;
 }
 
 class StrictValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     const problem = managementInputProblem(value);
-    if (problem) throw new BadRequestException({ code: 'VALIDATION_FAILED', message: problem });
-    return super.transform(value, metadata);
+    const refuse = (message: string) => new BadRequestException({ code: 'VALIDATION_FAILED', message });
+    if (problem) throw refuse(problem);
+    return transformHoldingPlainRecords(
+      metadata.metatype,
+      value,
+      (v) => super.transform(v, metadata),
+      refuse,
+    );
   }
 }
 
@@ -60,10 +77,24 @@ export const createHttpApp = async (
     bodyLimit,
     genReqId: (req: IncomingMessage) => requestIdOf(req),
     trustProxy: false,
+    // A JSON key named __proto__ or constructor is data (key metadata), not an attack on the parser: the
+    // validation pipe keeps it as data in free-form maps and refuses it anywhere else (plain-record.ts).
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
+    ...connectionLimits(
+      options.timeouts ?? DEFAULT_HTTP_TIMEOUTS,
+      options.clientError ?? managementClientError,
+    ),
   });
+  // application/json only: Fastify's JSON parser stays, its text/plain one goes, and Nest's own parsers
+  // (urlencoded among them) are never registered (bodyParser: false below). Anything else answers 415.
+  adapter.getInstance().removeContentTypeParser('text/plain');
   observeHttpRequests(adapter.getInstance());
   rejectOversizedBodies(adapter.getInstance(), bodyLimit, options.oversizedBody ?? managementTooLarge);
-  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { bufferLogs: true });
+  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
+    bufferLogs: true,
+    bodyParser: false,
+  });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   await options.configure?.(app);

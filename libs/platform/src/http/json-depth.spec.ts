@@ -1,4 +1,4 @@
-import { jsonDepthExceeds, jsonHasNul } from './json-depth';
+import { jsonDepthExceeds, jsonTextProblem } from './json-depth';
 
 describe('jsonDepthExceeds', () => {
   const nested = (levels: number): unknown => JSON.parse(`${'['.repeat(levels)}${']'.repeat(levels)}`);
@@ -16,12 +16,16 @@ describe('jsonDepthExceeds', () => {
   });
 });
 
-describe('jsonHasNul', () => {
-  it('finds a NUL character in any string or key, at any depth', () => {
-    expect(jsonHasNul({ a: ['x', { b: 'y' }] })).toBe(false);
-    expect(jsonHasNul({ a: ['x', { b: 'y\u0000' }] })).toBe(true);
-    expect(jsonHasNul({ 'k\u0000': 1 })).toBe(true);
-    expect(jsonHasNul('\u0000')).toBe(true);
-    expect(jsonHasNul(42)).toBe(false);
+describe('jsonTextProblem', () => {
+  it('finds what jsonb cannot hold, in keys and values at any depth', () => {
+    expect(jsonTextProblem({ a: ['x', { b: 'y' }] })).toBeNull();
+    expect(jsonTextProblem({ a: ['x', { b: 'y\u0000' }] })).toBe('a NUL character (\\u0000)');
+    expect(jsonTextProblem({ 'k\u0000': 1 })).toMatch(/NUL/);
+    expect(jsonTextProblem('\u0000')).toMatch(/NUL/);
+    expect(jsonTextProblem(42)).toBeNull();
+    for (const lone of ['\ud800', 'a\udbffb', '\udc00', 'x\udfff', '\udc00\ud800'])
+      expect(jsonTextProblem({ deep: [{ v: lone }] })).toBe('an unpaired UTF-16 surrogate');
+    expect(jsonTextProblem({ ['\ud800']: 'key' })).toBe('an unpaired UTF-16 surrogate');
+    expect(jsonTextProblem({ pair: '\ud83d\udd11 🔑' })).toBeNull();
   });
 });

@@ -12,24 +12,35 @@ export const jsonDepthExceeds = (value: unknown, maxDepth: number): boolean => {
   return false;
 };
 
-// PostgreSQL stores no NUL character in text or jsonb (it fails the statement: a 500 after validation passed), and
-// no management field has a use for one: such input is refused up front, keys and values alike.
-export const jsonHasNul = (value: unknown): boolean => {
+// PostgreSQL stores no NUL character in text or jsonb, and jsonb refuses an unpaired UTF-16 surrogate ("\ud800"):
+// either fails the statement, a 500 after validation passed. No management field has a use for one: such input is
+// refused up front, keys and values alike.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const textProblem = (s: string): string | null =>
+  s.includes('\u0000')
+    ? 'a NUL character (\\u0000)'
+    : LONE_SURROGATE.test(s)
+      ? 'an unpaired UTF-16 surrogate'
+      : null;
+
+export const jsonTextProblem = (value: unknown): string | null => {
   const pending: unknown[] = [value];
   while (pending.length > 0) {
     const v = pending.pop();
     if (typeof v === 'string') {
-      if (v.includes('\u0000')) return true;
+      const problem = textProblem(v);
+      if (problem) return problem;
     } else if (Array.isArray(v)) {
       pending.push(...v);
     } else if (v !== null && typeof v === 'object') {
       for (const [k, child] of Object.entries(v)) {
-        if (k.includes('\u0000')) return true;
+        const problem = textProblem(k);
+        if (problem) return problem;
         pending.push(child);
       }
     }
   }
-  return false;
+  return null;
 };
 
 // No management body is more than a few levels deep; a deeper one is hostile or broken.
@@ -39,6 +50,7 @@ export const MAX_MANAGEMENT_DEPTH = 32;
 export const managementInputProblem = (value: unknown): string | null => {
   if (jsonDepthExceeds(value, MAX_MANAGEMENT_DEPTH))
     return `the request is nested more than ${MAX_MANAGEMENT_DEPTH} levels deep`;
-  if (jsonHasNul(value)) return 'the request contains a NUL character (\\u0000), which no field accepts';
+  const text = jsonTextProblem(value);
+  if (text) return `the request contains ${text}, which no field accepts`;
   return null;
 };

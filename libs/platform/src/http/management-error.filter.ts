@@ -74,7 +74,12 @@ export class ManagementErrorFilter implements ExceptionFilter {
       return {
         status: statusCode,
         code: HTTP_CODES[statusCode] ?? 'BAD_REQUEST',
-        message: statusCode === 413 ? 'request body too large' : 'malformed request body',
+        message:
+          statusCode === 413
+            ? 'request body too large'
+            : statusCode === 415
+              ? 'the request body must be application/json'
+              : 'malformed request body',
       };
     }
     const dependencyDown = isDependencyUnavailable(exception);

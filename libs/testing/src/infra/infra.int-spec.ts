@@ -2,7 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { Client } from 'pg';
-import { dropDatabase, ensureInfra, ensurePostgres, ensureTopics, type EnsureInfraOptions } from './index';
+import {
+  dropDatabase,
+  ensureInfra,
+  ensurePostgres,
+  ensureTopics,
+  TEST_REDIS_URL,
+  type EnsureInfraOptions,
+} from './index';
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')
   .split(',')
@@ -10,7 +17,7 @@ const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')
   .filter(Boolean);
 const keysUrl = process.env.KEYS_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/keygate_keys';
 const usageUrl = process.env.USAGE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/keygate_usage';
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const redisUrl = TEST_REDIS_URL;
 const stackDir = resolve(__dirname, '../../../../.stack');
 
 const suffix = randomBytes(4).toString('hex');

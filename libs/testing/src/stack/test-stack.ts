@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 // Relative, not @keygate/contracts: jest global setups load this without the module mapper.
 import { Kafka, logLevel } from 'kafkajs';
 import { TopicSpecs, Topics } from '../../../contracts/src/topics';
-import { dropDatabase, ensureInfra, ensurePostgres, stopKafka, waitFor } from '../infra';
+import { dropDatabase, ensureInfra, ensurePostgres, stopKafka, TEST_REDIS_URL, waitFor } from '../infra';
 
 // The running services for e2e tests: built from dist, on their own ports, databases, Redis db and consumer
 // groups, so a `npm run up` stack on the same machine is not disturbed and runs do not see each other's data.
@@ -47,7 +47,7 @@ export const ensureTestInfra = async (databaseUrls: string[] = []): Promise<void
   const result = await ensureInfra({
     kafkaBrokers: KAFKA_BROKERS,
     databaseUrls,
-    redisUrl: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/1',
+    redisUrl: TEST_REDIS_URL,
     stackDir: STACK_DIR,
     topics: TopicSpecs,
     log: (m) => process.stdout.write(`[infra] ${m}\n`),
@@ -88,7 +88,7 @@ export const startTestStack = async (mockUrl: string): Promise<TestStack> => {
     usageServiceUrl: `http://127.0.0.1:${usagePort}`,
     mockUrl,
     // Keys are unique per run, so runs can share a Redis db; nothing is flushed under another run's feet.
-    redisUrl: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/1',
+    redisUrl: TEST_REDIS_URL,
     keysDatabaseUrl: `${PG}/keygate_keys_e2e_${run}`,
     usageDatabaseUrl: `${PG}/keygate_usage_e2e_${run}`,
     pids: [],
@@ -121,6 +121,8 @@ export const startTestStack = async (mockUrl: string): Promise<TestStack> => {
     OPENAI_API_KEY: 'mock-openai',
     AZURE_OPENAI_API_KEY: 'mock-azure',
     GEMINI_API_KEY: 'mock-gemini',
+    // The mock provider and the webhook receivers tests start are loopback listeners.
+    ALLOW_PRIVATE_UPSTREAMS: 'true',
   };
   // Fresh consumer groups start at the topics' current end: the run's services see the run's events only,
   // instead of replaying every event earlier runs and benchmarks left on the shared broker.

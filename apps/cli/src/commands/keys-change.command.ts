@@ -83,11 +83,9 @@ const update = async (ctx: Ctx, id: string, o: UpdateOptions): Promise<void> => 
 
 const stateChange = (io: Io, action: 'revoke' | 'suspend' | 'reactivate') =>
   withContext<{ reason?: string }>(io, async (ctx, [id], o) => {
-    const res = await ctx
-      .keyService()
-      .request<KeyResource>('POST', `${keyPath(id)}/${action}`, {
-        body: action === 'reactivate' ? {} : { reason: o.reason },
-      });
+    const res = await ctx.keyService().request<KeyResource>('POST', `${keyPath(id)}/${action}`, {
+      body: action === 'reactivate' ? {} : { reason: o.reason },
+    });
     print(ctx.io, ctx.json, res.body, () => `${res.body.id} is ${res.body.state}\n`);
   });
 

@@ -1,0 +1,154 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { Io } from './io/io';
+import { run } from './program';
+
+// The command line's contract without a stack: exit codes, usage errors, how API errors and unreachable
+// services read. (The commands against the real services: test/e2e/cli.*.e2e-spec.ts.)
+describe('keygate command line', () => {
+  let home: string;
+  beforeEach(() => (home = mkdtempSync(join(tmpdir(), 'keygate-cli-'))));
+  afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+  const cli = async (args: string[], env: Record<string, string> = {}, stdin = '') => {
+    let out = '';
+    let err = '';
+    const io: Io = {
+      out: (t) => void (out += t),
+      err: (t) => void (err += t),
+      stdin: Readable.from(stdin ? [Buffer.from(stdin)] : []),
+      stdoutIsTTY: false,
+      env: { HOME: home, ...env },
+      cwd: home,
+    };
+    const code = await run(args, io);
+    return { code, out, err };
+  };
+
+  it('exits 0 with help, 2 on usage errors (missing flag, bad value, unknown command)', async () => {
+    expect(await cli(['keys', 'create', '--help'])).toMatchObject({
+      code: 0,
+      out: expect.stringContaining('--save'),
+    });
+    const missing = await cli(['keys', 'revoke', 'key_1']);
+    expect(missing).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("required option '--reason <reason>'"),
+    });
+    const bad = await cli(['keys', 'create', '--name', 'x', '--budget', '25/year']);
+    expect(bad).toMatchObject({ code: 2, err: expect.stringContaining('expected USD/day|week|month') });
+    expect((await cli(['kyes'])).code).toBe(2);
+    expect((await cli(['keys', 'list', '--state', 'dormant'])).code).toBe(2);
+  });
+
+  it('exits 2 without a token, before sending anything', async () => {
+    const res = await cli(['keys', 'list']);
+    expect(res).toMatchObject({ code: 2, err: expect.stringContaining('no admin token') });
+  });
+
+  it('refuses a provider secret on the command line', async () => {
+    const res = await cli(
+      ['providers', 'add', '--name', 'p', '--type', 'openai', '--secret', 'sk-123456789'],
+      {
+        KEYGATE_TOKEN: 'kgadm_x',
+      },
+    );
+    expect(res.code).toBe(2);
+    expect(res.err).toContain('never taken from the command line');
+    expect(res.err).not.toContain('sk-123456789');
+  });
+
+  it('names the URL it could not reach, and exits 1', async () => {
+    const res = await cli(['keys', 'list'], { KEYGATE_URL: 'http://127.0.0.1:9', KEYGATE_TOKEN: 'kgadm_x' });
+    expect(res.code).toBe(1);
+    expect(res.err).toMatch(
+      /^error CONNECTION_FAILED: cannot reach the key-service at http:\/\/127\.0\.0\.1:9 \(/,
+    );
+    const usage = await cli(['stale', '--json'], {
+      KEYGATE_USAGE_URL: 'http://127.0.0.1:9',
+      KEYGATE_TOKEN: 'x',
+    });
+    expect(JSON.parse(usage.err).error).toMatchObject({ code: 'CONNECTION_FAILED' });
+    expect(usage.err).toContain('usage-service at http://127.0.0.1:9');
+  });
+
+  describe('against an HTTP server answering errors', () => {
+    let server: Server;
+    let url: string;
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        res.setHeader('x-request-id', 'req_header');
+        if (req.url?.startsWith('/v1/keys/key_gone')) {
+          res.writeHead(404, { 'content-type': 'application/json' });
+          return res.end(
+            JSON.stringify({
+              error: { code: 'KEY_NOT_FOUND', message: 'no key key_gone', requestId: 'req_1' },
+            }),
+          );
+        }
+        res.writeHead(502, { 'content-type': 'text/html' });
+        res.end('<html>bad gateway</html>');
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    afterAll(() => new Promise((r) => server.close(r)));
+
+    it("prints the API's code, message and request id, as text or JSON", async () => {
+      const env = { KEYGATE_URL: url, KEYGATE_TOKEN: 'kgadm_secret_token' };
+      const text = await cli(['keys', 'show', 'key_gone'], env);
+      expect(text).toEqual({
+        code: 1,
+        out: '',
+        err: 'error KEY_NOT_FOUND: no key key_gone (request req_1)\n',
+      });
+      const json = await cli(['keys', 'show', 'key_gone', '--json'], env);
+      expect(JSON.parse(json.err)).toEqual({
+        error: { code: 'KEY_NOT_FOUND', message: 'no key key_gone', requestId: 'req_1', status: 404 },
+      });
+      const proxy = await cli(['routes'], env);
+      expect(proxy).toMatchObject({
+        code: 1,
+        err: expect.stringMatching(/^error HTTP_502: .*\(request req_header\)/),
+      });
+      for (const r of [text, json, proxy]) expect(r.out + r.err).not.toContain('kgadm_secret_token');
+    });
+  });
+
+  it('completes commands, subcommands and options in bash', async () => {
+    const { out: completion } = await cli(['completion', 'bash']);
+    const complete = (...words: string[]) =>
+      execFileSync(
+        'bash',
+        [
+          '-c',
+          `${completion}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _keygate; printf '%s\\n' "\${COMPREPLY[@]}"`,
+        ],
+        { encoding: 'utf8' },
+      )
+        .split('\n')
+        .filter(Boolean);
+    expect(complete('keygate', 'ke')).toEqual(['keys']);
+    expect(complete('keygate', 'keys', '')).toEqual(
+      expect.arrayContaining(['list', 'create', 'rotate', 'revoke']),
+    );
+    expect(complete('keygate', '--json', 'keys', 'create', '--na')).toEqual(['--name']);
+    expect(complete('keygate', 'keys', 'list', '--owner', 'team', '--sta')).toEqual(['--state']);
+    expect(complete('keygate', 'providers', 'add', '--sec')).toEqual([]); // the hidden --secret is not offered
+    expect(complete('keygate', 'usage', 'summary', '--gr')).toEqual(['--group-by']);
+  });
+
+  it('prints a zsh completion script of the same commands', async () => {
+    const res = await cli(['completion', 'zsh']);
+    expect(res.code).toBe(0);
+    expect(res.out).toMatch(/^#compdef keygate\n/);
+    expect(res.out).toContain("'keys create') printf");
+    expect(res.out).toContain("'--save:write the key to a .pak file");
+    expect((await cli(['completion', 'fish'])).code).toBe(2);
+  });
+});

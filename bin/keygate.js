@@ -1,5 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 'use strict';
+// `node --`: Node 20 reads `--env-file` anywhere on its command line (even after the script), which would swallow
+// `keygate keys create --env-file .env`; after `--` everything is the script's.
 // `keygate` (package.json bin): runs the CLI built by `npm run build` (TypeScript in apps/cli/src → dist/).
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,14 +15,14 @@ describe('keygate command line', () => {
   beforeEach(() => (home = mkdtempSync(join(tmpdir(), 'keygate-cli-'))));
   afterEach(() => rmSync(home, { recursive: true, force: true }));
 
-  const cli = async (args: string[], env: Record<string, string> = {}, stdin = '') => {
+  const cli = async (args: string[], env: Record<string, string> = {}, stdin = '', stdoutIsTTY = false) => {
     let out = '';
     let err = '';
     const io: Io = {
       out: (t) => void (out += t),
       err: (t) => void (err += t),
       stdin: Readable.from(stdin ? [Buffer.from(stdin)] : []),
-      stdoutIsTTY: false,
+      stdoutIsTTY,
       env: { HOME: home, ...env },
       cwd: home,
     };
@@ -118,6 +118,99 @@ describe('keygate command line', () => {
       });
       for (const r of [text, json, proxy]) expect(r.out + r.err).not.toContain('kgadm_secret_token');
     });
+  });
+
+  it('builds update requests from the current key: If-Match, merged rate limit, "none" as null', async () => {
+    const seen: { method: string; url: string; ifMatch?: string; body: unknown }[] = [];
+    const key = { id: 'key_1', version: 3, rateLimit: { tier: 'free' }, metadata: { app: 'a' } };
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        seen.push({
+          method: req.method!,
+          url: req.url!,
+          ifMatch: req.headers['if-match'],
+          body: body ? JSON.parse(body) : undefined,
+        });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ...key, state: 'active' }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const res = await cli(
+        [
+          'keys',
+          'update',
+          'key_1',
+          '--budget',
+          'none',
+          '--expires',
+          'never',
+          '--rotation-days',
+          'none',
+          '--rpm',
+          '5',
+          '--metadata',
+          'team=x',
+          '--ip-deny',
+          'none',
+          '--add-group',
+          'grp_2',
+          '--json',
+        ],
+        { KEYGATE_URL: url, KEYGATE_TOKEN: 'kgadm_x' },
+      );
+      expect(res.code).toBe(0);
+      expect(seen).toEqual([
+        { method: 'GET', url: '/v1/keys/key_1', ifMatch: undefined, body: undefined },
+        {
+          method: 'PATCH',
+          url: '/v1/keys/key_1',
+          ifMatch: '"3"',
+          body: {
+            expiresAt: null,
+            ipDeny: [],
+            rateLimit: { tier: 'free', requestsPerMinute: 5 },
+            budget: null,
+            rotationPeriodDays: null,
+            metadata: { app: 'a', team: 'x' },
+          },
+        },
+        { method: 'PUT', url: '/v1/keys/key_1/groups/grp_2', ifMatch: undefined, body: undefined },
+      ]);
+      const nothing = await cli(['keys', 'update', 'key_1'], { KEYGATE_URL: url, KEYGATE_TOKEN: 'kgadm_x' });
+      expect(nothing).toMatchObject({ code: 2, err: expect.stringContaining('nothing to update') });
+      expect(seen).toHaveLength(3);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('prints a .pak file as exports, but not onto a terminal unless asked', async () => {
+    const file = join(home, 'app.pak');
+    const key = `kg_live_${'b'.repeat(43)}000000`;
+    writeFileSync(
+      file,
+      JSON.stringify({
+        format: 'keygate-key/1',
+        id: 'key_1',
+        name: 'app',
+        environment: 'live',
+        key,
+        baseUrl: 'http://gw/v1',
+      }),
+    );
+    expect(await cli(['env', file])).toMatchObject({
+      code: 0,
+      out: `export OPENAI_API_KEY='${key}'\nexport OPENAI_BASE_URL='http://gw/v1'\n`,
+    });
+    const tty = await cli(['env', file], {}, '', true);
+    expect(tty).toMatchObject({ code: 2, out: '' });
+    expect(tty.err).not.toContain(key);
+    expect((await cli(['env', file, '--reveal'], {}, '', true)).out).toContain(key);
   });
 
   it('completes commands, subcommands and options in bash', async () => {

@@ -64,8 +64,8 @@ export const keyColumns: Column<KeyResource>[] = [
 
 export const renderKeys = (keys: KeyResource[]): string => renderTable(keyColumns, keys);
 
-// The key is a field of its own, never mixed into these: a caller decides whether it may be shown.
-export const renderKey = (k: KeyResource): string =>
+// The plaintext is shown only when the caller passes it (create/rotate without --save), as the last line.
+export const renderKey = (k: KeyResource, plaintext?: string): string =>
   renderDetails([
     ['id', k.id],
     ['name', k.name],
@@ -87,6 +87,7 @@ export const renderKey = (k: KeyResource): string =>
     ['updated', k.updatedAt],
     ['last used', k.lastUsedAt ?? 'never'],
     ['version', k.version],
+    ...(plaintext ? ([['key', plaintext]] as [string, unknown][]) : []),
   ]);
 
 export const renderAudit = (entries: AuditEntry[], withAggregate: boolean): string =>

@@ -13,21 +13,23 @@ import {
   listOrNone,
   metadataArg,
   rotationDaysArg,
+  orNull,
   type Budget,
+  type Clearable,
 } from './option-parsers';
 
 interface UpdateOptions {
   name?: string;
   description?: string;
-  expires?: string | null;
+  expires?: Clearable<string>;
   ipAllow?: string[];
   ipDeny?: string[];
   rpm?: number;
   tpm?: number;
   tier?: string;
   clearRateLimit?: boolean;
-  budget?: Budget | null;
-  rotationDays?: number | null;
+  budget?: Clearable<Budget>;
+  rotationDays?: Clearable<number>;
   metadata?: Record<string, string>;
   addGroup?: string[];
   removeGroup?: string[];
@@ -42,13 +44,13 @@ const patchOf = (o: UpdateOptions, current: KeyResource) => {
   const patch: Record<string, unknown> = {
     name: o.name,
     description: o.description,
-    expiresAt: o.expires,
+    expiresAt: orNull(o.expires),
     ipAllow: listOrNone(o.ipAllow),
     ipDeny: listOrNone(o.ipDeny),
     // --rpm alone keeps the key's tier and tpm: the API replaces the whole rate limit.
     rateLimit: o.clearRateLimit ? null : limit && { ...current.rateLimit, ...stripUndefined(limit) },
-    budget: o.budget,
-    rotationPeriodDays: o.rotationDays,
+    budget: orNull(o.budget),
+    rotationPeriodDays: orNull(o.rotationDays),
     metadata: o.metadata && { ...current.metadata, ...o.metadata },
   };
   return stripUndefined(patch);

@@ -13,7 +13,9 @@ import {
   metadataArg,
   oneOf,
   rotationDaysArg,
+  orNull,
   type Budget,
+  type Clearable,
 } from './option-parsers';
 
 interface SaveOptions {
@@ -27,14 +29,14 @@ interface CreateOptions extends SaveOptions {
   owner?: string;
   environment?: 'live' | 'test';
   group?: string[];
-  expires?: string | null;
+  expires?: Clearable<string>;
   ipAllow?: string[];
   ipDeny?: string[];
   rpm?: number;
   tpm?: number;
   tier?: string;
-  budget?: Budget | null;
-  rotationDays?: number | null;
+  budget?: Clearable<Budget>;
+  rotationDays?: Clearable<number>;
   metadata?: Record<string, string>;
 }
 
@@ -50,12 +52,12 @@ const createBody = (o: CreateOptions) => ({
   ownerId: o.owner,
   environment: o.environment,
   groupIds: o.group,
-  expiresAt: o.expires,
+  expiresAt: orNull(o.expires),
   ipAllow: o.ipAllow,
   ipDeny: o.ipDeny,
   rateLimit: rateLimitOf(o),
-  budget: o.budget,
-  rotationPeriodDays: o.rotationDays,
+  budget: orNull(o.budget),
+  rotationPeriodDays: orNull(o.rotationDays),
   metadata: o.metadata,
 });
 
@@ -74,7 +76,7 @@ const deliver = (
   const key = k.key as string;
   if (!targets.pak && !targets.envFile) {
     if (ctx.json) return printJson(ctx.io, k);
-    ctx.io.out(`${renderKey(k)}key          ${key}\n`);
+    ctx.io.out(renderKey(k, key));
     ctx.io.err('This key is shown once: store it now (or use --save FILE.pak next time).\n');
     return;
   }

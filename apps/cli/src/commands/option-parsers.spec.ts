@@ -6,6 +6,7 @@ import {
   intArg,
   listOrNone,
   metadataArg,
+  orNull,
   pastArg,
   rotationDaysArg,
 } from './option-parsers';
@@ -18,14 +19,16 @@ describe('CLI option parsers', () => {
     expect(budgetArg('25/month')).toEqual({ amountUsd: '25', period: 'month' });
     expect(budgetArg('$0.50/day')).toEqual({ amountUsd: '0.50', period: 'day' });
     expect(budgetArg('100.123456/week')).toEqual({ amountUsd: '100.123456', period: 'week' });
-    expect(budgetArg('none')).toBeNull();
+    expect(budgetArg('none')).toBe('none');
     for (const bad of ['25', '25/year', '-1/day', '1.1234567/day', 'abc/month', '25 /month'])
       expect(() => budgetArg(bad)).toThrow(InvalidArgumentError);
   });
 
   it('reads expiry as a UTC date, a date-time, days from now, or never', () => {
     const expires = expiresArg(now);
-    expect(expires('never')).toBeNull();
+    expect(expires('never')).toBe('none');
+    expect(orNull(expires('never'))).toBeNull();
+    expect(orNull(undefined)).toBeUndefined();
     expect(expires('2027-01-31')).toBe('2027-01-31T00:00:00.000Z');
     expect(expires('2027-01-31T08:30:00')).toBe('2027-01-31T08:30:00.000Z');
     expect(expires('2027-01-31T08:30:00+02:00')).toBe('2027-01-31T06:30:00.000Z');
@@ -47,7 +50,7 @@ describe('CLI option parsers', () => {
     for (const bad of ['0', '11', '1.5', '-3', '1e3', 'ten', ''])
       expect(() => intArg(1, 10)(bad)).toThrow(InvalidArgumentError);
     expect(rotationDaysArg('90')).toBe(90);
-    expect(rotationDaysArg('none')).toBeNull();
+    expect(rotationDaysArg('none')).toBe('none');
     expect(() => rotationDaysArg('0')).toThrow(InvalidArgumentError);
   });
 

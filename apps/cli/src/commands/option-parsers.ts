@@ -25,11 +25,15 @@ const instant = (value: string, now: number, sign: 1 | -1): string | null => {
   return Number.isNaN(t) ? null : new Date(t).toISOString();
 };
 
-// --expires: a date, a date-time, "30d" (from now) or "never".
+// Commander stores '' when a parser returns null, so "clear this" stays a word until the request body is built.
+export type Clearable<T> = T | 'none';
+export const orNull = <T>(v: Clearable<T> | undefined): T | null | undefined => (v === 'none' ? null : v);
+
+// --expires: a date, a date-time, "30d" (from now) or "never" (kept as 'none').
 export const expiresArg =
   (now: () => number = Date.now) =>
-  (value: string): string | null => {
-    if (value === 'never') return null;
+  (value: string): Clearable<string> => {
+    if (value === 'never') return 'none';
     const at = instant(value, now(), 1);
     if (!at)
       throw new InvalidArgumentError('expected YYYY-MM-DD, an ISO date-time, Nd (days from now) or never');
@@ -60,16 +64,16 @@ export interface Budget {
 }
 
 // --budget 25/month, 0.50/day, $100/week; "none" removes it.
-export const budgetArg = (value: string): Budget | null => {
-  if (value === 'none') return null;
+export const budgetArg = (value: string): Clearable<Budget> => {
+  if (value === 'none') return 'none';
   const m = /^\$?(\d{1,9}(?:\.\d{1,6})?)\/(day|week|month)$/.exec(value);
   if (!m) throw new InvalidArgumentError('expected USD/day|week|month, e.g. 25/month or 0.50/day, or none');
   return { amountUsd: m[1], period: m[2] as Budget['period'] };
 };
 
 // --rotation-days N or none.
-export const rotationDaysArg = (value: string): number | null =>
-  value === 'none' ? null : intArg(1, 3650)(value);
+export const rotationDaysArg = (value: string): Clearable<number> =>
+  value === 'none' ? 'none' : intArg(1, 3650)(value);
 
 // --metadata key=value, repeatable.
 export const metadataArg = (value: string, previous: Record<string, string> = {}): Record<string, string> => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, testStack } from '@keygate/testing';
+import { api, freeTestPort, testStack } from '@keygate/testing';
 import { json, keygateCli } from './support/keygate-cli';
 
 // What a script sees when something is wrong: exit 1 with the API's code, message and request id; exit 2 for a
@@ -20,7 +20,7 @@ describe('keygate CLI: errors and exit codes', () => {
     const res = await run(['keys', 'list'], { env: { KEYGATE_TOKEN: badToken } });
     expect(res.code).toBe(1);
     // The issue says UNAUTHORIZED; the management API's code for a bad token is UNAUTHENTICATED (401).
-    expect(res.stderr).toMatch(
+    expect(res.stderr).toBe(
       /^error UNAUTHENTICATED: the admin token is invalid or revoked \(request \S+\)\n$/,
     );
     expect(res.stdout).toBe('');
@@ -94,12 +94,13 @@ describe('keygate CLI: errors and exit codes', () => {
   });
 
   it('names the URL it cannot reach', async () => {
-    const res = await run(['keys', 'list'], { env: { KEYGATE_URL: 'http://127.0.0.1:9' } });
+    const closed = `http://127.0.0.1:${await freeTestPort()}`; // nothing listens there any more
+    const res = await run(['keys', 'list'], { env: { KEYGATE_URL: closed } });
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(
-      /^error CONNECTION_FAILED: cannot reach the key-service at http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\)/,
+    expect(res.stderr).toBe(
+      `error CONNECTION_FAILED: cannot reach the key-service at ${closed} (ECONNREFUSED); set --url or KEYGATE_URL\n`,
     );
-    const usage = await run(['alerts', 'list'], { env: { KEYGATE_USAGE_URL: 'http://127.0.0.1:9' } });
-    expect(usage.stderr).toContain('cannot reach the usage-service at http://127.0.0.1:9');
+    const usage = await run(['alerts', 'list'], { env: { KEYGATE_USAGE_URL: closed } });
+    expect(usage.stderr).toContain(`cannot reach the usage-service at ${closed} (ECONNREFUSED)`);
   });
 });

@@ -20,7 +20,7 @@ describe('keygate CLI: errors and exit codes', () => {
     const res = await run(['keys', 'list'], { env: { KEYGATE_TOKEN: badToken } });
     expect(res.code).toBe(1);
     // The issue says UNAUTHORIZED; the management API's code for a bad token is UNAUTHENTICATED (401).
-    expect(res.stderr).toBe(
+    expect(res.stderr).toMatch(
       /^error UNAUTHENTICATED: the admin token is invalid or revoked \(request \S+\)\n$/,
     );
     expect(res.stdout).toBe('');

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ApiClient } from '../connection/api-client';
 import { resolveConnection, type Connection, type ConnectionOptions } from '../connection/connection';
 import type { Io } from '../io/io';
+import { print } from '../io/output';
 
 export interface GlobalOptions extends ConnectionOptions {
   json?: boolean;
@@ -52,3 +53,10 @@ export const withContext =
     const args = params.slice(0, -2) as string[];
     await fn(contextOf(cmd, io), args, opts);
   };
+
+// `keys delete`, `groups delete`, `providers remove`: DELETE on the key-service, then one line (or JSON) saying so.
+export const deleteAction = (io: Io, pathOf: (id: string) => string, verb = 'deleted') =>
+  withContext(io, async (ctx, [id]) => {
+    await ctx.keyService().request('DELETE', pathOf(id));
+    print(ctx.io, ctx.json, { id, deleted: true }, () => `${verb} ${id}\n`);
+  });

@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 import { usageError } from '../cli-error';
 import type { Io } from '../io/io';
 import { print, renderDetails, renderTable } from '../io/output';
-import { withContext } from './context';
-import { collect, intArg, listOrNone } from './option-parsers';
-import { fetchPages, moreHint } from './pages';
+import { deleteAction, withContext } from './context';
+import { collect, listOrNone } from './option-parsers';
+import { listAction, pagedOptions } from './pages';
 
 interface Group {
   id: string;
@@ -48,39 +48,23 @@ const groupOptions = (cmd: Command): Command =>
 export const registerGroups = (program: Command, io: Io): void => {
   const groups = program.command('groups').description('groups grant routes to their keys');
 
-  groups
-    .command('list')
-    .description('list groups')
-    .option('--limit <n>', 'page size', intArg(1, 200))
-    .option('--cursor <cursor>', 'the next page, from a previous listing')
-    .option('--all', 'every page')
-    .action(
-      withContext<{ limit?: number; cursor?: string; all?: boolean }>(io, async (ctx, _a, o) => {
-        const page = await fetchPages<Group>(
-          ctx.keyService(),
-          '/v1/groups',
-          { limit: o.limit, cursor: o.cursor },
-          {
-            all: Boolean(o.all),
-          },
-        );
-        print(
-          ctx.io,
-          ctx.json,
-          page,
-          () =>
-            renderTable<Group>(
-              [
-                ['ID', (g) => g.id],
-                ['NAME', (g) => g.name],
-                ['ROUTES', (g) => g.routes],
-                ['DESCRIPTION', (g) => g.description || null],
-              ],
-              page.data,
-            ) + moreHint(page),
-        );
-      }),
-    );
+  pagedOptions(groups.command('list').description('list groups')).action(
+    listAction<Group>(io, {
+      service: 'key-service',
+      path: '/v1/groups',
+      pageSize: 200,
+      render: (rows) =>
+        renderTable<Group>(
+          [
+            ['ID', (g) => g.id],
+            ['NAME', (g) => g.name],
+            ['ROUTES', (g) => g.routes],
+            ['DESCRIPTION', (g) => g.description || null],
+          ],
+          rows,
+        ),
+    }),
+  );
 
   groups
     .command('show')
@@ -122,12 +106,7 @@ export const registerGroups = (program: Command, io: Io): void => {
     .command('delete')
     .description('delete a group (its keys lose its routes)')
     .argument('<id>', 'group id (grp_…)')
-    .action(
-      withContext(io, async (ctx, [id]) => {
-        await ctx.keyService().request('DELETE', groupPath(id));
-        print(ctx.io, ctx.json, { id, deleted: true }, () => `deleted ${id}\n`);
-      }),
-    );
+    .action(deleteAction(io, groupPath));
 
   program
     .command('routes')

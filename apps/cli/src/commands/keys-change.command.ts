@@ -2,35 +2,15 @@ import type { Command } from 'commander';
 import { usageError } from '../cli-error';
 import type { Io } from '../io/io';
 import { print } from '../io/output';
-import { withContext, type Ctx } from './context';
+import { deleteAction, withContext, type Ctx } from './context';
 import { renderKey, type KeyResource } from './key-view';
-import { rateLimitOf } from './keys-issue.command';
-import {
-  budgetArg,
-  collect,
-  expiresArg,
-  intArg,
-  listOrNone,
-  metadataArg,
-  rotationDaysArg,
-  orNull,
-  type Budget,
-  type Clearable,
-} from './option-parsers';
+import { rateLimitOf, restrictionOptions, restrictionsBody, type RestrictionOptions } from './key-options';
+import { collect } from './option-parsers';
 
-interface UpdateOptions {
+interface UpdateOptions extends RestrictionOptions {
   name?: string;
   description?: string;
-  expires?: Clearable<string>;
-  ipAllow?: string[];
-  ipDeny?: string[];
-  rpm?: number;
-  tpm?: number;
-  tier?: string;
   clearRateLimit?: boolean;
-  budget?: Clearable<Budget>;
-  rotationDays?: Clearable<number>;
-  metadata?: Record<string, string>;
   addGroup?: string[];
   removeGroup?: string[];
 }
@@ -44,13 +24,9 @@ const patchOf = (o: UpdateOptions, current: KeyResource) => {
   const patch: Record<string, unknown> = {
     name: o.name,
     description: o.description,
-    expiresAt: orNull(o.expires),
-    ipAllow: listOrNone(o.ipAllow),
-    ipDeny: listOrNone(o.ipDeny),
+    ...restrictionsBody(o),
     // --rpm alone keeps the key's tier and tpm: the API replaces the whole rate limit.
     rateLimit: o.clearRateLimit ? null : limit && { ...current.rateLimit, ...stripUndefined(limit) },
-    budget: orNull(o.budget),
-    rotationPeriodDays: orNull(o.rotationDays),
     metadata: o.metadata && { ...current.metadata, ...o.metadata },
   };
   return stripUndefined(patch);
@@ -92,24 +68,18 @@ const stateChange = (io: Io, action: 'revoke' | 'suspend' | 'reactivate') =>
   });
 
 export const registerKeyChanges = (keys: Command, io: Io): void => {
-  keys
-    .command('update')
-    .description(
-      'change a key (only the options given); "none" clears a list, a budget or the rotation period',
-    )
-    .argument('<id>', 'key id (key_…)')
-    .option('--name <name>')
-    .option('--description <text>')
-    .option('--expires <when>', 'YYYY-MM-DD, ISO date-time, Nd (days from now) or never', expiresArg())
-    .option('--ip-allow <cidr>', 'replaces the allow list; repeatable; none empties it', collect)
-    .option('--ip-deny <cidr>', 'replaces the deny list; repeatable; none empties it', collect)
-    .option('--rpm <n>', 'requests per minute', intArg(1, 10_000_000))
-    .option('--tpm <n>', 'tokens per minute', intArg(1, 1_000_000_000))
-    .option('--tier <tier>', 'a rate-limit tier of routes.yaml')
+  restrictionOptions(
+    keys
+      .command('update')
+      .description(
+        'change a key (only the options given); "none" clears a list, a budget or the rotation period',
+      )
+      .argument('<id>', 'key id (key_…)')
+      .option('--name <name>')
+      .option('--description <text>'),
+    { update: true },
+  )
     .option('--clear-rate-limit', 'remove the rate limit')
-    .option('--budget <usd/period>', 'e.g. 25/month; none removes it', budgetArg)
-    .option('--rotation-days <n>', 'rotation period in days, or none', rotationDaysArg)
-    .option('--metadata <key=value>', 'merged into the metadata; repeatable', metadataArg)
     .option('--add-group <id>', 'join a group; repeatable', collect)
     .option('--remove-group <id>', 'leave a group; repeatable', collect)
     .action(withContext<UpdateOptions>(io, (ctx, [id], o) => update(ctx, id, o)));
@@ -138,10 +108,5 @@ export const registerKeyChanges = (keys: Command, io: Io): void => {
     .command('delete')
     .description('remove a key from listings (its history and usage stay)')
     .argument('<id>', 'key id (key_…)')
-    .action(
-      withContext(io, async (ctx, [id]) => {
-        await ctx.keyService().request('DELETE', keyPath(id));
-        print(ctx.io, ctx.json, { id, deleted: true }, () => `deleted ${id}\n`);
-      }),
-    );
+    .action(deleteAction(io, keyPath));
 };

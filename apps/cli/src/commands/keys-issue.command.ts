@@ -5,45 +5,21 @@ import { printJson } from '../io/output';
 import { checkWritable, PAK_FORMAT, upsertEnvFile, writePak, type PakFile } from '../io/pak-file';
 import { withContext, type Ctx } from './context';
 import { renderKey, withoutSecret, type KeyResource } from './key-view';
-import {
-  budgetArg,
-  collect,
-  expiresArg,
-  intArg,
-  metadataArg,
-  oneOf,
-  rotationDaysArg,
-  orNull,
-  type Budget,
-  type Clearable,
-} from './option-parsers';
+import { rateLimitOf, restrictionOptions, restrictionsBody, type RestrictionOptions } from './key-options';
+import { collect, intArg, oneOf } from './option-parsers';
 
 interface SaveOptions {
   save?: string;
   envFile?: string;
 }
 
-interface CreateOptions extends SaveOptions {
+interface CreateOptions extends SaveOptions, RestrictionOptions {
   name: string;
   description?: string;
   owner?: string;
   environment?: 'live' | 'test';
   group?: string[];
-  expires?: Clearable<string>;
-  ipAllow?: string[];
-  ipDeny?: string[];
-  rpm?: number;
-  tpm?: number;
-  tier?: string;
-  budget?: Clearable<Budget>;
-  rotationDays?: Clearable<number>;
-  metadata?: Record<string, string>;
 }
-
-export const rateLimitOf = (o: { rpm?: number; tpm?: number; tier?: string }) =>
-  o.rpm === undefined && o.tpm === undefined && o.tier === undefined
-    ? undefined
-    : { tier: o.tier, requestsPerMinute: o.rpm, tokensPerMinute: o.tpm };
 
 const createBody = (o: CreateOptions) => ({
   name: o.name,
@@ -52,12 +28,8 @@ const createBody = (o: CreateOptions) => ({
   ownerId: o.owner,
   environment: o.environment,
   groupIds: o.group,
-  expiresAt: orNull(o.expires),
-  ipAllow: o.ipAllow,
-  ipDeny: o.ipDeny,
+  ...restrictionsBody(o),
   rateLimit: rateLimitOf(o),
-  budget: orNull(o.budget),
-  rotationPeriodDays: orNull(o.rotationDays),
   metadata: o.metadata,
 });
 
@@ -117,27 +89,17 @@ const saveOptions = (cmd: Command): Command =>
 
 export const registerKeyIssue = (keys: Command, io: Io): void => {
   saveOptions(
-    keys
-      .command('create')
-      .description('create a key; the key is shown once (or saved with --save)')
-      .requiredOption('--name <name>', 'a name people recognise')
-      .option('--description <text>')
-      .option('--owner <owner>', 'team or person owning the key (ownerId)')
-      .option('--environment <env>', 'live|test (the kg_live_/kg_test_ prefix)', oneOf(['live', 'test']))
-      .option('--group <id>', 'grant the routes of this group; repeatable', collect)
-      .option('--expires <when>', 'YYYY-MM-DD, ISO date-time, Nd (days from now) or never', expiresArg())
-      .option('--ip-allow <cidr>', 'only from this CIDR; repeatable', collect)
-      .option('--ip-deny <cidr>', 'never from this CIDR; repeatable', collect)
-      .option('--rpm <n>', 'requests per minute', intArg(1, 10_000_000))
-      .option('--tpm <n>', 'tokens per minute', intArg(1, 1_000_000_000))
-      .option('--tier <tier>', 'a rate-limit tier of routes.yaml, e.g. free')
-      .option('--budget <usd/period>', 'spend limit, e.g. 25/month, 1.50/day', budgetArg)
-      .option(
-        '--rotation-days <n>',
-        'rotation period in days (keygate stale lists overdue keys)',
-        rotationDaysArg,
-      )
-      .option('--metadata <key=value>', 'repeatable', metadataArg),
+    restrictionOptions(
+      keys
+        .command('create')
+        .description('create a key; the key is shown once (or saved with --save)')
+        .requiredOption('--name <name>', 'a name people recognise')
+        .option('--description <text>')
+        .option('--owner <owner>', 'team or person owning the key (ownerId)')
+        .option('--environment <env>', 'live|test (the kg_live_/kg_test_ prefix)', oneOf(['live', 'test']))
+        .option('--group <id>', 'grant the routes of this group; repeatable', collect),
+      { update: false },
+    ),
   ).action(
     withContext<CreateOptions>(io, async (ctx, _args, o) => {
       const targets = checkTargets(o, false);

@@ -1,4 +1,9 @@
+import type { Command } from 'commander';
 import type { ApiClient, Query } from '../connection/api-client';
+import type { Io } from '../io/io';
+import { print } from '../io/output';
+import { withContext } from './context';
+import { intArg } from './option-parsers';
 
 export interface Page<T> {
   data: T[];
@@ -30,3 +35,36 @@ export const fetchPages = async <T>(
 // Shown under a table when there is more: the human listing must not look complete when it is not.
 export const moreHint = (page: { nextCursor: string | null }): string =>
   page.nextCursor ? `(more: --cursor ${page.nextCursor}, or --all)\n` : '';
+
+export interface PageOptions {
+  limit?: number;
+  cursor?: string;
+  all?: boolean;
+}
+
+export const pagedOptions = (cmd: Command, maxPage = 200): Command =>
+  cmd
+    .option('--limit <n>', 'page size', intArg(1, maxPage))
+    .option('--cursor <cursor>', 'the next page, from a previous listing')
+    .option('--all', 'every page');
+
+// A listing command: its filters as the query, one page or --all, the API's JSON or a table with a "more" hint.
+export const listAction = <T, O extends PageOptions = PageOptions>(
+  io: Io,
+  spec: {
+    service: 'key-service' | 'usage-service';
+    path: string;
+    pageSize: number;
+    query?: (o: O) => Query;
+    render: (rows: T[], o: O) => string;
+  },
+) =>
+  withContext<O>(io, async (ctx, _args, o) => {
+    const client = spec.service === 'usage-service' ? ctx.usageService() : ctx.keyService();
+    const query = { ...spec.query?.(o), limit: o.limit, cursor: o.cursor };
+    const page = await fetchPages<T>(client, spec.path, query, {
+      all: Boolean(o.all),
+      pageSize: spec.pageSize,
+    });
+    print(ctx.io, ctx.json, page, () => spec.render(page.data, o) + moreHint(page));
+  });

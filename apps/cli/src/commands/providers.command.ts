@@ -3,9 +3,9 @@ import { CliError, EXIT_API_ERROR, usageError } from '../cli-error';
 import type { Io } from '../io/io';
 import { print, printJson, renderDetails, renderTable } from '../io/output';
 import { readSecret } from '../io/secret-input';
-import { withContext, type Ctx } from './context';
-import { intArg, oneOf } from './option-parsers';
-import { fetchPages, moreHint } from './pages';
+import { deleteAction, withContext, type Ctx } from './context';
+import { oneOf } from './option-parsers';
+import { listAction, pagedOptions } from './pages';
 
 interface Provider {
   id: string;
@@ -77,36 +77,24 @@ export const registerProviders = (program: Command, io: Io): void => {
     .command('providers')
     .description('upstream provider credentials (encrypted in keygate; secrets from a prompt or stdin)');
 
-  providers
-    .command('list')
-    .description('list provider credentials (secrets masked)')
-    .option('--limit <n>', 'page size', intArg(1, 200))
-    .option('--cursor <cursor>', 'the next page, from a previous listing')
-    .option('--all', 'every page')
-    .action(
-      withContext<{ limit?: number; cursor?: string; all?: boolean }>(io, async (ctx, _a, o) => {
-        const query = { limit: o.limit, cursor: o.cursor };
-        const page = await fetchPages<Provider>(ctx.keyService(), '/v1/providers', query, {
-          all: Boolean(o.all),
-        });
-        print(
-          ctx.io,
-          ctx.json,
-          page,
-          () =>
-            renderTable<Provider>(
-              [
-                ['ID', (p) => p.id],
-                ['NAME', (p) => p.name],
-                ['TYPE', (p) => p.type],
-                ['SECRET', (p) => p.maskedSecret],
-                ['SETTINGS', (p) => (Object.keys(p.settings ?? {}).length ? p.settings : null)],
-              ],
-              page.data,
-            ) + moreHint(page),
-        );
-      }),
-    );
+  pagedOptions(providers.command('list').description('list provider credentials (secrets masked)')).action(
+    listAction<Provider>(io, {
+      service: 'key-service',
+      path: '/v1/providers',
+      pageSize: 200,
+      render: (rows) =>
+        renderTable<Provider>(
+          [
+            ['ID', (p) => p.id],
+            ['NAME', (p) => p.name],
+            ['TYPE', (p) => p.type],
+            ['SECRET', (p) => p.maskedSecret],
+            ['SETTINGS', (p) => (Object.keys(p.settings ?? {}).length ? p.settings : null)],
+          ],
+          rows,
+        ),
+    }),
+  );
 
   settingsOptions(
     providers
@@ -188,10 +176,5 @@ export const registerProviders = (program: Command, io: Io): void => {
     .command('remove')
     .description('remove a credential (routes naming it stop working)')
     .argument('<id>', 'provider id (prv_…)')
-    .action(
-      withContext(io, async (ctx, [id]) => {
-        await ctx.keyService().request('DELETE', providerPath(id));
-        print(ctx.io, ctx.json, { id, deleted: true }, () => `removed ${id}\n`);
-      }),
-    );
+    .action(deleteAction(io, providerPath, 'removed'));
 };

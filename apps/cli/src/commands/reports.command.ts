@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import type { Io } from '../io/io';
-import { print, renderTable } from '../io/output';
+import { print, renderTable, type Column } from '../io/output';
 import { withContext } from './context';
 import { renderAudit, type AuditEntry } from './key-view';
 import { intArg, pastArg } from './option-parsers';
-import { fetchPages, moreHint } from './pages';
+import { listAction, pagedOptions, type PageOptions } from './pages';
 
 interface Alert {
   id: string;
@@ -30,18 +30,6 @@ interface HygieneRow {
   lastUsedAt: string | null;
   rotationDueAt?: string;
 }
-
-interface PageOptions {
-  limit?: number;
-  cursor?: string;
-  all?: boolean;
-}
-
-const paged = (cmd: Command, max: number): Command =>
-  cmd
-    .option('--limit <n>', 'page size', intArg(1, max))
-    .option('--cursor <cursor>', 'the next page, from a previous listing')
-    .option('--all', 'every page');
 
 const renderAlerts = (alerts: Alert[]): string =>
   renderTable<Alert>(
@@ -70,15 +58,15 @@ const renderHygiene = (rows: HygieneRow[], stale: boolean): string =>
         ? ([
             ['ROTATED', (r) => r.rotatedAt ?? r.createdAt],
             ['DUE', (r) => r.rotationDueAt],
-          ] as [string, (r: HygieneRow) => unknown][])
-        : ([['CREATED', (r) => r.createdAt]] as [string, (r: HygieneRow) => unknown][])),
+          ] as Column<HygieneRow>[])
+        : ([['CREATED', (r) => r.createdAt]] as Column<HygieneRow>[])),
     ],
     rows,
   );
 
 export const registerReports = (program: Command, io: Io): void => {
   const alerts = program.command('alerts').description('budget, anomaly and key alerts (usage-service)');
-  paged(
+  pagedOptions(
     alerts
       .command('list')
       .description('alerts, newest first')
@@ -87,13 +75,12 @@ export const registerReports = (program: Command, io: Io): void => {
       .option('--since <when>', 'raised since: YYYY-MM-DD, ISO date-time or Nd (days ago)', pastArg()),
     500,
   ).action(
-    withContext<PageOptions & { key?: string; type?: string; since?: string }>(io, async (ctx, _a, o) => {
-      const query = { keyId: o.key, type: o.type, since: o.since, limit: o.limit, cursor: o.cursor };
-      const page = await fetchPages<Alert>(ctx.usageService(), '/v1/alerts', query, {
-        all: Boolean(o.all),
-        pageSize: 500,
-      });
-      print(ctx.io, ctx.json, page, () => renderAlerts(page.data) + moreHint(page));
+    listAction<Alert, PageOptions & { key?: string; type?: string; since?: string }>(io, {
+      service: 'usage-service',
+      path: '/v1/alerts',
+      pageSize: 500,
+      query: (o) => ({ keyId: o.key, type: o.type, since: o.since }),
+      render: renderAlerts,
     }),
   );
   alerts
@@ -109,39 +96,35 @@ export const registerReports = (program: Command, io: Io): void => {
       }),
     );
 
-  paged(
+  pagedOptions(
     program
       .command('unused')
       .description('live keys without a request for N days (never-used keys count from their creation)')
       .requiredOption('--days <n>', 'days without a request', intArg(1, 3650)),
     1000,
   ).action(
-    withContext<PageOptions & { days: number }>(io, async (ctx, _a, o) => {
-      const query = { days: o.days, limit: o.limit, cursor: o.cursor };
-      const page = await fetchPages<HygieneRow>(ctx.usageService(), '/v1/keys/unused', query, {
-        all: Boolean(o.all),
-        pageSize: 1000,
-      });
-      print(ctx.io, ctx.json, page, () => renderHygiene(page.data, false) + moreHint(page));
+    listAction<HygieneRow, PageOptions & { days: number }>(io, {
+      service: 'usage-service',
+      path: '/v1/keys/unused',
+      pageSize: 1000,
+      query: (o) => ({ days: o.days }),
+      render: (rows) => renderHygiene(rows, false),
     }),
   );
 
-  paged(
+  pagedOptions(
     program.command('stale').description('live keys older than their rotation period (--rotation-days)'),
     1000,
   ).action(
-    withContext<PageOptions>(io, async (ctx, _a, o) => {
-      const page = await fetchPages<HygieneRow>(
-        ctx.usageService(),
-        '/v1/keys/stale',
-        { limit: o.limit, cursor: o.cursor },
-        { all: Boolean(o.all), pageSize: 1000 },
-      );
-      print(ctx.io, ctx.json, page, () => renderHygiene(page.data, true) + moreHint(page));
+    listAction<HygieneRow>(io, {
+      service: 'usage-service',
+      path: '/v1/keys/stale',
+      pageSize: 1000,
+      render: (rows) => renderHygiene(rows, true),
     }),
   );
 
-  paged(
+  pagedOptions(
     program
       .command('audit')
       .description('the event history of keys, groups, providers and admin tokens (key-service)')
@@ -151,22 +134,14 @@ export const registerReports = (program: Command, io: Io): void => {
       .option('--to <when>', 'until (exclusive)', pastArg()),
     500,
   ).action(
-    withContext<PageOptions & { aggregate?: string; type?: string; from?: string; to?: string }>(
+    listAction<AuditEntry, PageOptions & { aggregate?: string; type?: string; from?: string; to?: string }>(
       io,
-      async (ctx, _a, o) => {
-        const query = {
-          aggregateId: o.aggregate,
-          type: o.type,
-          from: o.from,
-          to: o.to,
-          limit: o.limit,
-          cursor: o.cursor,
-        };
-        const page = await fetchPages<AuditEntry>(ctx.keyService(), '/v1/audit', query, {
-          all: Boolean(o.all),
-          pageSize: 500,
-        });
-        print(ctx.io, ctx.json, page, () => renderAudit(page.data, !o.aggregate) + moreHint(page));
+      {
+        service: 'key-service',
+        path: '/v1/audit',
+        pageSize: 500,
+        query: (o) => ({ aggregateId: o.aggregate, type: o.type, from: o.from, to: o.to }),
+        render: (rows, o) => renderAudit(rows, !o.aggregate),
       },
     ),
   );

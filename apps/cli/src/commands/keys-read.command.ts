@@ -61,7 +61,7 @@ const list = async (ctx: Ctx, o: ListOptions): Promise<void> => {
 export const registerKeyReads = (keys: Command, io: Io): void => {
   keys
     .command('list')
-    .description('list keys (newest filters first: search, state, group, owner, environment)')
+    .description('list keys, filtered by search, state, group, owner, environment, use')
     .option('--search <text>', 'name or description contains')
     .option(
       '--state <state>',

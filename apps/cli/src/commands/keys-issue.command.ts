@@ -33,6 +33,12 @@ const createBody = (o: CreateOptions) => ({
   metadata: o.metadata,
 });
 
+// Until the key-service makes ownerId optional (issue 16), its refusal names the field; say which flag sets it.
+const ownerHint = (e: unknown): unknown =>
+  e instanceof CliError && e.code === 'VALIDATION_FAILED' && /ownerId/.test(e.message)
+    ? new CliError(e.code, `${e.message} (set it with --owner)`, e.exitCode, e.requestId, e.status)
+    : e;
+
 // Paths are checked before the API call: a bad --save changes nothing.
 const checkTargets = (o: SaveOptions, replace: boolean) => ({
   pak: o.save ? checkWritable(o.save, { replace }) : undefined,
@@ -103,7 +109,12 @@ export const registerKeyIssue = (keys: Command, io: Io): void => {
   ).action(
     withContext<CreateOptions>(io, async (ctx, _args, o) => {
       const targets = checkTargets(o, false);
-      const res = await ctx.keyService().request<KeyResource>('POST', '/v1/keys', { body: createBody(o) });
+      const res = await ctx
+        .keyService()
+        .request<KeyResource>('POST', '/v1/keys', { body: createBody(o) })
+        .catch((e: unknown) => {
+          throw o.owner === undefined ? ownerHint(e) : e;
+        });
       deliver(ctx, res.body, targets);
     }),
   );

@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import {
+  budgetArg,
+  collect,
+  expiresArg,
+  intArg,
+  listOrNone,
+  metadataArg,
+  orNull,
+  rotationDaysArg,
+  type Budget,
+  type Clearable,
+} from './option-parsers';
+
+// The restrictions `keys create` sets and `keys update` changes: one set of flags, one mapping to the API's fields.
+export interface RestrictionOptions {
+  expires?: Clearable<string>;
+  ipAllow?: string[];
+  ipDeny?: string[];
+  rpm?: number;
+  tpm?: number;
+  tier?: string;
+  budget?: Clearable<Budget>;
+  rotationDays?: Clearable<number>;
+  metadata?: Record<string, string>;
+}
+
+export const restrictionOptions = (cmd: Command, { update }: { update: boolean }): Command =>
+  cmd
+    .option('--expires <when>', 'YYYY-MM-DD, ISO date-time, Nd (days from now) or never', expiresArg())
+    .option(
+      '--ip-allow <cidr>',
+      `only from this CIDR; repeatable${update ? '; replaces the list, none empties it' : ''}`,
+      collect,
+    )
+    .option(
+      '--ip-deny <cidr>',
+      `never from this CIDR; repeatable${update ? '; replaces the list, none empties it' : ''}`,
+      collect,
+    )
+    .option('--rpm <n>', 'requests per minute', intArg(1, 10_000_000))
+    .option('--tpm <n>', 'tokens per minute', intArg(1, 1_000_000_000))
+    .option('--tier <tier>', 'a rate-limit tier of routes.yaml, e.g. free')
+    .option(
+      '--budget <usd/period>',
+      `spend limit, e.g. 25/month, 1.50/day${update ? '; none removes it' : ''}`,
+      budgetArg,
+    )
+    .option(
+      '--rotation-days <n>',
+      `rotation period in days (keygate stale lists overdue keys)${update ? ', or none' : ''}`,
+      rotationDaysArg,
+    )
+    .option(
+      '--metadata <key=value>',
+      `repeatable${update ? '; merged into the key metadata' : ''}`,
+      metadataArg,
+    );
+
+export const rateLimitOf = (o: RestrictionOptions) =>
+  o.rpm === undefined && o.tpm === undefined && o.tier === undefined
+    ? undefined
+    : { tier: o.tier, requestsPerMinute: o.rpm, tokensPerMinute: o.tpm };
+
+// Fields left undefined are dropped by JSON.stringify: the API sees only what was given; "none"/"never" → null.
+export const restrictionsBody = (o: RestrictionOptions) => ({
+  expiresAt: orNull(o.expires),
+  ipAllow: listOrNone(o.ipAllow),
+  ipDeny: listOrNone(o.ipDeny),
+  budget: orNull(o.budget),
+  rotationPeriodDays: orNull(o.rotationDays),
+});

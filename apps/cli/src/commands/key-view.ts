@@ -1,0 +1,110 @@
+import { renderDetails, renderTable, type Column } from '../io/output';
+import type { Budget } from './option-parsers';
+
+// The key resource of the management API (DESIGN.md, Response shapes); `key` only on create and rotate.
+export interface KeyResource {
+  id: string;
+  name: string;
+  description?: string | null;
+  ownerId?: string | null;
+  environment: string;
+  state: string;
+  maskedKey: string;
+  groupIds: string[];
+  accessibleRoutes: string[];
+  expiresAt: string | null;
+  ipAllow: string[];
+  ipDeny: string[];
+  rateLimit: { tier?: string; requestsPerMinute?: number; tokensPerMinute?: number } | null;
+  budget: Budget | null;
+  metadata?: Record<string, string>;
+  rotationPeriodDays?: number | null;
+  createdAt: string;
+  updatedAt?: string;
+  lastUsedAt?: string | null;
+  version: number;
+  key?: string;
+}
+
+export interface AuditEntry {
+  aggregateId: string;
+  type: string;
+  time: string;
+  actor: string;
+  requestId: string;
+  streamPosition: number;
+  data: Record<string, unknown>;
+}
+
+const limits = (k: KeyResource): string | null =>
+  k.rateLimit
+    ? [
+        k.rateLimit.tier && `tier ${k.rateLimit.tier}`,
+        k.rateLimit.requestsPerMinute && `${k.rateLimit.requestsPerMinute} rpm`,
+        k.rateLimit.tokensPerMinute && `${k.rateLimit.tokensPerMinute} tpm`,
+      ]
+        .filter(Boolean)
+        .join(', ')
+    : null;
+
+const budget = (k: KeyResource): string | null =>
+  k.budget ? `$${k.budget.amountUsd}/${k.budget.period}` : null;
+
+export const keyColumns: Column<KeyResource>[] = [
+  ['ID', (k) => k.id],
+  ['NAME', (k) => k.name],
+  ['ENV', (k) => k.environment],
+  ['STATE', (k) => k.state],
+  ['OWNER', (k) => k.ownerId],
+  ['KEY', (k) => k.maskedKey],
+  ['GROUPS', (k) => k.groupIds],
+  ['EXPIRES', (k) => k.expiresAt ?? 'never'],
+  ['LAST USED', (k) => k.lastUsedAt ?? 'never'],
+];
+
+export const renderKeys = (keys: KeyResource[]): string => renderTable(keyColumns, keys);
+
+// The plaintext is shown only when the caller passes it (create/rotate without --save), as the last line.
+export const renderKey = (k: KeyResource, plaintext?: string): string =>
+  renderDetails([
+    ['id', k.id],
+    ['name', k.name],
+    ['description', k.description || null],
+    ['owner', k.ownerId],
+    ['environment', k.environment],
+    ['state', k.state],
+    ['masked key', k.maskedKey],
+    ['groups', k.groupIds],
+    ['routes', k.accessibleRoutes],
+    ['expires', k.expiresAt ?? 'never'],
+    ['ip allow', k.ipAllow],
+    ['ip deny', k.ipDeny],
+    ['rate limit', limits(k)],
+    ['budget', budget(k)],
+    ['rotation', k.rotationPeriodDays ? `every ${k.rotationPeriodDays} days` : null],
+    ['metadata', k.metadata && Object.keys(k.metadata).length ? k.metadata : null],
+    ['created', k.createdAt],
+    ['updated', k.updatedAt],
+    ['last used', k.lastUsedAt ?? 'never'],
+    ['version', k.version],
+    ...(plaintext ? ([['key', plaintext]] as [string, unknown][]) : []),
+  ]);
+
+export const renderAudit = (entries: AuditEntry[], withAggregate: boolean): string =>
+  renderTable<AuditEntry>(
+    [
+      ['TIME', (e) => e.time],
+      ...(withAggregate ? ([['AGGREGATE', (e) => e.aggregateId]] as Column<AuditEntry>[]) : []),
+      ['#', (e) => e.streamPosition],
+      ['TYPE', (e) => e.type],
+      ['ACTOR', (e) => e.actor],
+      ['REQUEST', (e) => e.requestId || null],
+    ],
+    entries,
+  );
+
+// A key resource without its plaintext: what --json prints once the key went into a file.
+export const withoutSecret = (k: KeyResource): KeyResource => {
+  const { key: _key, ...rest } = k;
+  return rest;
+};

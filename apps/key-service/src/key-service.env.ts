@@ -1,3 +1,4 @@
+import { Transform } from 'class-transformer';
 import { IsInt, IsNotEmpty, IsString, Matches, Max, Min, ValidateIf } from 'class-validator';
 import { CommonEnv } from '@keygate/platform';
 
@@ -20,4 +21,13 @@ export class KeyServiceEnv extends CommonEnv {
   KEYGATE_MASTER_KEY?: string;
 
   @IsInt() @Min(10) @Max(60000) OUTBOX_POLL_MS: number = 250;
+
+  // The gateways' projection consumer group(s): a revocation, rotation, suspension or deletion answers once they
+  // have applied it, waiting at most PROJECTION_FENCE_MS (0: answer at once).
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' ? value.split(',').filter(Boolean) : value,
+  )
+  @IsString({ each: true })
+  GATEWAY_PROJECTION_GROUP: string[] = ['gateway-projection'];
+  @IsInt() @Min(0) @Max(60000) PROJECTION_FENCE_MS: number = 5000;
 }

@@ -35,6 +35,7 @@ import { KeysGrpcController } from './grpc/keys.grpc-controller';
 import { ProvidersGrpcController } from './grpc/providers.grpc-controller';
 import { KeyServiceEnv } from './key-service.env';
 import { OutboxRelay } from './outbox/outbox-relay';
+import { ProjectionFence } from './outbox/projection-fence';
 import { CredentialCipher, parseMasterKey } from './providers/credential-crypto';
 import { ProvidersController } from './providers/providers.controller';
 import { ProvidersService } from './providers/providers.service';
@@ -109,6 +110,17 @@ const health = healthParts({
       useFactory: (db: DataSource, producer: EventProducer) =>
         new OutboxRelay(db, producer, keyServiceEnv.OUTBOX_POLL_MS),
       inject: [getDataSourceToken(), EventProducer],
+    },
+    {
+      provide: ProjectionFence,
+      useFactory: (db: DataSource, kafka: Kafka) =>
+        new ProjectionFence(
+          db,
+          kafka,
+          keyServiceEnv.GATEWAY_PROJECTION_GROUP,
+          keyServiceEnv.PROJECTION_FENCE_MS,
+        ),
+      inject: [getDataSourceToken(), Kafka],
     },
     {
       provide: AdminAuthenticator,

@@ -15,6 +15,7 @@ import type { Actor } from '../admin-auth/admin-auth.guard';
 import { DomainError } from '../domain-errors';
 import { CommandHandler } from '../event-store/command-handler';
 import type { EventMetadata } from '../event-store/event-store';
+import { ProjectionFence } from '../outbox/projection-fence';
 import { apiKeyDecider, referencedGroupIds, type ApiKeyCommand, type ApiKeyContext } from './api-key.decider';
 import type { CreateKeyDto, ListKeysQuery, UpdateKeyDto } from './api-key.dto';
 
@@ -79,6 +80,7 @@ export class ApiKeysService {
     @InjectDataSource() private readonly db: DataSource,
     private readonly commands: CommandHandler,
     @Inject(ROUTES_CONFIG) private readonly routes: RoutesConfig,
+    private readonly fence: ProjectionFence,
   ) {}
 
   // Runs the commands; also answers the routes of the live groups they name (read in the same query).
@@ -218,16 +220,20 @@ export class ApiKeysService {
       { type: 'RotateKey', data: { keyId, hash: hashApiKey(key), last4: lastFour(key), gracePeriodSeconds } },
       caller,
     );
+    // The old secret's end (at once, or after its grace) is in force at every gateway when this answers.
+    await this.fence.waitApplied(keyId);
     return { ...(await this.get(keyId)), key };
   }
 
   async revoke(keyId: string, reason: string, caller: Caller): Promise<KeyResource> {
     await this.run(keyId, { type: 'RevokeKey', data: { keyId, reason } }, caller);
+    await this.fence.waitApplied(keyId);
     return this.get(keyId);
   }
 
   async suspend(keyId: string, reason: string, caller: Caller): Promise<KeyResource> {
     await this.run(keyId, { type: 'SuspendKey', data: { keyId, reason } }, caller);
+    await this.fence.waitApplied(keyId);
     return this.get(keyId);
   }
 
@@ -238,6 +244,7 @@ export class ApiKeysService {
 
   async remove(keyId: string, caller: Caller): Promise<void> {
     await this.run(keyId, { type: 'DeleteKey', data: { keyId } }, caller);
+    await this.fence.waitApplied(keyId);
   }
 
   async addGroup(keyId: string, groupId: string, caller: Caller): Promise<KeyResource> {

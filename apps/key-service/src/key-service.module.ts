@@ -3,7 +3,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
-import { EventProducer, createKafka } from '@keygate/messaging';
+import { EventConsumer, EventProducer, createKafka } from '@keygate/messaging';
 import {
   HEALTH_CHECKS,
   healthParts,
@@ -33,6 +33,8 @@ import { GroupsGrpcController } from './grpc/groups.grpc-controller';
 import { KeysGrpcController } from './grpc/keys.grpc-controller';
 import { ProvidersGrpcController } from './grpc/providers.grpc-controller';
 import { KeyServiceEnv } from './key-service.env';
+import { ConsoleController } from './console/console.controller';
+import { LastUsedConsumer } from './last-used/last-used.consumer';
 import { OutboxRelay } from './outbox/outbox-relay';
 import { CredentialCipher, parseMasterKey } from './providers/credential-crypto';
 import { ProvidersController } from './providers/providers.controller';
@@ -76,6 +78,7 @@ const health = healthParts({
     ProvidersController,
     AdminTokensController,
     AuditController,
+    ConsoleController,
     KeysGrpcController,
     GroupsGrpcController,
     ProvidersGrpcController,
@@ -104,6 +107,12 @@ const health = healthParts({
       useFactory: (db: DataSource, producer: EventProducer) =>
         new OutboxRelay(db, producer, keyServiceEnv.OUTBOX_POLL_MS),
       inject: [getDataSourceToken(), EventProducer],
+    },
+    {
+      provide: LastUsedConsumer,
+      useFactory: (db: DataSource, kafka: Kafka) =>
+        new LastUsedConsumer(db, new EventConsumer(kafka), keyServiceEnv.KEY_SERVICE_LAST_USED_GROUP),
+      inject: [getDataSourceToken(), Kafka],
     },
     {
       provide: AdminAuthenticator,

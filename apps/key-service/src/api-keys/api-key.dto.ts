@@ -66,7 +66,11 @@ class RestrictionsDto {
 export class CreateKeyDto extends RestrictionsDto {
   @ApiProperty() @IsString() @MinLength(1) @MaxLength(128) name!: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1024) description?: string;
-  @ApiProperty() @IsString() @MinLength(1) @MaxLength(128) ownerId!: string;
+  @ApiPropertyOptional({ description: 'team or person owning the key; none when absent' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  ownerId?: string;
   @ApiPropertyOptional({ enum: ['live', 'test'] }) @IsOptional() @IsIn(['live', 'test']) environment?:
     'live' | 'test';
   @ApiPropertyOptional({ type: [String] })
@@ -101,12 +105,35 @@ export class ReasonDto {
 }
 
 export class ListKeysQuery {
-  @IsOptional() @IsString() @MaxLength(128) search?: string;
-  @IsOptional() @IsString() @MaxLength(64) groupId?: string;
-  @IsOptional() @IsIn(['active', 'suspended', 'revoked', 'expired']) state?: string;
-  @IsOptional() @IsString() @MaxLength(128) ownerId?: string;
-  @IsOptional() @IsIn(['live', 'test']) environment?: string;
-  @IsOptional() @IsDateString({ strict: true }) expiringBefore?: string;
-  @IsOptional() @IsInt() @Min(1) @Max(200) @Type(() => Number) limit?: number;
-  @IsOptional() @IsString() @MaxLength(64) cursor?: string;
+  @ApiPropertyOptional({ description: 'name or description contains; or the exact key id' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  search?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) groupId?: string;
+  @ApiPropertyOptional({ enum: ['active', 'suspended', 'revoked', 'expired'] })
+  @IsOptional()
+  @IsIn(['active', 'suspended', 'revoked', 'expired'])
+  state?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(128) ownerId?: string;
+  @ApiPropertyOptional({ enum: ['live', 'test'] }) @IsOptional() @IsIn(['live', 'test']) environment?: string;
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  expiringBefore?: string;
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'not presented at the gateway since (and older than)',
+  })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  unusedSince?: string;
+  @ApiPropertyOptional({ minimum: 1, maximum: 200 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  @Type(() => Number)
+  limit?: number;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) cursor?: string;
 }

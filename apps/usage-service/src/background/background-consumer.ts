@@ -1,39 +1,10 @@
 import { Logger } from '@nestjs/common';
-import type { ConsumerOptions, EventConsumer } from '@keygate/messaging';
+import { BackgroundConsumer as Retrying, type EventConsumer } from '@keygate/messaging';
 
-// Joining a consumer group can take seconds (the broker's initial rebalance delay, a dead member's session
-// timeout): the service starts serving its API meanwhile, and a Kafka that is down at start is retried.
-export class BackgroundConsumer {
-  private stopped = false;
-  private starting?: Promise<void>;
-
-  constructor(
-    private readonly name: string,
-    private readonly consumer: EventConsumer,
-  ) {}
-
-  start(options: ConsumerOptions): void {
-    const logger = new Logger(this.name);
-    this.starting = (async () => {
-      for (let attempt = 1; !this.stopped; attempt++) {
-        try {
-          await this.consumer.start(options);
-          return;
-        } catch (e) {
-          const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-          logger.warn(
-            `consumer did not start (attempt ${attempt}), retrying in ${delay} ms: ${(e as Error).message}`,
-          );
-          await this.consumer.stop().catch(() => undefined);
-          await new Promise((r) => setTimeout(r, delay));
-        }
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.starting;
-    await this.consumer.stop();
+// The shared start-and-retry consumer (libs/messaging), logging through Nest under this consumer's name.
+export class BackgroundConsumer extends Retrying {
+  constructor(name: string, consumer: EventConsumer) {
+    const logger = new Logger(name);
+    super(consumer, (m) => logger.warn(m));
   }
 }

@@ -37,8 +37,10 @@ export class BudgetDto {
 }
 
 class RestrictionsDto {
-  @ApiPropertyOptional({ nullable: true }) @IsOptional() @IsDateString({ strict: true }) expiresAt?:
-    string | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  expiresAt?: string | null;
   @ApiPropertyOptional({ type: [String] })
   @IsOptional()
   @IsString({ each: true })
@@ -78,17 +80,31 @@ export class CreateKeyDto extends RestrictionsDto {
   @IsString({ each: true })
   @ArrayMaxSize(50)
   groupIds?: string[];
-  @ApiPropertyOptional() @IsOptional() @IsObject() metadata?: Record<string, string>;
-  @ApiPropertyOptional({ nullable: true }) @IsOptional() @IsInt() @Min(1) @Max(3650) rotationPeriodDays?:
-    number | null;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, string>;
+  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 1, maximum: 3650 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  rotationPeriodDays?: number | null;
 }
 
 export class UpdateKeyDto extends RestrictionsDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MinLength(1) @MaxLength(128) name?: string;
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1024) description?: string;
-  @ApiPropertyOptional() @IsOptional() @IsObject() metadata?: Record<string, string>;
-  @ApiPropertyOptional({ nullable: true }) @IsOptional() @IsInt() @Min(1) @Max(3650) rotationPeriodDays?:
-    number | null;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
+  @IsOptional()
+  @IsObject()
+  metadata?: Record<string, string>;
+  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 1, maximum: 3650 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  rotationPeriodDays?: number | null;
 }
 
 export class RotateKeyDto {

@@ -50,7 +50,7 @@ const Console = () => {
         <Group h="100%" px="md" justify="space-between">
           <Group>
             <Text fw={700}>keygate</Text>
-            <Badge variant="light" color={config.data.role === 'admin' ? 'blue' : 'gray'}>
+            <Badge variant="filled" color={config.data.role === 'admin' ? 'blue' : 'gray'}>
               {config.data.role}
             </Badge>
           </Group>

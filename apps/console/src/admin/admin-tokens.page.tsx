@@ -19,6 +19,7 @@ import { useCanWrite } from '../api/config';
 import type { components } from '../api/key-service';
 import { ConfirmDialog } from '../shared/confirm.dialog';
 import { when } from '../shared/format';
+import { ErrorText } from '../shared/error-text';
 
 type Issued = components['schemas']['IssuedAdminTokenDto'];
 
@@ -56,7 +57,7 @@ export const AdminTokensPage = () => {
             <Table.Tr key={t.id}>
               <Table.Td>{t.name}</Table.Td>
               <Table.Td>
-                <Badge variant="light">{t.role}</Badge>
+                <Badge variant="filled">{t.role}</Badge>
               </Table.Td>
               <Table.Td ff="monospace">{t.maskedToken}</Table.Td>
               <Table.Td>{when(t.createdAt)}</Table.Td>
@@ -146,11 +147,7 @@ const IssueToken = ({ onClose, onIssued }: { onClose: () => void; onIssued: () =
             value={role}
             onChange={(v) => setRole((v as 'admin' | 'auditor') ?? 'auditor')}
           />
-          {error && (
-            <Text c="red" role="alert">
-              {error}
-            </Text>
-          )}
+          <ErrorText error={error} />
           <Group justify="flex-end">
             <Button onClick={issue}>Issue</Button>
           </Group>

@@ -5,6 +5,7 @@ import { errorText, unwrap } from '../api/clients';
 import { useCanWrite, useUsageService } from '../api/config';
 import { when } from '../shared/format';
 import { useAlerts } from '../usage/usage.hooks';
+import { ErrorText } from '../shared/error-text';
 
 const SEVERITY: Record<string, string> = { info: 'blue', warning: 'yellow', critical: 'red' };
 
@@ -24,11 +25,7 @@ export const AlertsPage = () => {
   };
   return (
     <Stack>
-      {error && (
-        <Text c="red" role="alert">
-          {error}
-        </Text>
-      )}
+      <ErrorText error={error} />
       <Table striped aria-label="Alerts">
         <Table.Thead>
           <Table.Tr>
@@ -45,7 +42,7 @@ export const AlertsPage = () => {
             <Table.Tr key={a.id}>
               <Table.Td>{when(a.raisedAt)}</Table.Td>
               <Table.Td>
-                <Badge color={SEVERITY[a.severity] ?? 'gray'} variant="light">
+                <Badge color={SEVERITY[a.severity] ?? 'gray'} variant="filled">
                   {a.severity}
                 </Badge>
               </Table.Td>

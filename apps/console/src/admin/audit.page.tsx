@@ -1,9 +1,10 @@
-import { Button, Code, Group, Select, Stack, Table, Text, TextInput } from '@mantine/core';
+import { Button, Code, Group, Select, Stack, Table, TextInput } from '@mantine/core';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { errorText, keyService, unwrap } from '../api/clients';
 import { pathsV1AuditGetParametersQueryTypeValues as EVENT_TYPES } from '../api/key-service';
 import { when } from '../shared/format';
+import { ErrorText } from '../shared/error-text';
 
 export const AuditPage = () => {
   const [aggregateId, setAggregateId] = useState('');
@@ -54,11 +55,7 @@ export const AuditPage = () => {
           onChange={(e) => setTo(e.currentTarget.value)}
         />
       </Group>
-      {page.isError && (
-        <Text c="red" role="alert">
-          {errorText(page.error)}
-        </Text>
-      )}
+      <ErrorText error={page.isError ? errorText(page.error) : null} />
       <Table striped aria-label="Audit log">
         <Table.Thead>
           <Table.Tr>

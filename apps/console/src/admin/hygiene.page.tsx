@@ -5,6 +5,7 @@ import { errorText, keyService, unwrap } from '../api/clients';
 import { useCanWrite, useUsageService } from '../api/config';
 import { ConfirmDialog } from '../shared/confirm.dialog';
 import { when } from '../shared/format';
+import { ErrorText } from '../shared/error-text';
 
 // The seeds' "delete unused keys" and "rotate every 90 days": keys unused for N days, keys past their rotation
 // period, each with bulk revoke / delete.
@@ -65,7 +66,7 @@ export const HygienePage = () => {
         )}
         {canWrite && (
           <>
-            <Button color="red" variant="light" disabled={!picked.length} onClick={() => setBulk('revoke')}>
+            <Button color="red" variant="filled" disabled={!picked.length} onClick={() => setBulk('revoke')}>
               Revoke selected
             </Button>
             <Button color="red" variant="subtle" disabled={!picked.length} onClick={() => setBulk('delete')}>
@@ -74,11 +75,7 @@ export const HygienePage = () => {
           </>
         )}
       </Group>
-      {error && (
-        <Text c="red" role="alert">
-          {error}
-        </Text>
-      )}
+      <ErrorText error={error} />
       <Table striped aria-label={report === 'unused' ? 'Unused keys' : 'Keys past their rotation period'}>
         <Table.Thead>
           <Table.Tr>

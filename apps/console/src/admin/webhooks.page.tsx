@@ -16,6 +16,7 @@ import { createWebhookDtoTypesValues as ALERT_TYPES } from '../api/usage-service
 import { useCanWrite, useUsageService } from '../api/config';
 import { ConfirmDialog } from '../shared/confirm.dialog';
 import { when } from '../shared/format';
+import { ErrorText } from '../shared/error-text';
 
 export const WebhooksPage = () => {
   const canWrite = useCanWrite();
@@ -142,11 +143,7 @@ const AddWebhook = ({ onClose, onSaved }: { onClose: () => void; onSaved: () => 
           value={description}
           onChange={(e) => setDescription(e.currentTarget.value)}
         />
-        {error && (
-          <Text c="red" role="alert">
-            {error}
-          </Text>
-        )}
+        <ErrorText error={error} />
         <Group justify="flex-end">
           <Button onClick={save}>Save</Button>
         </Group>

@@ -6,6 +6,7 @@ import { useCanWrite } from '../api/config';
 import { ConfirmDialog } from '../shared/confirm.dialog';
 import { navigate } from '../shared/route';
 import { useGroups, useRoutes, type GroupResource } from './groups.hooks';
+import { ErrorText } from '../shared/error-text';
 
 export const GroupsPage = () => {
   const canWrite = useCanWrite();
@@ -138,11 +139,7 @@ const GroupDialog = ({
           value={selected}
           onChange={setSelected}
         />
-        {error && (
-          <Text c="red" role="alert">
-            {error}
-          </Text>
-        )}
+        <ErrorText error={error} />
         <Group justify="flex-end">
           <Button onClick={save}>Save</Button>
         </Group>

@@ -18,6 +18,7 @@ import { useGroups } from '../groups/groups.hooks';
 import { cidrProblems, lines } from '../shared/cidr';
 import { useRefreshKeys, type CreateKeyBody, type CreatedKey } from './keys.hooks';
 import { SecretDialog } from './secret.dialog';
+import { ErrorText } from '../shared/error-text';
 
 const metadataOf = (text: string): Record<string, string> =>
   Object.fromEntries(
@@ -222,11 +223,7 @@ export const CreateKeyDialog = ({ onClose }: { onClose: () => void }) => {
             value={f.metadata}
             onChange={(e) => set({ metadata: e.currentTarget.value })}
           />
-          {error && (
-            <Text c="red" role="alert">
-              {error}
-            </Text>
-          )}
+          <ErrorText error={error} />
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose}>
               Cancel

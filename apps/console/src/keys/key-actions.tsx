@@ -4,6 +4,7 @@ import { errorText, keyService, unwrap } from '../api/clients';
 import { ConfirmDialog } from '../shared/confirm.dialog';
 import { useRefreshKeys, type CreatedKey, type KeyResource } from './keys.hooks';
 import { SecretDialog } from './secret.dialog';
+import { ErrorText } from '../shared/error-text';
 
 type Dialog = 'edit' | 'rotate' | 'revoke' | 'delete' | null;
 
@@ -62,7 +63,7 @@ export const KeyActions = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => 
           </Button>
         )}
         {live && (
-          <Button color="red" variant="light" onClick={() => open('revoke')}>
+          <Button color="red" variant="filled" onClick={() => open('revoke')}>
             Revoke
           </Button>
         )}
@@ -70,11 +71,7 @@ export const KeyActions = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => 
           Delete
         </Button>
       </Group>
-      {error && dialog === null && (
-        <Text c="red" role="alert">
-          {error}
-        </Text>
-      )}
+      <ErrorText error={dialog === null ? error : null} />
       {dialog === 'edit' && (
         <Modal opened onClose={() => setDialog(null)} title={`Edit ${k.name}`}>
           <Stack>
@@ -84,11 +81,7 @@ export const KeyActions = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => 
               value={description}
               onChange={(e) => setDescription(e.currentTarget.value)}
             />
-            {error && (
-              <Text c="red" role="alert">
-                {error}
-              </Text>
-            )}
+            <ErrorText error={error} />
             <Group justify="flex-end">
               <Button
                 onClick={() =>
@@ -120,11 +113,7 @@ export const KeyActions = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => 
               value={grace}
               onChange={setGrace}
             />
-            {error && (
-              <Text c="red" role="alert">
-                {error}
-              </Text>
-            )}
+            <ErrorText error={error} />
             <Group justify="flex-end">
               <Button
                 onClick={async () => {

@@ -9,6 +9,7 @@ import { UsageChart } from '../usage/usage-chart';
 import { useAlerts } from '../usage/usage.hooks';
 import { KeyActions } from './key-actions';
 import { useKey, useRefreshKeys, type KeyResource } from './keys.hooks';
+import { ErrorText } from '../shared/error-text';
 
 const Section = ({ title, children }: { title: string; children: React.ReactNode }) => (
   <Stack gap={6}>
@@ -36,11 +37,7 @@ export const KeyDetailsDrawer = ({ keyId, onClose }: { keyId: string; onClose: (
   const key = useKey(keyId);
   return (
     <Drawer opened onClose={onClose} position="right" size="xl" title={key.data?.name ?? 'Key'}>
-      {key.isError && (
-        <Text c="red" role="alert">
-          {errorText(key.error)}
-        </Text>
-      )}
+      <ErrorText error={key.isError ? errorText(key.error) : null} />
       {key.data && <KeyDetails k={key.data} onDeleted={onClose} />}
     </Drawer>
   );
@@ -63,7 +60,7 @@ const KeyDetails = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => void })
   return (
     <Stack gap="lg">
       <Group>
-        <Badge color={stateColor(k.state)} size="lg" variant="light">
+        <Badge color={stateColor(k.state)} size="lg" variant="filled">
           {k.state}
         </Badge>
         <Text ff="monospace">{k.maskedKey}</Text>
@@ -205,11 +202,7 @@ const KeyGroups = ({
           </Button>
         </Group>
       )}
-      {error && (
-        <Text c="red" role="alert">
-          {error}
-        </Text>
-      )}
+      <ErrorText error={error} />
     </Section>
   );
 };

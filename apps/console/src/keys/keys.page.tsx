@@ -9,6 +9,7 @@ import { CreateKeyDialog } from './create-key.dialog';
 import { KeyDetailsDrawer } from './key-details.drawer';
 import { KeyFiltersBar } from './key-filters';
 import { useKeyCosts, useKeys, type KeyFilters, type KeyResource } from './keys.hooks';
+import { ErrorText } from '../shared/error-text';
 
 type SortBy = 'name' | 'createdAt' | 'lastUsedAt' | 'expiresAt' | 'cost';
 
@@ -63,11 +64,7 @@ export const KeysPage = ({ openKeyId }: { openKeyId?: string }) => {
         />
         {canWrite && <Button onClick={() => setCreating(true)}>Create key</Button>}
       </Group>
-      {keys.isError && (
-        <Text c="red" role="alert">
-          {errorText(keys.error)}
-        </Text>
-      )}
+      <ErrorText error={keys.isError ? errorText(keys.error) : null} />
       <Table.ScrollContainer minWidth={1200}>
         <Table striped highlightOnHover aria-label="API keys">
           <Table.Thead>
@@ -90,7 +87,7 @@ export const KeysPage = ({ openKeyId }: { openKeyId?: string }) => {
             {rows.map((k) => (
               <Table.Tr key={k.id}>
                 <Table.Td>
-                  <UnstyledButton c="blue" onClick={() => navigate(`keys/${k.id}`)}>
+                  <UnstyledButton c="blue.9" td="underline" onClick={() => navigate(`keys/${k.id}`)}>
                     {k.name}
                   </UnstyledButton>
                 </Table.Td>
@@ -109,7 +106,7 @@ export const KeysPage = ({ openKeyId }: { openKeyId?: string }) => {
                 <Table.Td>{k.groupIds.map((g) => names.get(g) ?? g).join(', ') || '—'}</Table.Td>
                 <Table.Td>{k.accessibleRoutes.length}</Table.Td>
                 <Table.Td>
-                  <Badge color={stateColor(k.state)} variant="light">
+                  <Badge color={stateColor(k.state)} variant="filled">
                     {k.state}
                   </Badge>
                 </Table.Td>

@@ -1,8 +1,9 @@
-import { Button, Group, Modal, PasswordInput, Select, Stack, Text, TextInput } from '@mantine/core';
+import { Button, Group, Modal, PasswordInput, Select, Stack, TextInput } from '@mantine/core';
 import { useState } from 'react';
 import { errorText, keyService, unwrap } from '../api/clients';
 import type { components } from '../api/key-service';
 import type { ProviderResource } from './providers.page';
+import { ErrorText } from '../shared/error-text';
 
 type Settings = components['schemas']['ProviderSettingsDto'];
 type ProviderType = 'openai' | 'azure' | 'gemini';
@@ -117,11 +118,7 @@ export const ProviderDialog = ({
               onChange={(e) => setSettings({ ...settings, [f.key]: e.currentTarget.value })}
             />
           ))}
-        {error && (
-          <Text c="red" role="alert">
-            {error}
-          </Text>
-        )}
+        <ErrorText error={error} />
         <Group justify="flex-end">
           <Button variant="default" onClick={onClose}>
             Cancel

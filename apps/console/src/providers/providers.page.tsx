@@ -42,7 +42,7 @@ export const ProvidersPage = () => {
     if (r === 'testing') return <Text size="sm">Testing…</Text>;
     if ('ok' in r && r.ok)
       return (
-        <Text size="sm" c="green" role="status">
+        <Text size="sm" role="status">
           Connection ok ({r.latencyMs} ms)
         </Text>
       );
@@ -77,7 +77,7 @@ export const ProvidersPage = () => {
             <Table.Tr key={p.id}>
               <Table.Td>{p.name}</Table.Td>
               <Table.Td>
-                <Badge variant="light">{p.type}</Badge>
+                <Badge variant="filled">{p.type}</Badge>
               </Table.Td>
               <Table.Td ff="monospace">{p.maskedSecret}</Table.Td>
               <Table.Td>

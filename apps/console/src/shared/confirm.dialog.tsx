@@ -1,5 +1,6 @@
-import { Button, Group, Modal, Stack, Text, TextInput } from '@mantine/core';
+import { Button, Group, Modal, Stack, TextInput } from '@mantine/core';
 import { useState, type ReactNode } from 'react';
+import { ErrorText } from './error-text';
 
 // A confirmation for an action that cannot be undone; `typeToConfirm` makes the user type the name first.
 export const ConfirmDialog = ({
@@ -31,11 +32,7 @@ export const ConfirmDialog = ({
             onChange={(e) => setTyped(e.currentTarget.value)}
           />
         )}
-        {error && (
-          <Text c="red" role="alert">
-            {error}
-          </Text>
-        )}
+        <ErrorText error={error} />
         <Group justify="flex-end">
           <Button variant="default" onClick={onCancel}>
             Cancel

@@ -7,6 +7,7 @@ import { currentToken } from '../api/session';
 import { download, usd } from '../shared/format';
 import { UsageChart } from './usage-chart';
 import { RANGES, useUsageSummary, type Dimension, type RangeName } from './usage.hooks';
+import { ErrorText } from '../shared/error-text';
 
 const LABEL_FIELD: Record<Dimension, 'name' | 'ownerId' | 'route' | 'model' | 'provider' | 'groupId'> = {
   key: 'name',
@@ -95,11 +96,7 @@ export const UsagePage = () => {
           Export CSV
         </Button>
       </Group>
-      {exportError && (
-        <Text c="red" role="alert">
-          {exportError}
-        </Text>
-      )}
+      <ErrorText error={exportError} />
       <SimpleGrid cols={{ base: 2, md: 4 }}>
         {stat('Requests', String(sum.requests))}
         {stat('Errors', String(sum.errors))}

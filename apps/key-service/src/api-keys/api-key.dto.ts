@@ -16,6 +16,7 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
+import { PageQuery } from '../page.dto';
 
 export class RateLimitDto {
   @ApiPropertyOptional({ description: 'a tier of routes.yaml, e.g. free' })
@@ -65,21 +66,9 @@ class RestrictionsDto {
   budget?: BudgetDto | null;
 }
 
-export class CreateKeyDto extends RestrictionsDto {
-  @ApiProperty() @IsString() @MinLength(1) @MaxLength(128) name!: string;
+// What create and update share besides the restrictions.
+class KeyDetailsDto extends RestrictionsDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1024) description?: string;
-  @ApiPropertyOptional({ description: 'team or person owning the key; none when absent' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(128)
-  ownerId?: string;
-  @ApiPropertyOptional({ enum: ['live', 'test'] }) @IsOptional() @IsIn(['live', 'test']) environment?:
-    'live' | 'test';
-  @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
-  @IsString({ each: true })
-  @ArrayMaxSize(50)
-  groupIds?: string[];
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
   @IsOptional()
   @IsObject()
@@ -92,19 +81,24 @@ export class CreateKeyDto extends RestrictionsDto {
   rotationPeriodDays?: number | null;
 }
 
-export class UpdateKeyDto extends RestrictionsDto {
+export class CreateKeyDto extends KeyDetailsDto {
+  @ApiProperty() @IsString() @MinLength(1) @MaxLength(128) name!: string;
+  @ApiPropertyOptional({ description: 'team or person owning the key; none when absent' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  ownerId?: string;
+  @ApiPropertyOptional({ enum: ['live', 'test'] }) @IsOptional() @IsIn(['live', 'test']) environment?:
+    'live' | 'test';
+  @ApiPropertyOptional({ type: [String] })
+  @IsOptional()
+  @IsString({ each: true })
+  @ArrayMaxSize(50)
+  groupIds?: string[];
+}
+
+export class UpdateKeyDto extends KeyDetailsDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MinLength(1) @MaxLength(128) name?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1024) description?: string;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
-  @IsOptional()
-  @IsObject()
-  metadata?: Record<string, string>;
-  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 1, maximum: 3650 })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(3650)
-  rotationPeriodDays?: number | null;
 }
 
 export class RotateKeyDto {
@@ -120,7 +114,7 @@ export class ReasonDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(512) reason?: string;
 }
 
-export class ListKeysQuery {
+export class ListKeysQuery extends PageQuery {
   @ApiPropertyOptional({ description: 'name or description contains; or the exact key id' })
   @IsOptional()
   @IsString()
@@ -144,12 +138,4 @@ export class ListKeysQuery {
   @IsOptional()
   @IsDateString({ strict: true })
   unusedSince?: string;
-  @ApiPropertyOptional({ minimum: 1, maximum: 200 })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  @Type(() => Number)
-  limit?: number;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) cursor?: string;
 }

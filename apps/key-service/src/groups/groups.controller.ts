@@ -7,10 +7,10 @@ import {
   ApiProperty,
   ApiTags,
 } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsInt, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { ArrayMaxSize, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import type { FastifyRequest } from 'fastify';
 import { callerOf } from '../api-keys/api-keys.controller';
+import { PageQuery } from '../page.dto';
 import { GroupPageDto, GroupResourceDto } from './group.resource';
 import { GroupsService } from './groups.service';
 
@@ -34,17 +34,6 @@ export class UpdateGroupDto {
   routes?: string[];
 }
 
-export class ListGroupsQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: 200 })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  @Type(() => Number)
-  limit?: number;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) cursor?: string;
-}
-
 @ApiTags('groups')
 @ApiBearerAuth()
 @Controller('v1/groups')
@@ -59,7 +48,7 @@ export class GroupsController {
 
   @ApiOkResponse({ type: GroupPageDto })
   @Get()
-  list(@Query() q: ListGroupsQuery) {
+  list(@Query() q: PageQuery) {
     return this.groups.list(q.limit, q.cursor);
   }
 

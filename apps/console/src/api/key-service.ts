@@ -366,17 +366,17 @@ export interface components {
       ipDeny?: string[];
       rateLimit?: components['schemas']['RateLimitDto'] | null;
       budget?: components['schemas']['BudgetDto'] | null;
-      name: string;
       description?: string;
+      metadata?: {
+        [key: string]: string;
+      };
+      rotationPeriodDays?: number | null;
+      name: string;
       /** @description team or person owning the key; none when absent */
       ownerId?: string;
       /** @enum {string} */
       environment?: 'live' | 'test';
       groupIds?: string[];
-      metadata?: {
-        [key: string]: string;
-      };
-      rotationPeriodDays?: number | null;
     };
     GrantingGroupDto: {
       /** @example grp_… */
@@ -480,12 +480,12 @@ export interface components {
       ipDeny?: string[];
       rateLimit?: components['schemas']['RateLimitDto'] | null;
       budget?: components['schemas']['BudgetDto'] | null;
-      name?: string;
       description?: string;
       metadata?: {
         [key: string]: string;
       };
       rotationPeriodDays?: number | null;
+      name?: string;
     };
     RotateKeyDto: {
       /**
@@ -841,6 +841,8 @@ export interface operations {
   ApiKeysController_list: {
     parameters: {
       query?: {
+        limit?: number;
+        cursor?: string;
         /** @description name or description contains; or the exact key id */
         search?: string;
         groupId?: string;
@@ -850,8 +852,6 @@ export interface operations {
         expiringBefore?: string;
         /** @description not presented at the gateway since (and older than) */
         unusedSince?: string;
-        limit?: number;
-        cursor?: string;
       };
       header?: never;
       path?: never;

@@ -42,7 +42,7 @@ export const AlertsPage = () => {
             <Table.Tr key={a.id}>
               <Table.Td>{when(a.raisedAt)}</Table.Td>
               <Table.Td>
-                <Badge color={SEVERITY[a.severity] ?? 'gray'} variant="filled">
+                <Badge color={SEVERITY[a.severity] ?? 'gray'} variant="dot">
                   {a.severity}
                 </Badge>
               </Table.Td>

@@ -36,6 +36,14 @@ module.exports = {
       globalTeardown: '<rootDir>/test/e2e/global-teardown.ts',
     },
     {
+      // The console in Debian's Chromium (playwright-core) against the built services: `npm run build` first.
+      ...base,
+      displayName: 'browser',
+      testMatch: ['<rootDir>/test/browser/**/*.browser-spec.ts'],
+      globalSetup: '<rootDir>/test/browser/global-setup.ts',
+      globalTeardown: '<rootDir>/test/browser/global-teardown.ts',
+    },
+    {
       // Fault injection (npm run test:faults): each file starts its own broker / Redis / PostgreSQL to break.
       ...base,
       displayName: 'faults',

@@ -132,7 +132,13 @@ const up = async (detach: boolean): Promise<void> => {
     mockEnv.ALLOW_PRIVATE_UPSTREAMS = env.ALLOW_PRIVATE_UPSTREAMS ?? 'true';
   }
 
-  const serviceEnv = { ADMIN_TOKEN: adminToken, KEYGATE_MASTER_KEY: masterKey, ...mockEnv };
+  // The console (key-service /console/) links the gateway in .pak files and calls the usage-service cross-origin.
+  const consoleEnv = {
+    PUBLIC_GATEWAY_URL: env.PUBLIC_GATEWAY_URL ?? `http://127.0.0.1:${ports.gateway}/v1`,
+    PUBLIC_USAGE_SERVICE_URL: env.PUBLIC_USAGE_SERVICE_URL ?? `http://127.0.0.1:${ports.usage}`,
+    CONSOLE_ORIGINS: env.CONSOLE_ORIGINS ?? `http://127.0.0.1:${ports.keys},http://localhost:${ports.keys}`,
+  };
+  const serviceEnv = { ADMIN_TOKEN: adminToken, KEYGATE_MASTER_KEY: masterKey, ...mockEnv, ...consoleEnv };
   const services = [
     { name: 'key-service', script: 'apps/key-service/src/main.js', port: ports.keys },
     { name: 'gateway', script: 'apps/gateway/src/main.js', port: ports.gateway },
@@ -161,9 +167,10 @@ const up = async (detach: boolean): Promise<void> => {
   }
 
   log(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  log(`  console       http://127.0.0.1:${ports.keys}/console/  (sign in with the admin token)`);
   log(`  key-service   http://127.0.0.1:${ports.keys}  (OpenAPI: /docs, gRPC :${ports.grpc})`);
   log(`  gateway       http://127.0.0.1:${ports.gateway}/v1  (OpenAI-compatible)`);
-  log(`  usage-service http://127.0.0.1:${ports.usage}`);
+  log(`  usage-service http://127.0.0.1:${ports.usage}  (OpenAPI: /docs)`);
   if (mockEnv.OPENAI_API_KEY)
     log(`  mock provider http://127.0.0.1:${ports.mock}  (no real provider configured)`);
   log(`  admin token   ${adminToken}   (also in .stack/admin-token)`);

@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsInt, IsNotEmpty, IsString, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { IsInt, IsNotEmpty, IsString, IsUrl, Matches, Max, Min, ValidateIf } from 'class-validator';
 import { CommonEnv } from '@keygate/platform';
 
 export class KeyServiceEnv extends CommonEnv {
@@ -30,4 +30,22 @@ export class KeyServiceEnv extends CommonEnv {
   @IsString({ each: true })
   GATEWAY_PROJECTION_GROUP: string[] = ['gateway-projection'];
   @IsInt() @Min(0) @Max(60000) PROJECTION_FENCE_MS: number = 5000;
+
+  // Consumer group folding usage.requests into each key's lastUsedAt.
+  @IsString() @IsNotEmpty() KEY_SERVICE_LAST_USED_GROUP: string = 'key-service-last-used';
+
+  // What the console (and a downloaded .pak file) calls: the gateway's public /v1 URL, the usage-service's URL.
+  @IsUrl(
+    { require_tld: false, protocols: ['http', 'https'] },
+    { message: 'PUBLIC_GATEWAY_URL must be an http(s) URL' },
+  )
+  PUBLIC_GATEWAY_URL: string = 'http://127.0.0.1:8080/v1';
+  @IsUrl(
+    { require_tld: false, protocols: ['http', 'https'] },
+    { message: 'PUBLIC_USAGE_SERVICE_URL must be an http(s) URL' },
+  )
+  PUBLIC_USAGE_SERVICE_URL: string = 'http://127.0.0.1:3002';
+
+  // The built console (vite output); unset: dist/console beside the built services.
+  @IsString() CONSOLE_DIR: string = '';
 }

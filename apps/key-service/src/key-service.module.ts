@@ -3,7 +3,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
-import { EventProducer, createKafka } from '@keygate/messaging';
+import { EventConsumer, EventProducer, createKafka } from '@keygate/messaging';
 import {
   HEALTH_CHECKS,
   healthParts,
@@ -34,6 +34,8 @@ import { GroupsGrpcController } from './grpc/groups.grpc-controller';
 import { KeysGrpcController } from './grpc/keys.grpc-controller';
 import { ProvidersGrpcController } from './grpc/providers.grpc-controller';
 import { KeyServiceEnv } from './key-service.env';
+import { ConsoleController } from './console/console.controller';
+import { LastUsedConsumer } from './last-used/last-used.consumer';
 import { OutboxRelay } from './outbox/outbox-relay';
 import { ProjectionFence } from './outbox/projection-fence';
 import { CredentialCipher, parseMasterKey } from './providers/credential-crypto';
@@ -78,6 +80,7 @@ const health = healthParts({
     ProvidersController,
     AdminTokensController,
     AuditController,
+    ConsoleController,
     KeysGrpcController,
     GroupsGrpcController,
     ProvidersGrpcController,
@@ -120,6 +123,12 @@ const health = healthParts({
           keyServiceEnv.GATEWAY_PROJECTION_GROUP,
           keyServiceEnv.PROJECTION_FENCE_MS,
         ),
+      inject: [getDataSourceToken(), Kafka],
+    },
+    {
+      provide: LastUsedConsumer,
+      useFactory: (db: DataSource, kafka: Kafka) =>
+        new LastUsedConsumer(db, new EventConsumer(kafka), keyServiceEnv.KEY_SERVICE_LAST_USED_GROUP),
       inject: [getDataSourceToken(), Kafka],
     },
     {

@@ -2,6 +2,7 @@ import { startTelemetry } from '@keygate/platform/telemetry/telemetry';
 startTelemetry('key-service');
 
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import {
   createHttpApp,
@@ -10,6 +11,7 @@ import {
   listen,
   strictValidationPipe,
 } from '@keygate/platform';
+import { defaultConsoleDir, serveConsole } from './console/console-static';
 import { keyServiceGrpcOptions } from './grpc/grpc-options';
 
 const bootstrap = async (): Promise<void> => {
@@ -18,7 +20,7 @@ const bootstrap = async (): Promise<void> => {
     port: keyServiceEnv.KEY_SERVICE_HTTP_PORT,
     bodyLimitBytes: 256 * 1024,
     timeouts: httpTimeouts(keyServiceEnv),
-    configure: (a) => {
+    configure: async (a) => {
       a.useGlobalPipes(strictValidationPipe());
       const doc = new DocumentBuilder()
         .setTitle('keygate key-service')
@@ -26,6 +28,11 @@ const bootstrap = async (): Promise<void> => {
         .addBearerAuth()
         .build();
       SwaggerModule.setup('docs', a, SwaggerModule.createDocument(a, doc));
+      const served = await serveConsole(a, {
+        dir: keyServiceEnv.CONSOLE_DIR || defaultConsoleDir(),
+        usageServiceUrl: keyServiceEnv.PUBLIC_USAGE_SERVICE_URL,
+      });
+      if (!served) new Logger('console').warn('no console build found: /console/ is not served');
     },
   });
   // Hybrid app: the gRPC controllers share the module's services with REST; gRPC is up before /health/ready.

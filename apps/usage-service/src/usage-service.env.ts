@@ -1,5 +1,6 @@
 import { IsIn, IsInt, IsNotEmpty, IsNumber, IsString, Matches, Max, Min } from 'class-validator';
-import { CommonEnv } from '@keygate/platform';
+import { Transform } from 'class-transformer';
+import { CommonEnv, commaList } from '@keygate/platform';
 
 const BASE64_32_BYTES = /^[A-Za-z0-9+/]{43}=$/;
 
@@ -22,6 +23,14 @@ export class UsageServiceEnv extends CommonEnv {
   KEYGATE_MASTER_KEY!: string;
 
   @IsString() USAGE_CONSUMER_GROUP: string = 'usage-service';
+
+  // Browser origins allowed to call this API (the console, served by key-service at /console/), comma-separated.
+  @Transform(commaList)
+  @Matches(/^https?:\/\/[^/\s]+$/, {
+    each: true,
+    message: 'CONSOLE_ORIGINS must be origins like http://host:3001',
+  })
+  CONSOLE_ORIGINS: string[] = ['http://127.0.0.1:3001', 'http://localhost:3001'];
   // Where a consumer group that never committed starts: earliest (nothing is lost) or latest (test stacks that
   // share long-lived topics with other runs).
   @IsIn(['earliest', 'latest']) USAGE_CONSUMER_START: 'earliest' | 'latest' = 'earliest';

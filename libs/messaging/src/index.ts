@@ -6,3 +6,4 @@ export * from './threaded-producer';
 export * from './batched-fold';
 export * from './topic-config';
 export * from './event-journal';
+export * from './background-consumer';

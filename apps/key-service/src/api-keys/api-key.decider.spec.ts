@@ -10,6 +10,17 @@ describe('api key decider', () => {
         .then([created({ createdAt: NOW.toISOString() })]);
     });
 
+    it('creates a key without an owner: a name and optional groups are enough', () => {
+      spec
+        .given([])
+        .when(createKey({ ownerId: undefined }))
+        .then([created({ ownerId: '', createdAt: NOW.toISOString() })]);
+      spec
+        .given([])
+        .when(createKey({ ownerId: '   ' }))
+        .then([created({ ownerId: '', createdAt: NOW.toISOString() })]);
+    });
+
     it('normalises what it stores: trimmed text, canonical CIDRs and expiry, deduplicated groups', () => {
       spec
         .given([])

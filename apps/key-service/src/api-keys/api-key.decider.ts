@@ -41,7 +41,7 @@ export interface CreateKeyData {
   last4: string;
   environment: KeyEnvironment;
   name: string;
-  ownerId: string;
+  ownerId?: string; // '' or absent: no owner (the Radicalbit flow is a name and optional groups)
   description?: string;
   groupIds?: string[];
   expiresAt?: string | null;
@@ -128,7 +128,7 @@ const createKey = (data: CreateKeyData, state: ApiKeyState, ctx: ApiKeyContext):
       keyId: requireKeyId(data.keyId),
       name: requireText('name', data.name, KEY_LIMITS.name),
       description: requireText('description', data.description ?? '', KEY_LIMITS.description, true),
-      ownerId: requireText('ownerId', data.ownerId, KEY_LIMITS.name),
+      ownerId: requireText('ownerId', data.ownerId ?? '', KEY_LIMITS.name, true),
       environment: data.environment,
       hash: requireHash(data.hash),
       last4: requireLast4(data.last4),

@@ -17,6 +17,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PlainRecord } from '@keygate/platform';
+import { PageQuery } from '../page.dto';
 
 export class RateLimitDto {
   @ApiPropertyOptional({ description: 'a tier of routes.yaml, e.g. free' })
@@ -38,8 +39,10 @@ export class BudgetDto {
 }
 
 class RestrictionsDto {
-  @ApiPropertyOptional({ nullable: true }) @IsOptional() @IsDateString({ strict: true }) expiresAt?:
-    string | null;
+  @ApiPropertyOptional({ type: String, format: 'date-time', nullable: true })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  expiresAt?: string | null;
   @ApiPropertyOptional({ type: [String] })
   @IsOptional()
   @IsString({ each: true })
@@ -64,10 +67,29 @@ class RestrictionsDto {
   budget?: BudgetDto | null;
 }
 
-export class CreateKeyDto extends RestrictionsDto {
-  @ApiProperty() @IsString() @MinLength(1) @MaxLength(128) name!: string;
+// What create and update share besides the restrictions.
+class KeyDetailsDto extends RestrictionsDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1024) description?: string;
-  @ApiProperty() @IsString() @MinLength(1) @MaxLength(128) ownerId!: string;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' } })
+  @IsOptional()
+  @IsObject()
+  @PlainRecord()
+  metadata?: Record<string, string>;
+  @ApiPropertyOptional({ type: Number, nullable: true, minimum: 1, maximum: 3650 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(3650)
+  rotationPeriodDays?: number | null;
+}
+
+export class CreateKeyDto extends KeyDetailsDto {
+  @ApiProperty() @IsString() @MinLength(1) @MaxLength(128) name!: string;
+  @ApiPropertyOptional({ description: 'team or person owning the key; none when absent' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  ownerId?: string;
   @ApiPropertyOptional({ enum: ['live', 'test'] }) @IsOptional() @IsIn(['live', 'test']) environment?:
     'live' | 'test';
   @ApiPropertyOptional({ type: [String] })
@@ -75,17 +97,10 @@ export class CreateKeyDto extends RestrictionsDto {
   @IsString({ each: true })
   @ArrayMaxSize(50)
   groupIds?: string[];
-  @ApiPropertyOptional() @IsOptional() @IsObject() @PlainRecord() metadata?: Record<string, string>;
-  @ApiPropertyOptional({ nullable: true }) @IsOptional() @IsInt() @Min(1) @Max(3650) rotationPeriodDays?:
-    number | null;
 }
 
-export class UpdateKeyDto extends RestrictionsDto {
+export class UpdateKeyDto extends KeyDetailsDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MinLength(1) @MaxLength(128) name?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1024) description?: string;
-  @ApiPropertyOptional() @IsOptional() @IsObject() @PlainRecord() metadata?: Record<string, string>;
-  @ApiPropertyOptional({ nullable: true }) @IsOptional() @IsInt() @Min(1) @Max(3650) rotationPeriodDays?:
-    number | null;
 }
 
 export class RotateKeyDto {
@@ -101,13 +116,28 @@ export class ReasonDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(512) reason?: string;
 }
 
-export class ListKeysQuery {
-  @IsOptional() @IsString() @MaxLength(128) search?: string;
-  @IsOptional() @IsString() @MaxLength(64) groupId?: string;
-  @IsOptional() @IsIn(['active', 'suspended', 'revoked', 'expired']) state?: string;
-  @IsOptional() @IsString() @MaxLength(128) ownerId?: string;
-  @IsOptional() @IsIn(['live', 'test']) environment?: string;
-  @IsOptional() @IsDateString({ strict: true }) expiringBefore?: string;
-  @IsOptional() @IsInt() @Min(1) @Max(200) @Type(() => Number) limit?: number;
-  @IsOptional() @IsString() @MaxLength(64) cursor?: string;
+export class ListKeysQuery extends PageQuery {
+  @ApiPropertyOptional({ description: 'name or description contains; or the exact key id' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  search?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) groupId?: string;
+  @ApiPropertyOptional({ enum: ['active', 'suspended', 'revoked', 'expired'] })
+  @IsOptional()
+  @IsIn(['active', 'suspended', 'revoked', 'expired'])
+  state?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(128) ownerId?: string;
+  @ApiPropertyOptional({ enum: ['live', 'test'] }) @IsOptional() @IsIn(['live', 'test']) environment?: string;
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  expiringBefore?: string;
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'not presented at the gateway since (and older than)',
+  })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  unusedSince?: string;
 }

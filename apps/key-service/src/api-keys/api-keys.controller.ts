@@ -13,11 +13,18 @@ import {
   Req,
   Res,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor } from '../admin-auth/admin-auth.guard';
 import { DomainError } from '../domain-errors';
 import { CreateKeyDto, ListKeysQuery, ReasonDto, RotateKeyDto, UpdateKeyDto } from './api-key.dto';
+import { CreatedKeyDto, KeyPageDto, KeyResourceDto } from './api-key.resource';
 import { ApiKeysService, type Caller } from './api-keys.service';
 
 export const callerOf = (req: FastifyRequest): Caller => ({
@@ -39,16 +46,19 @@ const parseIfMatch = (header: string | undefined): number | undefined => {
 export class ApiKeysController {
   constructor(private readonly keys: ApiKeysService) {}
 
+  @ApiCreatedResponse({ type: CreatedKeyDto })
   @Post()
   create(@Body() dto: CreateKeyDto, @Req() req: FastifyRequest) {
     return this.keys.create(dto, callerOf(req));
   }
 
+  @ApiOkResponse({ type: KeyPageDto })
   @Get()
   list(@Query() q: ListKeysQuery) {
     return this.keys.list(q);
   }
 
+  @ApiOkResponse({ type: KeyResourceDto })
   @Get(':id')
   async get(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply) {
     const key = await this.keys.get(id);
@@ -56,6 +66,7 @@ export class ApiKeysController {
     return key;
   }
 
+  @ApiOkResponse({ type: KeyResourceDto })
   @Patch(':id')
   async update(
     @Param('id') id: string,
@@ -69,40 +80,47 @@ export class ApiKeysController {
     return key;
   }
 
+  @ApiCreatedResponse({ type: CreatedKeyDto })
   @Post(':id/rotate')
   rotate(@Param('id') id: string, @Body() dto: RotateKeyDto, @Req() req: FastifyRequest) {
     return this.keys.rotate(id, dto.gracePeriodSeconds ?? 0, callerOf(req));
   }
 
+  @ApiOkResponse({ type: KeyResourceDto })
   @Post(':id/revoke')
   @HttpCode(200)
   revoke(@Param('id') id: string, @Body() dto: ReasonDto, @Req() req: FastifyRequest) {
     return this.keys.revoke(id, dto.reason ?? 'revoked by an administrator', callerOf(req));
   }
 
+  @ApiOkResponse({ type: KeyResourceDto })
   @Post(':id/suspend')
   @HttpCode(200)
   suspend(@Param('id') id: string, @Body() dto: ReasonDto, @Req() req: FastifyRequest) {
     return this.keys.suspend(id, dto.reason ?? 'suspended by an administrator', callerOf(req));
   }
 
+  @ApiOkResponse({ type: KeyResourceDto })
   @Post(':id/reactivate')
   @HttpCode(200)
   reactivate(@Param('id') id: string, @Req() req: FastifyRequest) {
     return this.keys.reactivate(id, callerOf(req));
   }
 
+  @ApiNoContentResponse()
   @Delete(':id')
   @HttpCode(204)
   async remove(@Param('id') id: string, @Req() req: FastifyRequest): Promise<void> {
     await this.keys.remove(id, callerOf(req));
   }
 
+  @ApiOkResponse({ type: KeyResourceDto })
   @Put(':id/groups/:groupId')
   addGroup(@Param('id') id: string, @Param('groupId') groupId: string, @Req() req: FastifyRequest) {
     return this.keys.addGroup(id, groupId, callerOf(req));
   }
 
+  @ApiOkResponse({ type: KeyResourceDto })
   @Delete(':id/groups/:groupId')
   removeGroup(@Param('id') id: string, @Param('groupId') groupId: string, @Req() req: FastifyRequest) {
     return this.keys.removeGroup(id, groupId, callerOf(req));

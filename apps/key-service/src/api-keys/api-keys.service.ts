@@ -23,12 +23,14 @@ export interface KeyResource {
   id: string;
   name: string;
   description: string;
-  ownerId: string;
+  ownerId: string | null;
   environment: KeyEnvironment;
   state: 'active' | 'suspended' | 'revoked' | 'expired';
   maskedKey: string;
   groupIds: string[];
   accessibleRoutes: string[];
+  // Each accessible route with the groups of this key that grant it.
+  routeGrants: RouteGrant[];
   expiresAt: string | null;
   ipAllow: string[];
   ipDeny: string[];
@@ -64,6 +66,18 @@ interface KeyRow {
   rotated_at: Date | null;
   version: number;
   routes: string[] | null;
+  grants: { route: string; groupId: string; groupName: string }[] | null;
+  last_used_at: Date | null;
+}
+
+export interface RouteGrant {
+  route: string;
+  groups: { id: string; name: string }[];
+}
+
+interface LiveGroup {
+  name: string;
+  routes: string[];
 }
 
 export interface Caller {
@@ -92,7 +106,7 @@ export class ApiKeysService {
     newStream = false,
   ) {
     const list = Array.isArray(command) ? command : [command];
-    const live = new Map<string, string[]>();
+    const live = new Map<string, LiveGroup>();
     const result = await this.commands.execute(
       apiKeyDecider,
       keyId,
@@ -100,11 +114,11 @@ export class ApiKeysService {
       async (m): Promise<ApiKeyContext> => {
         const ids = [...new Set(list.flatMap(referencedGroupIds))];
         if (ids.length) {
-          const rows: { id: string; routes: string[] }[] = await m.query(
-            `SELECT id, routes FROM groups WHERE id = ANY($1) AND deleted_at IS NULL`,
+          const rows: { id: string; name: string; routes: string[] }[] = await m.query(
+            `SELECT id, name, routes FROM groups WHERE id = ANY($1) AND deleted_at IS NULL`,
             [ids],
           );
-          for (const r of rows) live.set(r.id, r.routes);
+          for (const r of rows) live.set(r.id, { name: r.name, routes: r.routes });
         }
         return {
           now: new Date(),
@@ -152,7 +166,11 @@ export class ApiKeysService {
     // The answer is what was just committed, so it is rendered from the event rather than read back.
     const created = events[0];
     const d = created.data as KeyCreatedData;
-    const routes = [...new Set(d.groupIds.flatMap((g) => groupRoutes.get(g) ?? []))].sort();
+    const grants = d.groupIds.flatMap((g) => {
+      const group = groupRoutes.get(g);
+      return (group?.routes ?? []).map((route) => ({ route, groupId: g, groupName: group?.name ?? g }));
+    });
+    const routes = [...new Set(grants.map((g) => g.route))].sort();
     const row: KeyRow = {
       id: d.keyId,
       name: d.name,
@@ -174,6 +192,8 @@ export class ApiKeysService {
       rotated_at: null,
       version: created.streamPosition,
       routes,
+      grants,
+      last_used_at: null,
     };
     return { ...toResource(row), key };
   }
@@ -280,6 +300,8 @@ export class ApiKeysService {
     if (q.ownerId) add('k.owner_id = ?', q.ownerId);
     if (q.environment) add('k.environment = ?', q.environment);
     if (q.expiringBefore) add('k.expires_at < ?', q.expiringBefore);
+    // Not presented since that instant; a key younger than it is not "unused since" it.
+    if (q.unusedSince) add('COALESCE(lu.last_used_at, k.created_at) < ?', q.unusedSince);
     if (q.state === 'expired') where.push(`k.status <> 'revoked' AND k.expires_at <= now()`);
     else if (q.state === 'active')
       where.push(`k.status = 'active' AND (k.expires_at IS NULL OR k.expires_at > now())`);
@@ -299,9 +321,23 @@ export class ApiKeysService {
 }
 
 const SELECT_KEYS = `
-  SELECT k.*, (SELECT array_agg(DISTINCT r ORDER BY r) FROM groups g, unnest(g.routes) r
-               WHERE g.id = ANY(k.group_ids) AND g.deleted_at IS NULL) AS routes
-  FROM api_keys k`;
+  SELECT k.*, lu.last_used_at,
+    (SELECT array_agg(DISTINCT r ORDER BY r) FROM groups g, unnest(g.routes) r
+     WHERE g.id = ANY(k.group_ids) AND g.deleted_at IS NULL) AS routes,
+    (SELECT jsonb_agg(jsonb_build_object('route', r, 'groupId', g.id, 'groupName', g.name) ORDER BY r, g.name)
+     FROM groups g, unnest(g.routes) r WHERE g.id = ANY(k.group_ids) AND g.deleted_at IS NULL) AS grants
+  FROM api_keys k LEFT JOIN key_last_used lu ON lu.key_id = k.id`;
+
+const routeGrants = (grants: KeyRow['grants']): RouteGrant[] => {
+  const byRoute = new Map<string, RouteGrant>();
+  for (const g of grants ?? []) {
+    const grant = byRoute.get(g.route) ?? { route: g.route, groups: [] };
+    if (!grant.groups.some((x) => x.id === g.groupId))
+      grant.groups.push({ id: g.groupId, name: g.groupName });
+    byRoute.set(g.route, grant);
+  }
+  return [...byRoute.values()].sort((a, b) => a.route.localeCompare(b.route));
+};
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
@@ -309,12 +345,13 @@ const toResource = (r: KeyRow): KeyResource => ({
   id: r.id,
   name: r.name,
   description: r.description,
-  ownerId: r.owner_id,
+  ownerId: r.owner_id === '' ? null : r.owner_id,
   environment: r.environment,
   state: r.status !== 'revoked' && r.expires_at && r.expires_at <= new Date() ? 'expired' : r.status,
   maskedKey: maskApiKey(r.environment, r.last4),
   groupIds: r.group_ids,
   accessibleRoutes: r.routes ?? [],
+  routeGrants: routeGrants(r.grants),
   expiresAt: iso(r.expires_at),
   ipAllow: r.ip_allow,
   ipDeny: r.ip_deny,
@@ -325,7 +362,7 @@ const toResource = (r: KeyRow): KeyResource => ({
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
   rotatedAt: iso(r.rotated_at),
-  // Last use is known to usage-service (GET /v1/keys/unused there); key-service does not see traffic.
-  lastUsedAt: null,
+  // Folded from usage.requests (last-used/), seconds behind the gateway.
+  lastUsedAt: iso(r.last_used_at),
   version: r.version,
 });

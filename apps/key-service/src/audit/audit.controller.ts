@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { AuditQuery } from './audit.dto';
+import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { AuditPageDto, AuditQuery } from './audit.dto';
 import { AuditService } from './audit.service';
 
 @ApiTags('audit')
@@ -10,6 +10,7 @@ export class AuditController {
   constructor(private readonly audit: AuditService) {}
 
   @Get()
+  @ApiOkResponse({ type: AuditPageDto })
   list(@Query() q: AuditQuery) {
     return this.audit.list(q);
   }

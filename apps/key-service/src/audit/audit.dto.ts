@@ -1,4 +1,4 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   IsDateString,
@@ -40,4 +40,22 @@ export class AuditQuery {
   @IsString()
   @Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'cursor must be a nextCursor of a previous page' })
   cursor?: string;
+}
+
+// OpenAPI shape of an audit page (hashes and ciphertext are redacted from `data`).
+class AuditEntryDto {
+  @ApiProperty() id!: string;
+  @ApiProperty() position!: number;
+  @ApiProperty({ enum: KEY_EVENT_TYPES }) type!: string;
+  @ApiProperty() aggregateId!: string;
+  @ApiProperty() streamPosition!: number;
+  @ApiProperty({ description: 'admin token id, or bootstrap' }) actor!: string;
+  @ApiProperty() requestId!: string;
+  @ApiProperty({ format: 'date-time' }) time!: string;
+  @ApiProperty({ type: 'object', additionalProperties: true }) data!: Record<string, unknown>;
+}
+
+export class AuditPageDto {
+  @ApiProperty({ type: [AuditEntryDto] }) data!: AuditEntryDto[];
+  @ApiPropertyOptional({ type: String, nullable: true }) nextCursor!: string | null;
 }

@@ -1,9 +1,17 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiPropertyOptional, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsInt, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiPropertyOptional,
+  ApiProperty,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ArrayMaxSize, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import type { FastifyRequest } from 'fastify';
 import { callerOf } from '../api-keys/api-keys.controller';
+import { PageQuery } from '../page.dto';
+import { GroupPageDto, GroupResourceDto } from './group.resource';
 import { GroupsService } from './groups.service';
 
 export class CreateGroupDto {
@@ -26,32 +34,31 @@ export class UpdateGroupDto {
   routes?: string[];
 }
 
-export class ListGroupsQuery {
-  @IsOptional() @IsInt() @Min(1) @Max(200) @Type(() => Number) limit?: number;
-  @IsOptional() @IsString() @MaxLength(64) cursor?: string;
-}
-
 @ApiTags('groups')
 @ApiBearerAuth()
 @Controller('v1/groups')
 export class GroupsController {
   constructor(private readonly groups: GroupsService) {}
 
+  @ApiCreatedResponse({ type: GroupResourceDto })
   @Post()
   create(@Body() dto: CreateGroupDto, @Req() req: FastifyRequest) {
     return this.groups.create(dto, callerOf(req));
   }
 
+  @ApiOkResponse({ type: GroupPageDto })
   @Get()
-  list(@Query() q: ListGroupsQuery) {
+  list(@Query() q: PageQuery) {
     return this.groups.list(q.limit, q.cursor);
   }
 
+  @ApiOkResponse({ type: GroupResourceDto })
   @Get(':id')
   get(@Param('id') id: string) {
     return this.groups.get(id);
   }
 
+  @ApiOkResponse({ type: GroupResourceDto })
   @Patch(':id')
   update(@Param('id') id: string, @Body() dto: UpdateGroupDto, @Req() req: FastifyRequest) {
     return this.groups.update(id, dto, callerOf(req));

@@ -1,7 +1,8 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller, Inject, UseFilters, UseGuards } from '@nestjs/common';
 import { ROUTES_CONFIG, type RoutesConfig } from '@keygate/platform';
-import { CreateGroupDto, ListGroupsQuery, UpdateGroupDto } from '../groups/groups.controller';
+import { CreateGroupDto, UpdateGroupDto } from '../groups/groups.controller';
+import { PageQuery } from '../page.dto';
 import { GroupsService } from '../groups/groups.service';
 import { routesView } from '../routes.controller';
 import { GrpcAuthGuard, grpcCaller, KeyServiceRpc } from './grpc-auth.guard';
@@ -40,7 +41,7 @@ export class GroupsGrpcController {
 
   @KeyServiceRpc('ListGroups', 'read')
   async listGroups(req: PageRequest) {
-    const q = await validated(ListGroupsQuery, pageInput(req));
+    const q = await validated(PageQuery, pageInput(req));
     return page(await this.groups.list(q.limit, q.cursor), groupMessage);
   }
 

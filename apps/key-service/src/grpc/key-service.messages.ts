@@ -152,7 +152,7 @@ export const keyMessage = (k: KeyResource) => {
     id: k.id,
     name: k.name,
     description: k.description,
-    owner_id: k.ownerId,
+    owner_id: k.ownerId ?? '',
     environment: k.environment,
     state: k.state,
     masked_key: k.maskedKey,

@@ -1,9 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { callerOf } from '../api-keys/api-keys.controller';
 import { PageQuery } from '../page.dto';
 import { AddProviderDto, RotateProviderDto, UpdateProviderDto } from './provider.dto';
+import { ProbeResultDto, ProviderPageDto, ProviderResourceDto } from './provider.resource';
 import { ProvidersService } from './providers.service';
 
 @ApiTags('providers')
@@ -12,21 +13,25 @@ import { ProvidersService } from './providers.service';
 export class ProvidersController {
   constructor(private readonly providers: ProvidersService) {}
 
+  @ApiCreatedResponse({ type: ProviderResourceDto })
   @Post()
   add(@Body() dto: AddProviderDto, @Req() req: FastifyRequest) {
     return this.providers.add({ ...dto, settings: dto.settings && { ...dto.settings } }, callerOf(req));
   }
 
+  @ApiOkResponse({ type: ProviderPageDto })
   @Get()
   list(@Query() q: PageQuery) {
     return this.providers.list(q.limit, q.cursor);
   }
 
+  @ApiOkResponse({ type: ProviderResourceDto })
   @Patch(':id')
   update(@Param('id') id: string, @Body() dto: UpdateProviderDto, @Req() req: FastifyRequest) {
     return this.providers.update(id, { ...dto.settings }, callerOf(req));
   }
 
+  @ApiCreatedResponse({ type: ProviderResourceDto })
   @Post(':id/rotate')
   @HttpCode(200)
   rotate(@Param('id') id: string, @Body() dto: RotateProviderDto, @Req() req: FastifyRequest) {
@@ -40,6 +45,7 @@ export class ProvidersController {
   }
 
   // A POST (the guard counts it as a write): it uses the secret and calls out, so auditors may not.
+  @ApiOkResponse({ type: ProbeResultDto })
   @Post(':id/test')
   @HttpCode(200)
   test(@Param('id') id: string) {

@@ -40,7 +40,7 @@ export class AdminTokenGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<GuardedRequest>();
-    if (/^\/(health|metrics)(\/|\?|$)/.test(req.url)) return true;
+    if (/^\/(health|metrics|docs)(\/|\?|$)/.test(req.url)) return true;
     const token = /^Bearer\s+(\S{1,512})$/i.exec(req.headers.authorization ?? '')?.[1];
     const actor = token ? await this.authenticate(token) : null;
     if (!actor)

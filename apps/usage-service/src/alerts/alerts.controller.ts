@@ -1,3 +1,5 @@
+import { ApiBearerAuth, ApiOkResponse, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { AlertDto, AlertPageDto } from './alert.resource';
 import { Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
 import { Type } from 'class-transformer';
 import {
@@ -17,11 +19,20 @@ import type { AlertRecord } from './alert';
 import { AlertService } from './alert.service';
 
 class AlertQuery {
-  @IsOptional() @IsString() @MaxLength(64) keyId?: string;
-  @IsOptional() @IsIn(ALERT_TYPES) type?: AlertType;
-  @IsOptional() @IsDateString({ strict: true }) since?: string;
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500) limit?: number;
-  @IsOptional() @Matches(/^alr_[0-9A-Za-z]{22}$/, { message: 'cursor must be an alert id' }) cursor?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) keyId?: string;
+  @ApiPropertyOptional({ enum: ALERT_TYPES }) @IsOptional() @IsIn(ALERT_TYPES) type?: AlertType;
+  @ApiPropertyOptional({ format: 'date-time' }) @IsOptional() @IsDateString({ strict: true }) since?: string;
+  @ApiPropertyOptional({ maximum: 500 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+  @ApiPropertyOptional()
+  @IsOptional()
+  @Matches(/^alr_[0-9A-Za-z]{22}$/, { message: 'cursor must be an alert id' })
+  cursor?: string;
 }
 
 const presented = (a: AlertRecord) => {
@@ -29,11 +40,14 @@ const presented = (a: AlertRecord) => {
   return rest;
 };
 
+@ApiTags('alerts')
+@ApiBearerAuth()
 @Controller('v1/alerts')
 export class AlertsController {
   constructor(private readonly alerts: AlertService) {}
 
   @Get()
+  @ApiOkResponse({ type: AlertPageDto })
   async list(@Query() q: AlertQuery) {
     const page = await this.alerts.list({
       keyId: q.keyId,
@@ -46,6 +60,7 @@ export class AlertsController {
   }
 
   @Post(':id/ack')
+  @ApiOkResponse({ type: AlertDto })
   @HttpCode(200)
   async ack(@Param('id') id: string, @CurrentActor() actor: Actor) {
     const alert = /^alr_[0-9A-Za-z]{22}$/.test(id) ? await this.alerts.acknowledge(id, actor.id) : null;

@@ -1,3 +1,5 @@
+import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { HygienePageDto } from './hygiene.resource';
 import { Controller, Get, Query } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Type } from 'class-transformer';
@@ -5,12 +7,18 @@ import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validato
 import type { DataSource } from 'typeorm';
 
 class PageQuery {
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000) limit?: number;
-  @IsOptional() @IsString() @MaxLength(64) cursor?: string;
+  @ApiPropertyOptional({ maximum: 1000 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit?: number;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(64) cursor?: string;
 }
 
 class UnusedQuery extends PageQuery {
-  @Type(() => Number) @IsInt() @Min(1) @Max(3650) days!: number;
+  @ApiProperty({ minimum: 1, maximum: 3650 }) @Type(() => Number) @IsInt() @Min(1) @Max(3650) days!: number;
 }
 
 interface HygieneRow {
@@ -46,11 +54,14 @@ const page = (rows: HygieneRow[], limit: number) => ({
 
 // Key hygiene reports over live keys (not revoked, not deleted). "Used" means a request the key authenticated for,
 // as recorded by the ledger (key_activity outlives raw-row retention); a key never used counts from its creation.
+@ApiTags('hygiene')
+@ApiBearerAuth()
 @Controller('v1/keys')
 export class HygieneController {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   @Get('unused')
+  @ApiOkResponse({ type: HygienePageDto })
   async unused(@Query() q: UnusedQuery) {
     const limit = q.limit ?? 100;
     const rows: HygieneRow[] = await this.db.query(
@@ -65,6 +76,7 @@ export class HygieneController {
   }
 
   @Get('stale')
+  @ApiOkResponse({ type: HygienePageDto })
   async stale(@Query() q: PageQuery) {
     const limit = q.limit ?? 100;
     const rows: HygieneRow[] = await this.db.query(

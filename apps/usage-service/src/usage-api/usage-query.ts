@@ -1,15 +1,25 @@
 import { BadRequestException } from '@nestjs/common';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDateString, IsIn, IsOptional } from 'class-validator';
 
 export type Granularity = 'minute' | 'hour' | 'day';
 
 export class UsageRangeQuery {
-  @IsOptional() @IsDateString({ strict: true }) from?: string;
-  @IsOptional() @IsDateString({ strict: true }) to?: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'default: 30 days before `to`' })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  from?: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'default: a minute from now' })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  to?: string;
 }
 
 export class GranularQuery extends UsageRangeQuery {
-  @IsOptional() @IsIn(['minute', 'hour', 'day']) granularity?: Granularity;
+  @ApiPropertyOptional({ enum: ['minute', 'hour', 'day'], default: 'hour' })
+  @IsOptional()
+  @IsIn(['minute', 'hour', 'day'])
+  granularity?: Granularity;
 }
 
 const MAX_MINUTE_RANGE_MS = 31 * 86_400_000;

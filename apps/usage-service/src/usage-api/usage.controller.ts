@@ -1,14 +1,19 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { IsIn, IsOptional } from 'class-validator';
 import type { DataSource } from 'typeorm';
 import { GranularQuery, normalizeDecimal, range, UsageRangeQuery } from './usage-query';
+import { UsageSeriesDto, UsageSummaryDto } from './usage.resource';
 
 const GROUP_BY = ['key', 'owner', 'route', 'model', 'provider', 'group'] as const;
 type GroupBy = (typeof GROUP_BY)[number];
 
 class SummaryQuery extends UsageRangeQuery {
-  @IsOptional() @IsIn(GROUP_BY) groupBy?: GroupBy;
+  @ApiPropertyOptional({ enum: GROUP_BY, default: 'key' })
+  @IsOptional()
+  @IsIn(GROUP_BY)
+  groupBy?: GroupBy;
 }
 
 interface Totals {
@@ -65,25 +70,40 @@ const FOLD = `sum(requests) AS requests, sum(errors) AS errors, sum(prompt_token
   sum(completion_tokens) AS completion_tokens, sum(cost_usd) AS cost_usd,
   coalesce(jsonb_object_agg(error_code, requests) FILTER (WHERE error_code <> ''), '{}') AS errors_by_code`;
 
+@ApiTags('usage')
+@ApiBearerAuth()
 @Controller('v1/usage')
 export class UsageController {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   @Get('keys/:keyId')
-  async byKey(@Param('keyId') keyId: string, @Query() q: GranularQuery) {
+  @ApiOkResponse({ type: UsageSeriesDto })
+  byKey(@Param('keyId') keyId: string, @Query() q: GranularQuery) {
+    return this.series(q, keyId);
+  }
+
+  // Every key together: the console's "cost and requests over time".
+  @Get('timeseries')
+  @ApiOkResponse({ type: UsageSeriesDto })
+  timeseries(@Query() q: GranularQuery) {
+    return this.series(q);
+  }
+
+  private async series(q: GranularQuery, keyId?: string) {
     const { from, to } = range(q);
     const rows: (Totals & { start: Date })[] = await this.db.query(
       `WITH per_code AS (
-         SELECT date_trunc($2, bucket, 'UTC') AS start, error_code, ${SUMS}
-         FROM usage_minute WHERE key_id = $1 AND bucket >= $3 AND bucket < $4 GROUP BY 1, 2
+         SELECT date_trunc($1, bucket, 'UTC') AS start, error_code, ${SUMS}
+         FROM usage_minute WHERE bucket >= $2 AND bucket < $3 ${keyId ? 'AND key_id = $4' : ''} GROUP BY 1, 2
        )
        SELECT start, ${FOLD} FROM per_code GROUP BY start ORDER BY start`,
-      [keyId, q.granularity ?? 'hour', from, to],
+      [q.granularity ?? 'hour', from, to, ...(keyId ? [keyId] : [])],
     );
     return { data: rows.map((r) => ({ start: r.start.toISOString(), ...totals(r) })) };
   }
 
   @Get('summary')
+  @ApiOkResponse({ type: UsageSummaryDto })
   async summary(@Query() q: SummaryQuery) {
     const { from, to } = range(q);
     const d = DIMENSIONS[q.groupBy ?? 'key'];

@@ -10,6 +10,14 @@ import {
   Post,
   UnprocessableEntityException,
 } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiTags,
+} from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import {
   ArrayMaxSize,
@@ -26,19 +34,26 @@ import { ALERT_TYPES, newId, type AlertType } from '@keygate/contracts';
 import { OutboundAddressError, OutboundPolicy } from '@keygate/platform';
 import { CurrentActor, type Actor } from '../admin-auth/admin-token.guard';
 import { SecretBox } from './secret-box';
+import { DeliveryPageDto, WebhookDto, WebhookPageDto } from './webhook.resource';
 
 class CreateWebhookDto {
   // No credentials in the URL: they would be stored and listed in clear.
+  @ApiProperty({ example: 'https://hooks.example.com/keygate' })
   @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false, disallow_auth: true })
   @MaxLength(2048)
   url!: string;
-  @IsString() @MinLength(16) @MaxLength(256) secret!: string;
+  @ApiProperty({ description: 'HMAC secret, at least 16 characters; write-only' })
+  @IsString()
+  @MinLength(16)
+  @MaxLength(256)
+  secret!: string;
+  @ApiPropertyOptional({ enum: ALERT_TYPES, isArray: true, description: 'all alert types when absent' })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(ALERT_TYPES.length)
   @IsIn(ALERT_TYPES, { each: true })
   types?: AlertType[];
-  @IsOptional() @IsString() @MaxLength(256) description?: string;
+  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(256) description?: string;
 }
 
 interface WebhookRow {
@@ -63,6 +78,8 @@ const present = (r: WebhookRow) => ({
 const notFound = (id: string) =>
   new NotFoundException({ code: 'WEBHOOK_NOT_FOUND', message: `webhook ${id.slice(0, 64)} not found` });
 
+@ApiTags('webhooks')
+@ApiBearerAuth()
 @Controller('v1/webhooks')
 export class WebhooksController {
   constructor(
@@ -85,6 +102,7 @@ export class WebhooksController {
   }
 
   @Post()
+  @ApiCreatedResponse({ type: WebhookDto })
   async create(@Body() dto: CreateWebhookDto, @CurrentActor() actor: Actor) {
     await this.checkUrl(dto.url);
     const [row]: WebhookRow[] = await this.db.query(
@@ -103,6 +121,7 @@ export class WebhooksController {
   }
 
   @Get()
+  @ApiOkResponse({ type: WebhookPageDto })
   async list() {
     const rows: WebhookRow[] = await this.db.query(
       `SELECT * FROM webhooks WHERE deleted_at IS NULL ORDER BY id COLLATE "C"`,
@@ -125,6 +144,7 @@ export class WebhooksController {
 
   // The delivery log of one webhook: newest deliveries first, each with its attempts.
   @Get(':id/deliveries')
+  @ApiOkResponse({ type: DeliveryPageDto })
   async deliveries(@Param('id') id: string) {
     const exists: unknown[] = await this.db.query(`SELECT 1 FROM webhooks WHERE id = $1`, [id]);
     if (exists.length === 0) throw notFound(id);

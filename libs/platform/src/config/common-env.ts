@@ -2,7 +2,7 @@ import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 
 const HOST_PORT = /^[^\s,:]+:\d{1,5}$/;
-const list = ({ value }: { value: unknown }) =>
+export const commaList = ({ value }: { value: unknown }) =>
   typeof value === 'string'
     ? value
         .split(',')
@@ -18,7 +18,7 @@ const flag = ({ obj, key }: { obj: Record<string, unknown>; key: string }) => {
 
 // Variables shared by the three services (DESIGN.md § Configuration).
 export class CommonEnv {
-  @Transform(list)
+  @Transform(commaList)
   @Matches(HOST_PORT, { each: true, message: 'KAFKA_BROKERS must be a comma-separated list of host:port' })
   KAFKA_BROKERS: string[] = ['127.0.0.1:9092'];
 

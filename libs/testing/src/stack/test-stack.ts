@@ -115,6 +115,11 @@ export const startTestStack = async (mockUrl: string): Promise<TestStack> => {
     USAGE_SERVICE_PORT: String(usagePort),
     GATEWAY_PROJECTION_GROUP: `gateway-projection-e2e-${run}`,
     USAGE_CONSUMER_GROUP: `usage-e2e-${run}`,
+    KEY_SERVICE_LAST_USED_GROUP: `key-service-last-used-e2e-${run}`,
+    // The console at the key-service's origin calls the usage-service cross-origin; a .pak names this gateway.
+    CONSOLE_ORIGINS: stack.keyServiceUrl,
+    PUBLIC_USAGE_SERVICE_URL: stack.usageServiceUrl,
+    PUBLIC_GATEWAY_URL: `${stack.gatewayUrl}/v1`,
     OPENAI_BASE_URL: `${mockUrl}/v1`,
     AZURE_OPENAI_ENDPOINT: mockUrl,
     GEMINI_BASE_URL: mockUrl,
@@ -130,6 +135,7 @@ export const startTestStack = async (mockUrl: string): Promise<TestStack> => {
     [`gateway-projection-e2e-${run}`, Topics.keysEvents],
     [`usage-e2e-${run}`, Topics.usageRequests],
     [`usage-e2e-${run}-key-directory`, Topics.keysEvents],
+    [`key-service-last-used-e2e-${run}`, Topics.usageRequests],
   ]);
   stack.pids = (
     await Promise.all([

@@ -1,0 +1,208 @@
+import { Badge, Button, Drawer, Group, Select, Stack, Table, Text, Title } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
+import { errorText, keyService, unwrap } from '../api/clients';
+import { useCanWrite } from '../api/config';
+import { groupNames, useGroups } from '../groups/groups.hooks';
+import { stateColor, when } from '../shared/format';
+import { UsageChart } from '../usage/usage-chart';
+import { useAlerts } from '../usage/usage.hooks';
+import { KeyActions } from './key-actions';
+import { useKey, useRefreshKeys, type KeyResource } from './keys.hooks';
+import { ErrorText } from '../shared/error-text';
+
+const Section = ({ title, children }: { title: string; children: React.ReactNode }) => (
+  <Stack gap={6}>
+    <Title order={3} size="h4">
+      {title}
+    </Title>
+    {children}
+  </Stack>
+);
+
+const Facts = ({ rows }: { rows: [string, React.ReactNode][] }) => (
+  <Table withRowBorders={false} verticalSpacing={2}>
+    <Table.Tbody>
+      {rows.map(([k, v]) => (
+        <Table.Tr key={k}>
+          <Table.Th w={170}>{k}</Table.Th>
+          <Table.Td>{v}</Table.Td>
+        </Table.Tr>
+      ))}
+    </Table.Tbody>
+  </Table>
+);
+
+export const KeyDetailsDrawer = ({ keyId, onClose }: { keyId: string; onClose: () => void }) => {
+  const key = useKey(keyId);
+  return (
+    <Drawer opened onClose={onClose} position="right" size="xl" title={key.data?.name ?? 'Key'}>
+      <ErrorText error={key.isError ? errorText(key.error) : null} />
+      {key.data && <KeyDetails k={key.data} onDeleted={onClose} />}
+    </Drawer>
+  );
+};
+
+const KeyDetails = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => void }) => {
+  const canWrite = useCanWrite();
+  const names = groupNames(useGroups().data?.data);
+  const alerts = useAlerts(k.id);
+  const history = useQuery({
+    queryKey: ['audit', k.id],
+    queryFn: () =>
+      unwrap(keyService.GET('/v1/audit', { params: { query: { aggregateId: k.id, limit: 200 } } })),
+  });
+  const rateLimit = k.rateLimit
+    ? k.rateLimit.tier
+      ? `tier ${k.rateLimit.tier}`
+      : `${k.rateLimit.requestsPerMinute ?? '∞'} req/min, ${k.rateLimit.tokensPerMinute ?? '∞'} tokens/min`
+    : 'none';
+  return (
+    <Stack gap="lg">
+      <Group>
+        <Badge color={stateColor(k.state)} size="lg" variant="filled">
+          {k.state}
+        </Badge>
+        <Text ff="monospace">{k.maskedKey}</Text>
+      </Group>
+      {canWrite && <KeyActions k={k} onDeleted={onDeleted} />}
+      <Section title="General information">
+        <Facts
+          rows={[
+            [
+              'ID',
+              <Text ff="monospace" size="sm" key="id">
+                {k.id}
+              </Text>,
+            ],
+            ['Name', k.name],
+            ['Description', k.description || '—'],
+            ['Owner', k.ownerId ?? '—'],
+            ['Environment', k.environment],
+            ['Created', when(k.createdAt)],
+            ['Updated', when(k.updatedAt)],
+            ['Rotated', when(k.rotatedAt, 'never')],
+            ['Last used', when(k.lastUsedAt, 'never')],
+            ['Version', k.version],
+          ]}
+        />
+      </Section>
+      <Section title="Restrictions">
+        <Facts
+          rows={[
+            ['Expires', when(k.expiresAt, 'never')],
+            ['IP allow list', k.ipAllow.join(', ') || 'any'],
+            ['IP deny list', k.ipDeny.join(', ') || 'none'],
+            ['Rate limit', rateLimit],
+            ['Budget', k.budget ? `$${k.budget.amountUsd} per ${k.budget.period}` : 'none'],
+            ['Rotation period', k.rotationPeriodDays ? `${k.rotationPeriodDays} days` : 'none'],
+          ]}
+        />
+      </Section>
+      <KeyGroups k={k} names={names} canWrite={canWrite} />
+      <Section title="Accessible routes">
+        <Table aria-label="Accessible routes">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Route</Table.Th>
+              <Table.Th>Granted by</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {k.routeGrants.map((g) => (
+              <Table.Tr key={g.route}>
+                <Table.Td>{g.route}</Table.Td>
+                <Table.Td>{g.groups.map((x) => x.name).join(', ')}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+        {k.routeGrants.length === 0 && <Text c="dimmed">No route: add the key to a group.</Text>}
+      </Section>
+      <Section title="Usage">
+        <UsageChart keyId={k.id} title="Requests, tokens and cost" />
+      </Section>
+      <Section title="Alerts">
+        {(alerts.data?.data ?? []).map((a) => (
+          <Text key={a.id} size="sm">
+            {when(a.raisedAt)} · {a.severity} · {a.message}
+          </Text>
+        ))}
+        {alerts.data?.data.length === 0 && <Text c="dimmed">No alert.</Text>}
+      </Section>
+      <Section title="History">
+        <Table aria-label="Key history">
+          <Table.Tbody>
+            {[...(history.data?.data ?? [])].reverse().map((e) => (
+              <Table.Tr key={e.id}>
+                <Table.Td>{when(e.time)}</Table.Td>
+                <Table.Td>{e.type}</Table.Td>
+                <Table.Td>{e.actor}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Section>
+    </Stack>
+  );
+};
+
+const KeyGroups = ({
+  k,
+  names,
+  canWrite,
+}: {
+  k: KeyResource;
+  names: Map<string, string>;
+  canWrite: boolean;
+}) => {
+  const refresh = useRefreshKeys();
+  const [adding, setAdding] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const change = async (method: 'PUT' | 'DELETE', groupId: string) => {
+    setError(null);
+    try {
+      const params = { params: { path: { id: k.id, groupId } } };
+      await unwrap(
+        method === 'PUT'
+          ? keyService.PUT('/v1/keys/{id}/groups/{groupId}', params)
+          : keyService.DELETE('/v1/keys/{id}/groups/{groupId}', params),
+      );
+      setAdding(null);
+      refresh(k.id);
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+  const others = [...names].filter(([id]) => !k.groupIds.includes(id));
+  return (
+    <Section title="Groups">
+      {k.groupIds.map((g) => (
+        <Group key={g} justify="space-between">
+          <Text>{names.get(g) ?? g}</Text>
+          {canWrite && (
+            <Button size="xs" variant="subtle" color="red" onClick={() => change('DELETE', g)}>
+              Remove from {names.get(g) ?? g}
+            </Button>
+          )}
+        </Group>
+      ))}
+      {k.groupIds.length === 0 && <Text c="dimmed">In no group.</Text>}
+      {canWrite && (
+        <Group align="flex-end">
+          <Select
+            label="Add to group"
+            searchable
+            data={others.map(([value, label]) => ({ value, label }))}
+            value={adding}
+            onChange={setAdding}
+          />
+          <Button disabled={!adding} onClick={() => adding && change('PUT', adding)}>
+            Add to group
+          </Button>
+        </Group>
+      )}
+      <ErrorText error={error} />
+    </Section>
+  );
+};

@@ -1,0 +1,43 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+// OpenAPI shapes of the usage answers (the console's generated client reads them).
+class UsageTotalsDto {
+  @ApiProperty() requests!: number;
+  @ApiProperty() errors!: number;
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { type: 'number' },
+    description: 'requests by error code',
+  })
+  errorsByCode!: Record<string, number>;
+  @ApiProperty() promptTokens!: number;
+  @ApiProperty() completionTokens!: number;
+  @ApiProperty({ example: '0.001250', description: 'USD, decimal string' }) costUsd!: string;
+}
+
+class UsageBucketDto extends UsageTotalsDto {
+  @ApiProperty({ format: 'date-time' }) start!: string;
+}
+
+export class UsageSeriesDto {
+  @ApiProperty({ type: [UsageBucketDto] }) data!: UsageBucketDto[];
+}
+
+// One row per value of the groupBy dimension; only that dimension's field (and its labels) is present.
+class UsageSummaryRowDto extends UsageTotalsDto {
+  @ApiPropertyOptional({ type: String, nullable: true }) keyId?: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'key or group name' }) name?:
+    string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) ownerId?: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) route?: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) model?: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) provider?: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) groupId?: string | null;
+}
+
+export class UsageSummaryDto {
+  @ApiProperty({ type: [UsageSummaryRowDto] }) data!: UsageSummaryRowDto[];
+  @ApiPropertyOptional({ type: String, nullable: true }) nextCursor!: string | null;
+  @ApiProperty({ format: 'date-time' }) from!: string;
+  @ApiProperty({ format: 'date-time' }) to!: string;
+}

@@ -60,6 +60,10 @@ export const createHttpApp = async (
     bodyLimit,
     genReqId: (req: IncomingMessage) => requestIdOf(req),
     trustProxy: false,
+    // Fastify 5 answers a path parameter over maxParamLength (100 by default) itself, 414 in its own shape, before
+    // any filter. The request line is already bounded by Node's header limit (16 KiB): ids of any length reach the
+    // routes, which refuse them in the service's own error shape.
+    routerOptions: { maxParamLength: 16 * 1024 },
   });
   observeHttpRequests(adapter.getInstance());
   rejectOversizedBodies(adapter.getInstance(), bodyLimit, options.oversizedBody ?? managementTooLarge);

@@ -1,4 +1,4 @@
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Fixes to dependencies, applied by npm ci's postinstall (patch-package): see patches/.

@@ -108,7 +108,9 @@ describe('observability: health', () => {
   ] as const)('%s is live, and ready when %j answer', async (_name, dependencies, url) => {
     const live = await fetch(`${url()}/health/live`);
     expect(live.status).toBe(200);
-    expect(await live.json()).toEqual({ status: 'ok' });
+    // The services run on the Node.js running the tests (process.execPath): the project's Node 24.
+    expect(await live.json()).toEqual({ status: 'ok', node: process.version });
+    expect(process.version).toMatch(/^v(2[4-9]|[3-9]\d)\./);
     const r = await ready(url());
     expect(r.status).toBe(200);
     expect(r.body.status).toBe('ok');

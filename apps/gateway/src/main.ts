@@ -1,3 +1,6 @@
+import { refuseUnsupportedNode } from '@keygate/platform/http/node-runtime';
+refuseUnsupportedNode('gateway');
+
 import { startTelemetry } from '@keygate/platform/telemetry/telemetry';
 startTelemetry('gateway');
 
@@ -7,7 +10,7 @@ import { openAiError, sendOpenAiError } from './proxy/openai-error';
 
 const bootstrap = async (): Promise<void> => {
   // Imported after telemetry so auto-instrumentation patches the modules it loads.
-  const { GatewayModule, gatewayEnv } = await import('./gateway.module');
+  const { GatewayModule, gatewayEnv } = await import('./gateway.module.js');
   const app = await createHttpApp(GatewayModule, {
     port: gatewayEnv.GATEWAY_PORT,
     bodyLimitBytes: gatewayEnv.GATEWAY_BODY_LIMIT_BYTES,

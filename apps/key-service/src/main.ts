@@ -1,3 +1,6 @@
+import { refuseUnsupportedNode } from '@keygate/platform/http/node-runtime';
+refuseUnsupportedNode('key-service');
+
 import { startTelemetry } from '@keygate/platform/telemetry/telemetry';
 startTelemetry('key-service');
 
@@ -15,7 +18,7 @@ import { defaultConsoleDir, serveConsole } from './console/console-static';
 import { keyServiceGrpcOptions } from './grpc/grpc-options';
 
 const bootstrap = async (): Promise<void> => {
-  const { KeyServiceModule, keyServiceEnv } = await import('./key-service.module');
+  const { KeyServiceModule, keyServiceEnv } = await import('./key-service.module.js');
   const app = await createHttpApp(KeyServiceModule, {
     port: keyServiceEnv.KEY_SERVICE_HTTP_PORT,
     bodyLimitBytes: 256 * 1024,

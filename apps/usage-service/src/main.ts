@@ -1,3 +1,6 @@
+import { refuseUnsupportedNode } from '@keygate/platform/http/node-runtime';
+refuseUnsupportedNode('usage-service');
+
 import { startTelemetry } from '@keygate/platform/telemetry/telemetry';
 startTelemetry('usage-service');
 
@@ -7,7 +10,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { createHttpApp, exitOnStartupError, httpTimeouts, listen } from '@keygate/platform';
 
 const bootstrap = async (): Promise<void> => {
-  const { UsageServiceModule, usageServiceEnv } = await import('./usage-service.module');
+  const { UsageServiceModule, usageServiceEnv } = await import('./usage-service.module.js');
   const app = await createHttpApp(UsageServiceModule, {
     port: usageServiceEnv.USAGE_SERVICE_PORT,
     timeouts: httpTimeouts(usageServiceEnv),

@@ -129,7 +129,7 @@ export const distSettled = async (): Promise<void> => {
   const unresolved = async (dir: string): Promise<boolean> => {
     for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])) {
       if (!entry.isFile() || !entry.name.endsWith('.js')) continue;
-      const path = join(entry.parentPath ?? entry.path, entry.name);
+      const path = join(entry.parentPath, entry.name);
       if ((await readFile(path, 'utf8').catch(() => '')).includes('require("@keygate/')) return true;
     }
     return false;

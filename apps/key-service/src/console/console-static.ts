@@ -49,7 +49,7 @@ export const serveConsole = async (
       index: ['index.html'],
       cacheControl: false,
       setHeaders: (res, path) => {
-        res.setHeader(
+        void res.header(
           'cache-control',
           path.includes(`${join(options.dir, 'assets')}`)
             ? 'public, max-age=31536000, immutable'

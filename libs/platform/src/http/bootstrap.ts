@@ -85,6 +85,10 @@ export const createHttpApp = async (
       options.timeouts ?? DEFAULT_HTTP_TIMEOUTS,
       options.clientError ?? managementClientError,
     ),
+    // Fastify 5 answers a path parameter over maxParamLength (100 by default) itself, 414 in its own shape, before
+    // any filter. The request line is already bounded by Node's header limit (16 KiB): ids of any length reach the
+    // routes, which refuse them in the service's own error shape.
+    routerOptions: { maxParamLength: 16 * 1024 },
   });
   // application/json only: Fastify's JSON parser stays, its text/plain one goes, and Nest's own parsers
   // (urlencoded among them) are never registered (bodyParser: false below). Anything else answers 415.

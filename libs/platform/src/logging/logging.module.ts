@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { RequestMethod } from '@nestjs/common';
 import { trace } from '@opentelemetry/api';
 import { LoggerModule } from 'nestjs-pino';
 import { scrubSecrets } from './secrets';
@@ -52,7 +53,9 @@ export const serializeError = (e: unknown): Record<string, unknown> => {
 // events are the request log, and the few lines it writes during a request name the request id themselves.
 export const loggingModule = (service: string, level: string, requestLines = true) =>
   LoggerModule.forRoot({
-    ...(requestLines ? {} : { forRoutes: [] }),
+    // Every route, named explicitly: nestjs-pino 5's default pattern ('{/*splat}') matches no route under
+    // @nestjs/platform-fastify 12, which left the services without request lines.
+    forRoutes: requestLines ? [{ path: '{*splat}', method: RequestMethod.ALL }] : [],
     pinoHttp: {
       level,
       name: service,

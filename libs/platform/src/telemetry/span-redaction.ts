@@ -1,5 +1,5 @@
 import type { Context } from '@opentelemetry/api';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { scrubSecrets } from '../logging/secrets';
 
 // Query strings may carry secrets (a Gemini-style client sends ?key=…) and every instrumentation records

@@ -23,7 +23,7 @@ import {
   SimpleSpanProcessor,
   type SpanExporter,
   type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+} from '@opentelemetry/sdk-trace';
 import { flushMetrics, initMetrics, registerProcessMetrics, shutdownMetrics } from '../metrics/meter';
 import { telemetryResource } from './resource';
 import { SpanRedactionProcessor } from './span-redaction';
@@ -90,6 +90,15 @@ const pushReaders = (env: Env): IMetricReader[] =>
     });
   });
 
+// sdk-trace 3's BatchSpanProcessor no longer reads OTEL_BSP_* itself (only NodeSDK's env-driven setup does, which
+// keygate replaces); the spec's defaults otherwise.
+const batchOptions = (env: Env) => ({
+  maxQueueSize: positive(env.OTEL_BSP_MAX_QUEUE_SIZE, 2048),
+  maxExportBatchSize: positive(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512),
+  scheduledDelayMillis: positive(env.OTEL_BSP_SCHEDULE_DELAY, 5000),
+  exportTimeoutMillis: positive(env.OTEL_BSP_EXPORT_TIMEOUT, 30_000),
+});
+
 // The exporters named by OTEL_TRACES_EXPORTER (otlp when it is unset), each behind the standard processor:
 // batched for OTLP (OTEL_BSP_* tune it), immediate for the console. The OTLP exporters read their endpoint,
 // headers, timeout and compression from the OTEL_EXPORTER_OTLP_* variables themselves.
@@ -97,7 +106,7 @@ const traceProcessors = (env: Env): SpanProcessor[] => {
   const named = list(env.OTEL_TRACES_EXPORTER).filter((e) => e !== 'none');
   const processors: SpanProcessor[] = [];
   for (const name of new Set(named.length ? named : ['otlp'])) {
-    if (name === 'console') processors.push(new SimpleSpanProcessor(new ConsoleSpanExporter()));
+    if (name === 'console') processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
     else if (name === 'otlp') {
       const protocol = (
         env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ??
@@ -110,7 +119,9 @@ const traceProcessors = (env: Env): SpanProcessor[] => {
           : protocol === 'grpc'
             ? new OtlpGrpcTraceExporter()
             : new OtlpProtoTraceExporter();
-      processors.push(new BatchSpanProcessor(exporter as unknown as SpanExporter));
+      processors.push(
+        new BatchSpanProcessor({ exporter: exporter as unknown as SpanExporter, ...batchOptions(env) }),
+      );
     } else
       process.stderr.write(
         `telemetry: OTEL_TRACES_EXPORTER=${name} is not supported (otlp, console, none)\n`,

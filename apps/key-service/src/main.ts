@@ -3,7 +3,13 @@ startTelemetry('key-service');
 
 import 'reflect-metadata';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { createHttpApp, exitOnStartupError, httpTimeouts, listen, strictValidationPipe } from '@keygate/platform';
+import {
+  createHttpApp,
+  exitOnStartupError,
+  httpTimeouts,
+  listen,
+  strictValidationPipe,
+} from '@keygate/platform';
 import { keyServiceGrpcOptions } from './grpc/grpc-options';
 
 const bootstrap = async (): Promise<void> => {

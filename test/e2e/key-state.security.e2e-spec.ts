@@ -91,7 +91,7 @@ describe('key state across two gateway instances', () => {
 
   it('500 revocations under load: once an instance answered 401 for a key, it never admits a request sent after', async () => {
     const keys = 500;
-    const wave = 50;
+    const wave = 25;
     const violations: string[] = [];
     let revoked = 0;
     for (let start = 0; start < keys; start += wave) {
@@ -105,9 +105,12 @@ describe('key state across two gateway instances', () => {
           const loops = [0, 0, 1, 1].map(async (gw) => {
             while (!stop) {
               const sent = performance.now();
-              const res = await chat(gateways[gw], key, body);
-              await res.arrayBuffer();
-              log.push({ gw, sent, recv: performance.now(), status: res.status });
+              // A connection the loaded machine dropped is no answer (status 0), neither 200 nor 401.
+              const status = await chat(gateways[gw], key, body).then(
+                async (res) => (await res.arrayBuffer(), res.status),
+                () => 0,
+              );
+              log.push({ gw, sent, recv: performance.now(), status });
             }
           });
           const seen = (gw: number, status: number, after = 0) =>
@@ -115,14 +118,14 @@ describe('key state across two gateway instances', () => {
           await eventually(
             async () => seen(0, 200) > 0 && seen(1, 200) > 0,
             (ok) => ok,
-            { intervalMs: 5 },
+            { intervalMs: 5, timeoutMs: 60_000 },
           );
           expect((await admin('POST', `/v1/keys/${id}/revoke`, { reason: 'leaked' })).status).toBe(200);
           const answered = performance.now();
           await eventually(
             async () => seen(0, 401, answered) >= 3 && seen(1, 401, answered) >= 3,
             (ok) => ok,
-            { intervalMs: 5 },
+            { intervalMs: 5, timeoutMs: 60_000 },
           );
           stop = true;
           await Promise.all(loops);

@@ -47,12 +47,13 @@ export class ProjectionHealer implements OnApplicationBootstrap, OnApplicationSh
     try {
       this.complete = await this.store.isComplete();
       if (this.complete) return;
-      this.logger.warn('the Redis projection is incomplete (new or emptied Redis): replaying keys.events');
       const started = Date.now();
       const result = await replayProjection(this.kafka, this.store);
       if (!result) return; // another instance (or rebuild-projection) is replaying
       this.complete = true;
-      this.logger.log(`projection replayed: ${result.events} events in ${Date.now() - started} ms`);
+      this.logger.warn(
+        `the Redis projection was incomplete (new or emptied Redis): replayed ${result.events} events of keys.events in ${Date.now() - started} ms`,
+      );
     } catch (e) {
       this.logger.warn(`projection check failed, retrying: ${(e as Error).message}`);
     }

@@ -5,8 +5,9 @@ import { EventConsumer } from '@keygate/messaging';
 import { KeyProjectionConsumer } from './key-projection.consumer';
 import type { KeyProjectionStore } from './key-projection.store';
 
-const LOCK_TTL_MS = 60_000;
-const RENEW_EVERY_MS = 15_000;
+// Short, renewed often: a holder that died (a gateway that exited mid-start) blocks the next replay for 15 s at most.
+const LOCK_TTL_MS = 15_000;
+const RENEW_EVERY_MS = 3_000;
 
 export interface ReplayResult {
   events: number;

@@ -1,4 +1,5 @@
-import { metricExporters, tracingEnabled } from './telemetry';
+import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
+import { metricExporters, traceProcessors, tracingEnabled } from './telemetry';
 import { packageVersion, resourceAttributesFromEnv, telemetryResource } from './resource';
 
 // Only the standard OTEL_* variables decide what is exported; with none set nothing is, and nothing complains.
@@ -9,11 +10,22 @@ describe('telemetry configuration from OTEL_* variables', () => {
     [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }, true],
     [{ OTEL_TRACES_EXPORTER: 'console' }, true],
     [{ OTEL_TRACES_EXPORTER: 'otlp,console' }, true],
+    [{ OTEL_TRACES_EXPORTER: 'zipkin' }, true],
     [{ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }, false],
     [{ OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp' }, false],
     [{ OTEL_SDK_DISABLED: 'false', OTEL_TRACES_EXPORTER: 'otlp' }, true],
   ])('tracing with %j: %s', (env, on) => {
     expect(tracingEnabled(env)).toBe(on);
+  });
+
+  it('exports to Zipkin, batched, beside OTLP when both are named', () => {
+    const processors = traceProcessors({
+      OTEL_TRACES_EXPORTER: 'zipkin,otlp',
+      OTEL_EXPORTER_ZIPKIN_ENDPOINT: 'http://127.0.0.1:9411/api/v2/spans',
+    });
+    expect(processors).toHaveLength(2);
+    for (const p of processors) expect(p).toBeInstanceOf(BatchSpanProcessor);
+    return Promise.all(processors.map((p) => p.shutdown()));
   });
 
   it.each<[Record<string, string>, string[]]>([

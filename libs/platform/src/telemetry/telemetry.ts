@@ -4,6 +4,7 @@ import { OTLPMetricExporter as OtlpProtoMetricExporter } from '@opentelemetry/ex
 import { OTLPTraceExporter as OtlpGrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as OtlpJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { ZipkinExporter } from '@opentelemetry/exporter-zipkin';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
@@ -30,9 +31,10 @@ import { SpanRedactionProcessor } from './span-redaction';
 
 // Started before Nest (the first import of each main.ts) so auto-instrumentation can patch the modules Nest,
 // pg, ioredis and undici load afterwards. Configured only by the standard OTEL_* variables:
-//   traces  — on when OTEL_TRACES_EXPORTER names an exporter (otlp, console), or when it is unset and an
+//   traces  — on when OTEL_TRACES_EXPORTER names an exporter (otlp, zipkin, console), or when it is unset and an
 //             OTLP endpoint is; off with none set, OTEL_TRACES_EXPORTER=none or OTEL_SDK_DISABLED=true.
 //             OTLP protocol from OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL: http/protobuf (default), http/json, grpc.
+//             Zipkin (JSON v2) at OTEL_EXPORTER_ZIPKIN_ENDPOINT (default http://localhost:9411/api/v2/spans).
 //   metrics — always collected and served at GET /metrics; also pushed when OTEL_METRICS_EXPORTER names otlp or
 //             console (or is unset and an OTLP endpoint is).
 //   logs    — JSON lines on stdout (logging.module.ts), never through OTLP.
@@ -99,32 +101,32 @@ const batchOptions = (env: Env) => ({
   exportTimeoutMillis: positive(env.OTEL_BSP_EXPORT_TIMEOUT, 30_000),
 });
 
+const otlpTraceExporter = (env: Env): SpanExporter => {
+  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? '').trim();
+  const exporter =
+    protocol === 'http/json'
+      ? new OtlpJsonTraceExporter()
+      : protocol === 'grpc'
+        ? new OtlpGrpcTraceExporter()
+        : new OtlpProtoTraceExporter();
+  return exporter as unknown as SpanExporter;
+};
+
 // The exporters named by OTEL_TRACES_EXPORTER (otlp when it is unset), each behind the standard processor:
-// batched for OTLP (OTEL_BSP_* tune it), immediate for the console. The OTLP exporters read their endpoint,
-// headers, timeout and compression from the OTEL_EXPORTER_OTLP_* variables themselves.
-const traceProcessors = (env: Env): SpanProcessor[] => {
+// batched for OTLP and Zipkin (OTEL_BSP_* tune it; the batch processor suppresses tracing while it exports, so the
+// exporter's own HTTP call is no span), immediate for the console. The OTLP exporters read their endpoint,
+// headers, timeout and compression from the OTEL_EXPORTER_OTLP_* variables, Zipkin's its OTEL_EXPORTER_ZIPKIN_*.
+export const traceProcessors = (env: Env): SpanProcessor[] => {
   const named = list(env.OTEL_TRACES_EXPORTER).filter((e) => e !== 'none');
   const processors: SpanProcessor[] = [];
+  const batched = (exporter: SpanExporter) => new BatchSpanProcessor({ exporter, ...batchOptions(env) });
   for (const name of new Set(named.length ? named : ['otlp'])) {
     if (name === 'console') processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
-    else if (name === 'otlp') {
-      const protocol = (
-        env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ??
-        env.OTEL_EXPORTER_OTLP_PROTOCOL ??
-        ''
-      ).trim();
-      const exporter =
-        protocol === 'http/json'
-          ? new OtlpJsonTraceExporter()
-          : protocol === 'grpc'
-            ? new OtlpGrpcTraceExporter()
-            : new OtlpProtoTraceExporter();
-      processors.push(
-        new BatchSpanProcessor({ exporter: exporter as unknown as SpanExporter, ...batchOptions(env) }),
-      );
-    } else
+    else if (name === 'otlp') processors.push(batched(otlpTraceExporter(env)));
+    else if (name === 'zipkin') processors.push(batched(new ZipkinExporter() as unknown as SpanExporter));
+    else
       process.stderr.write(
-        `telemetry: OTEL_TRACES_EXPORTER=${name} is not supported (otlp, console, none)\n`,
+        `telemetry: OTEL_TRACES_EXPORTER=${name} is not supported (otlp, zipkin, console, none)\n`,
       );
   }
   return processors;

@@ -6,9 +6,11 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { join, resolve } from 'node:path';
 import { TopicSpecs } from '@keygate/contracts';
 import { ensureInfra, isPortOpen, sleep, stopKafka, waitFor } from '@keygate/testing/infra';
+import { printObserve, startObserve, type Observe } from './observe';
 
 const ROOT = resolve(__dirname, '..', '..');
-const STACK = join(ROOT, '.stack');
+// KEYGATE_STACK_DIR: a second stack's own state, logs and secrets (the --observe e2e test runs one).
+const STACK = process.env.KEYGATE_STACK_DIR ? resolve(process.env.KEYGATE_STACK_DIR) : join(ROOT, '.stack');
 const STATE = join(STACK, 'stack.json');
 const log = (msg: string) => process.stdout.write(`[keygate] ${msg}\n`);
 
@@ -69,7 +71,7 @@ const waitReady = async (
   );
 };
 
-const up = async (detach: boolean): Promise<void> => {
+const up = async (detach: boolean, observe: boolean): Promise<void> => {
   mkdirSync(join(STACK, 'logs'), { recursive: true });
   const state = readState();
   if (state && state.pids.some(alive)) {
@@ -78,7 +80,9 @@ const up = async (detach: boolean): Promise<void> => {
     );
     return;
   }
+  const needsMock = !env.OPENAI_BASE_URL && !env.OPENAI_API_KEY;
   for (const [name, port] of Object.entries(ports)) {
+    if (name === 'mock' && !needsMock) continue;
     if (await isPortOpen('127.0.0.1', port))
       throw new Error(`port ${port} (${name}) is taken by another process; stop it or set the port variable`);
   }
@@ -119,7 +123,7 @@ const up = async (detach: boolean): Promise<void> => {
 
   // No real provider configured: a local mock answers in each provider's wire format.
   const mockEnv: Record<string, string> = {};
-  if (!env.OPENAI_BASE_URL && !env.OPENAI_API_KEY) {
+  if (needsMock) {
     const mock = spawnLogged('mock-provider', 'libs/testing/src/mock-provider/main.js', {});
     await waitReady(
       'mock provider',
@@ -138,7 +142,30 @@ const up = async (detach: boolean): Promise<void> => {
     PUBLIC_USAGE_SERVICE_URL: env.PUBLIC_USAGE_SERVICE_URL ?? `http://127.0.0.1:${ports.usage}`,
     CONSOLE_ORIGINS: env.CONSOLE_ORIGINS ?? `http://127.0.0.1:${ports.keys},http://localhost:${ports.keys}`,
   };
-  const serviceEnv = { ADMIN_TOKEN: adminToken, KEYGATE_MASTER_KEY: masterKey, ...mockEnv, ...consoleEnv };
+  let observed: Observe | null = null;
+  if (observe) {
+    observed = await startObserve({
+      root: ROOT,
+      stackDir: STACK,
+      env,
+      targets: [
+        { service: 'key-service', address: `127.0.0.1:${ports.keys}` },
+        { service: 'gateway', address: `127.0.0.1:${ports.gateway}` },
+        { service: 'usage-service', address: `127.0.0.1:${ports.usage}` },
+      ],
+      log,
+    }).catch((e: unknown) => {
+      for (const c of children) process.kill(-c.pid!, 'SIGTERM'); // the mock provider
+      throw e;
+    });
+  }
+  const serviceEnv = {
+    ADMIN_TOKEN: adminToken,
+    KEYGATE_MASTER_KEY: masterKey,
+    ...mockEnv,
+    ...consoleEnv,
+    ...observed?.serviceEnv,
+  };
   const services = [
     { name: 'key-service', script: 'apps/key-service/src/main.js', port: ports.keys },
     { name: 'gateway', script: 'apps/gateway/src/main.js', port: ports.gateway },
@@ -149,7 +176,10 @@ const up = async (detach: boolean): Promise<void> => {
     writeFileSync(
       STATE,
       JSON.stringify({
-        pids: children.map((c) => c.pid!),
+        // Zipkin and Prometheus first: `down` stops the services before them, so their last spans arrive.
+        pids: [observed?.zipkin.pid, observed?.prometheus.pid, ...children.map((c) => c.pid)].filter(
+          (pid): pid is number => pid !== undefined,
+        ),
         startedKafka: infra.kafka.started,
         detached,
       } satisfies StackState),
@@ -173,6 +203,7 @@ const up = async (detach: boolean): Promise<void> => {
   log(`  usage-service http://127.0.0.1:${ports.usage}  (OpenAPI: /docs)`);
   if (mockEnv.OPENAI_API_KEY)
     log(`  mock provider http://127.0.0.1:${ports.mock}  (no real provider configured)`);
+  if (observed) printObserve(observed, log);
   log(`  admin token   ${adminToken}   (also in .stack/admin-token)`);
   log(`  logs          .stack/logs/`);
 
@@ -225,7 +256,8 @@ const down = async (): Promise<void> => {
 };
 
 const command = process.argv[2];
-const run = command === 'down' ? down() : up(process.argv.includes('--detach'));
+const run =
+  command === 'down' ? down() : up(process.argv.includes('--detach'), process.argv.includes('--observe'));
 run.catch((e: unknown) => {
   process.stderr.write(`[keygate] ${(e as Error).message}\n`);
   process.exit(1);

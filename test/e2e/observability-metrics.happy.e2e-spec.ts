@@ -69,7 +69,7 @@ describe('observability: /metrics after traffic', () => {
     expect(total(g, 'keygate_auth_lookups_total', { source: 'cache' })).toBeGreaterThan(0);
     expect(total(g, 'keygate_ratelimit_rejections_total')).toBeGreaterThan(0);
     expect(total(g, 'keygate_upstream_latency_seconds_count')).toBeGreaterThan(0);
-    expect(g).toMatch(/^keygate_upstream_latency_seconds_count\{provider="[\w-]+"\} [1-9]/m);
+    expect(g).toMatch(/^keygate_upstream_latency_seconds_count\{provider="[\w-]+",outcome="ok"\} [1-9]/m);
     expect(total(g, 'keygate_projection_events_total', { result: 'applied' })).toBeGreaterThan(0);
     expect(total(g, 'keygate_projection_lag_seconds')).toBeGreaterThan(0);
     expect(total(g, 'keygate_usage_buffer_depth')).toBeGreaterThanOrEqual(0);

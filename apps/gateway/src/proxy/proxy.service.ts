@@ -33,10 +33,12 @@ const budgetRejections = counter(
   'Requests refused because their key had spent its budget for the period',
 );
 const PER_PERIOD = { day: 'daily', week: 'weekly', month: 'monthly' } as const;
+// outcome: `ok`; `failed` — 429, 5xx, timeout, refused credential: what makes a route fall back, a failing provider;
+// `rejected` — the provider refused this request (a 4xx passed through to the client).
 const upstreamLatency = histogram(
   'keygate_upstream_latency_seconds',
   'Upstream time to answer',
-  ['provider'],
+  ['provider', 'outcome'],
   [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
 );
 const tracer = trace.getTracer('keygate-gateway');
@@ -369,7 +371,13 @@ export class ProxyService {
           span.end();
         }
       });
-      upstreamLatency.observe({ provider: provider.name }, (performance.now() - t0) / 1000);
+      upstreamLatency.observe(
+        {
+          provider: provider.name,
+          outcome: last.kind !== 'error' ? 'ok' : last.retryable ? 'failed' : 'rejected',
+        },
+        (performance.now() - t0) / 1000,
+      );
       if (last.kind !== 'error' || !last.retryable || signal.aborted) return last;
     }
     return last;

@@ -12,6 +12,18 @@ export { dropDatabase, ensurePostgres, quoteIdent } from './postgres';
 export type { EnsurePostgresResult } from './postgres';
 export { ensureRedis, TEST_REDIS_URL } from './redis';
 export type { EnsureRedisResult } from './redis';
+export { ensureDebianPackage } from './apt';
+export { resolveMavenArtifacts } from './maven';
+export {
+  ensurePrometheus,
+  infraPath,
+  prometheusConfig,
+  PROMTOOL,
+  startPrometheus,
+  startZipkin,
+  stopObserved,
+} from './observe';
+export type { ObservedProcess, ScrapeTarget } from './observe';
 export { commandExists, isPortOpen, redactUrl, runCommand, sleep, tailFile, waitFor } from './wait';
 export type { InfraLog, RunResult, WaitForOptions } from './wait';
 

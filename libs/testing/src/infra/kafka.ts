@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, promises as fsp, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { resolveMavenArtifacts } from './maven';
 import {
   commandExists,
   errorMessage,
@@ -43,13 +44,11 @@ const STOP_TIMEOUT_MS = 30_000;
 /** A broker someone else is booting answers within seconds of binding; anything longer is not Kafka. */
 const FOREIGN_PORT_TIMEOUT_MS = 30_000;
 const LOCK_TIMEOUT_MS = 10 * 60_000;
-const MVN_TIMEOUT_MS = 10 * 60_000;
 const PROBE_TOPIC = '__keygate_probe';
 
 interface KafkaPaths {
   dir: string;
   libs: string;
-  libsMarker: string;
   data: string;
   config: string;
   log4j: string;
@@ -65,7 +64,6 @@ function kafkaPaths(stackDir: string, dataDir?: string): KafkaPaths {
   return {
     dir,
     libs: join(shared, 'libs'),
-    libsMarker: join(shared, 'libs', '.resolved'),
     data: join(dir, 'data'),
     config: join(dir, 'server.properties'),
     log4j: join(dir, 'log4j.properties'),
@@ -262,45 +260,6 @@ function findPom(explicit?: string): string {
   throw new Error('Cannot find infra/kafka/pom.xml (looked above this module and the working directory)');
 }
 
-/** Copies the broker's jars from Maven into <stackDir>/kafka/libs; skipped while the pom is unchanged. */
-async function resolveJars(paths: KafkaPaths, pomPath: string, log: InfraLog): Promise<void> {
-  const pomHash = createHash('sha256')
-    .update(await fsp.readFile(pomPath))
-    .digest('hex');
-  try {
-    if ((await fsp.readFile(paths.libsMarker, 'utf8')).trim() === pomHash) return;
-  } catch {
-    // not resolved yet
-  }
-  if (!(await commandExists('mvn'))) {
-    throw new Error(
-      'Kafka jars are not resolved yet and `mvn` is not installed (needed once to fetch Apache Kafka)',
-    );
-  }
-  log('kafka: resolving Apache Kafka jars with Maven (first run only)');
-  const started = Date.now();
-  // Copy into a temp dir and rename, so an interrupted run never leaves a half-filled libs/ that looks complete.
-  const tmp = `${paths.libs}.tmp-${process.pid}`;
-  await fsp.rm(tmp, { recursive: true, force: true });
-  await runCommand(
-    'mvn',
-    [
-      '-q',
-      '-B',
-      '-f',
-      pomPath,
-      'dependency:copy-dependencies',
-      '-DincludeScope=runtime',
-      `-DoutputDirectory=${tmp}`,
-    ],
-    { timeoutMs: MVN_TIMEOUT_MS },
-  );
-  await fsp.writeFile(join(tmp, '.resolved'), `${pomHash}\n`);
-  await fsp.rm(paths.libs, { recursive: true, force: true });
-  await fsp.rename(tmp, paths.libs);
-  log(`kafka: jars resolved in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-}
-
 async function writeConfig(paths: KafkaPaths, port: number, controllerPort: number): Promise<void> {
   const server = [
     '# Written by libs/testing/src/infra/kafka.ts on every start; edits are overwritten.',
@@ -469,7 +428,9 @@ export async function ensureKafka(opts: EnsureKafkaOptions): Promise<EnsureKafka
       if (!(await commandExists('java')))
         throw new Error('Cannot start Kafka: `java` is not on PATH (Java 17+ is needed)');
       const t0 = Date.now();
-      await resolveJars(paths, findPom(opts.pomPath), log);
+      await resolveMavenArtifacts(findPom(opts.pomPath), paths.libs, 'Apache Kafka jars', (m) =>
+        log(`kafka: ${m}`),
+      );
       await writeConfig(paths, port, controllerPort);
       await formatStorage(paths, log);
       const { pid, exitReason } = await spawnBroker(paths);

@@ -28,6 +28,7 @@ describe('docker-compose.yml', () => {
     'otel-collector',
     'jaeger',
     'mock-provider',
+    'prometheus',
   ])('%s is defined with a health check', (name) => {
     const service = compose.services[name];
     expect(service).toBeDefined();
@@ -50,6 +51,22 @@ describe('docker-compose.yml', () => {
     const gateway = compose.services.gateway as { environment?: Record<string, unknown>; volumes?: string[] };
     expect(gateway.environment?.USAGE_JOURNAL_DIR).toBe('/var/lib/keygate/usage-journal');
     expect(gateway.volumes).toEqual(['gateway-journal:/var/lib/keygate/usage-journal']);
+  });
+
+  it('mounts the Prometheus rules of infra/prometheus and scrapes each service', () => {
+    const prometheus = compose.services.prometheus as { volumes?: string[]; command?: string[] };
+    expect(prometheus.volumes).toEqual(['./infra/prometheus:/etc/prometheus/keygate:ro']);
+    expect(prometheus.command).toContain('--config.file=/etc/prometheus/keygate/prometheus.yml');
+    const config = parse(readFileSync(join(root, 'infra', 'prometheus', 'prometheus.yml'), 'utf8')) as {
+      rule_files: string[];
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    expect(config.rule_files).toEqual(['/etc/prometheus/keygate/*.rules.yml']);
+    expect(config.scrape_configs.map((c) => [c.job_name, c.static_configs[0].targets])).toEqual([
+      ['key-service', ['key-service:3001']],
+      ['gateway', ['gateway:8080']],
+      ['usage-service', ['usage-service:3002']],
+    ]);
   });
 
   it.each(['key-service', 'gateway', 'usage-service'])('%s runs its own built entry point', (name) => {

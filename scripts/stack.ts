@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { TopicSpecs } from '@keygate/contracts';
 import { ensureInfra, isPortOpen, sleep, stopKafka, waitFor } from '@keygate/testing/infra';
 import { printObserve, startObserve, type Observe } from './observe';
@@ -204,8 +204,8 @@ const up = async (detach: boolean, observe: boolean): Promise<void> => {
   if (mockEnv.OPENAI_API_KEY)
     log(`  mock provider http://127.0.0.1:${ports.mock}  (no real provider configured)`);
   if (observed) printObserve(observed, log);
-  log(`  admin token   ${adminToken}   (also in .stack/admin-token)`);
-  log(`  logs          .stack/logs/`);
+  log(`  admin token   ${adminToken}   (also in ${relative(ROOT, STACK)}/admin-token)`);
+  log(`  logs          ${relative(ROOT, STACK)}/logs/`);
 
   if (detach) {
     for (const c of children) c.unref();

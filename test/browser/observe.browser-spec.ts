@@ -64,6 +64,6 @@ describe('the observe stack in a browser', () => {
       `${stack.prometheusUrl}/graph?g0.expr=${encodeURIComponent(expr)}&g0.tab=0&g0.range_input=2m`,
     );
     await page.getByText('/v1/chat/completions').first().waitFor();
-    await page.screenshot({ path: join(SHOTS, 'prometheus-graph.png') });
+    await page.screenshot({ path: join(SHOTS, 'prometheus-graph.png'), fullPage: true });
   });
 });

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 npm run --silent lint
 npm run --silent typecheck
 npm run --silent build
-# browser: the console in Chromium (apt-get installs Debian's chromium when it is missing).
+# browser: the console in Chromium (apt-get installs Debian's chromium when it is missing) and the --observe UIs.
+# unit includes promtool check/test of infra/prometheus (apt-get installs Debian's prometheus when it is missing).
 # The fault suite (npm run test:faults) breaks private infrastructure and runs on its own.
 exec npx jest --ci --selectProjects unit integration e2e browser "$@"

@@ -8,7 +8,8 @@ import { TopicSpecs } from '@keygate/contracts';
 import { ensureInfra, isPortOpen, sleep, stopKafka, waitFor } from '@keygate/testing/infra';
 
 const ROOT = resolve(__dirname, '..', '..');
-const STACK = join(ROOT, '.stack');
+// Where the stack keeps its state, logs and generated secrets (another directory runs a second stack).
+const STACK = resolve(process.env.KEYGATE_STACK_DIR ?? join(ROOT, '.stack'));
 const STATE = join(STACK, 'stack.json');
 const log = (msg: string) => process.stdout.write(`[keygate] ${msg}\n`);
 
@@ -138,7 +139,14 @@ const up = async (detach: boolean): Promise<void> => {
     PUBLIC_USAGE_SERVICE_URL: env.PUBLIC_USAGE_SERVICE_URL ?? `http://127.0.0.1:${ports.usage}`,
     CONSOLE_ORIGINS: env.CONSOLE_ORIGINS ?? `http://127.0.0.1:${ports.keys},http://localhost:${ports.keys}`,
   };
-  const serviceEnv = { ADMIN_TOKEN: adminToken, KEYGATE_MASTER_KEY: masterKey, ...mockEnv, ...consoleEnv };
+  const serviceEnv = {
+    ADMIN_TOKEN: adminToken,
+    KEYGATE_MASTER_KEY: masterKey,
+    // The usage-service suspends keys over budget through the key-service's gRPC API, on whatever port it has.
+    KEY_SERVICE_GRPC_URL: env.KEY_SERVICE_GRPC_URL ?? `127.0.0.1:${ports.grpc}`,
+    ...mockEnv,
+    ...consoleEnv,
+  };
   const services = [
     { name: 'key-service', script: 'apps/key-service/src/main.js', port: ports.keys },
     { name: 'gateway', script: 'apps/gateway/src/main.js', port: ports.gateway },
@@ -174,7 +182,7 @@ const up = async (detach: boolean): Promise<void> => {
   if (mockEnv.OPENAI_API_KEY)
     log(`  mock provider http://127.0.0.1:${ports.mock}  (no real provider configured)`);
   log(`  admin token   ${adminToken}   (also in .stack/admin-token)`);
-  log(`  logs          .stack/logs/`);
+  log(`  logs          ${join(STACK, 'logs')}`);
 
   if (detach) {
     for (const c of children) c.unref();

@@ -20,7 +20,7 @@ export interface EnsureInfraOptions {
   databaseUrls: string[];
   redisUrl: string;
   stackDir: string;
-  topics: TopicSpec[];
+  topics: readonly TopicSpec[];
   log: InfraLog;
 }
 

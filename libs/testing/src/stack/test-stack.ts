@@ -5,7 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 // Relative, not @keygate/contracts: jest global setups load this without the module mapper.
 import { Kafka, logLevel } from 'kafkajs';
-import { TopicSpecs, Topics } from '../../../contracts/src/topics';
+import { NAMESPACE, TopicSpecs, Topics } from '../../../contracts/src/topics';
 import { dropDatabase, ensureInfra, ensurePostgres, stopKafka, TEST_REDIS_URL, waitFor } from '../infra';
 
 // The running services for e2e tests: built from dist, on their own ports, databases, Redis db and consumer
@@ -105,6 +105,8 @@ export const startTestStack = async (mockUrl: string): Promise<TestStack> => {
     ADMIN_TOKEN: stack.adminToken,
     KEYGATE_MASTER_KEY: randomBytes(32).toString('base64'),
     KAFKA_BROKERS: KAFKA_BROKERS.join(','),
+    // The run's namespace (jest.config.js sets `test.`): topics, pub/sub channel, default consumer groups.
+    KAFKA_TOPIC_PREFIX: NAMESPACE,
     KEYS_DATABASE_URL: stack.keysDatabaseUrl,
     USAGE_DATABASE_URL: stack.usageDatabaseUrl,
     REDIS_URL: stack.redisUrl,

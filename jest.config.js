@@ -6,8 +6,8 @@
 process.env.KAFKA_TOPIC_PREFIX = 'test.';
 const tsJest = ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }];
 const moduleNameMapper = {
-  '^@keygate/(contracts|messaging|platform|testing)$': '<rootDir>/libs/$1/src',
-  '^@keygate/(contracts|messaging|platform|testing)/(.*)$': '<rootDir>/libs/$1/src/$2',
+  '^@keygate/(contracts|messaging|platform|stack|testing)$': '<rootDir>/libs/$1/src',
+  '^@keygate/(contracts|messaging|platform|stack|testing)/(.*)$': '<rootDir>/libs/$1/src/$2',
 };
 const base = {
   rootDir: __dirname,

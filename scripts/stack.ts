@@ -1,11 +1,11 @@
 // `npm run up` / `npm run down`: the whole stack on one machine. Infrastructure through the same code as the
-// tests (libs/testing/src/infra), then the mock provider (when no real one is configured) and the three services.
+// tests (libs/stack), then the mock provider (when no real one is configured) and the three services.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TopicSpecs } from '@keygate/contracts';
-import { ensureInfra, isPortOpen, sleep, stopKafka, waitFor } from '@keygate/testing/infra';
+import { ensureInfra, isPortOpen, sleep, stopKafka, waitFor } from '@keygate/stack';
 
 const ROOT = resolve(__dirname, '..', '..');
 // Where the stack keeps its state, logs and generated secrets (another directory runs a second stack).

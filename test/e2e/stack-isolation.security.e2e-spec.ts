@@ -15,7 +15,7 @@ import {
   testStack,
   type TestStack,
 } from '@keygate/testing';
-import { dropDatabase } from '@keygate/testing/infra';
+import { dropDatabase } from '@keygate/stack';
 
 // A developer's `npm run up` stack and `npm test` share the machine's broker, Redis and PostgreSQL. This file starts
 // a stack of its own the way `npm run up` does (scripts/stack.ts, in another namespace, Redis db and databases),

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { topicConfig, Topics, TopicSpecs } from '@keygate/contracts';
-import { ensureTopics } from '@keygate/testing/infra';
+import { ensureTopics } from '@keygate/stack';
 import { EventConsumer } from './event-consumer';
 import { assertTopicConfig, TopicConfigError } from './topic-config';
 

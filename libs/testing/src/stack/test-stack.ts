@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 // Relative, not @keygate/contracts: jest global setups load this without the module mapper.
 import { Kafka, logLevel } from 'kafkajs';
 import { NAMESPACE, TopicSpecs, Topics } from '../../../contracts/src/topics';
-import { dropDatabase, ensureInfra, ensurePostgres, stopKafka, TEST_REDIS_URL, waitFor } from '../infra';
+import { dropDatabase, ensureInfra, ensurePostgres, stopKafka, waitFor } from '../../../stack/src';
 
 // The running services for e2e tests: built from dist, on their own ports, databases, Redis db and consumer
 // groups, so a `npm run up` stack on the same machine is not disturbed and runs do not see each other's data.
@@ -36,6 +36,10 @@ export interface TestStack {
   // The environment the services run with: a test can start another instance (e.g. a second gateway) like them.
   env: Record<string, string>;
 }
+
+// The Redis database tests use: never db 0, which a `npm run up` stack on the same machine uses (REDIS_URL is the
+// developer's stack's variable, so tests do not read it).
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/1';
 
 export const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const PG = 'postgres://postgres@127.0.0.1:5432';

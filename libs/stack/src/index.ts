@@ -10,7 +10,7 @@ export { ensureTopics } from './kafka-topics';
 export type { TopicSpec } from './kafka-topics';
 export { dropDatabase, ensurePostgres, quoteIdent } from './postgres';
 export type { EnsurePostgresResult } from './postgres';
-export { ensureRedis, TEST_REDIS_URL } from './redis';
+export { ensureRedis } from './redis';
 export type { EnsureRedisResult } from './redis';
 export { commandExists, isPortOpen, redactUrl, runCommand, sleep, tailFile, waitFor } from './wait';
 export type { InfraLog, RunResult, WaitForOptions } from './wait';

@@ -1,10 +1,13 @@
 // Three tiers (STYLE.md): unit specs next to the code, integration against the real infrastructure,
 // e2e against the running services. Integration and e2e share one infrastructure start (test/global-setup.ts).
 // isolatedModules (tsconfig) makes ts-jest transpile only: `npm run typecheck` checks types, once.
+// Every test run lives in the `test.` namespace (topics, default consumer groups, pub/sub channel: libs/contracts
+// topics.ts), whatever the shell says: a developer's `npm run up` stack on the same broker and Redis never sees it.
+process.env.KAFKA_TOPIC_PREFIX = 'test.';
 const tsJest = ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }];
 const moduleNameMapper = {
-  '^@keygate/(contracts|messaging|platform|testing)$': '<rootDir>/libs/$1/src',
-  '^@keygate/(contracts|messaging|platform|testing)/(.*)$': '<rootDir>/libs/$1/src/$2',
+  '^@keygate/(contracts|messaging|platform|stack|testing)$': '<rootDir>/libs/$1/src',
+  '^@keygate/(contracts|messaging|platform|stack|testing)/(.*)$': '<rootDir>/libs/$1/src/$2',
 };
 const base = {
   rootDir: __dirname,

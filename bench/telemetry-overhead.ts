@@ -10,7 +10,7 @@ import { createKafka } from '@keygate/messaging';
 import { startMockProvider } from '@keygate/testing/mock-provider/mock-provider';
 import { api } from '@keygate/testing/stack/api-client';
 import { createKey } from '@keygate/testing/stack/key-fixtures';
-import { dropDatabase, ensurePostgres, waitFor } from '@keygate/testing/infra';
+import { dropDatabase, ensurePostgres, waitFor } from '@keygate/stack';
 import {
   ensureTestInfra,
   freeTestPort,

@@ -1,4 +1,4 @@
-// `npm run up -- --observe`: Zipkin and Prometheus beside the stack (libs/testing/src/infra/observe.ts starts
+// `npm run up -- --observe`: Zipkin and Prometheus beside the stack (libs/stack/src/observe.ts starts
 // them), and the variables that make the services export their spans to that Zipkin.
 import { join } from 'node:path';
 import {
@@ -8,7 +8,7 @@ import {
   stopObserved,
   type ObservedProcess,
   type ScrapeTarget,
-} from '@keygate/testing/infra';
+} from '@keygate/stack';
 
 export interface Observe {
   zipkin: ObservedProcess;

@@ -1,16 +1,16 @@
 // `npm run up` / `npm run down`: the whole stack on one machine. Infrastructure through the same code as the
-// tests (libs/testing/src/infra), then the mock provider (when no real one is configured) and the three services.
+// tests (libs/stack), then the mock provider (when no real one is configured) and the three services.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { TopicSpecs } from '@keygate/contracts';
-import { ensureInfra, isPortOpen, sleep, stopKafka, waitFor } from '@keygate/testing/infra';
+import { ensureInfra, isPortOpen, sleep, stopKafka, waitFor } from '@keygate/stack';
 import { printObserve, startObserve, type Observe } from './observe';
 
 const ROOT = resolve(__dirname, '..', '..');
-// KEYGATE_STACK_DIR: a second stack's own state, logs and secrets (the --observe e2e test runs one).
-const STACK = process.env.KEYGATE_STACK_DIR ? resolve(process.env.KEYGATE_STACK_DIR) : join(ROOT, '.stack');
+// Where the stack keeps its state, logs and generated secrets (another directory runs a second stack).
+const STACK = resolve(process.env.KEYGATE_STACK_DIR ?? join(ROOT, '.stack'));
 const STATE = join(STACK, 'stack.json');
 const log = (msg: string) => process.stdout.write(`[keygate] ${msg}\n`);
 
@@ -162,6 +162,8 @@ const up = async (detach: boolean, observe: boolean): Promise<void> => {
   const serviceEnv = {
     ADMIN_TOKEN: adminToken,
     KEYGATE_MASTER_KEY: masterKey,
+    // The usage-service suspends keys over budget through the key-service's gRPC API, on whatever port it has.
+    KEY_SERVICE_GRPC_URL: env.KEY_SERVICE_GRPC_URL ?? `127.0.0.1:${ports.grpc}`,
     ...mockEnv,
     ...consoleEnv,
     ...observed?.serviceEnv,
@@ -204,8 +206,8 @@ const up = async (detach: boolean, observe: boolean): Promise<void> => {
   if (mockEnv.OPENAI_API_KEY)
     log(`  mock provider http://127.0.0.1:${ports.mock}  (no real provider configured)`);
   if (observed) printObserve(observed, log);
-  log(`  admin token   ${adminToken}   (also in ${relative(ROOT, STACK)}/admin-token)`);
-  log(`  logs          ${relative(ROOT, STACK)}/logs/`);
+  log(`  admin token   ${adminToken}   (also in .stack/admin-token)`);
+  log(`  logs          ${join(STACK, 'logs')}`);
 
   if (detach) {
     for (const c of children) c.unref();

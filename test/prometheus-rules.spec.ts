@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensurePrometheus, prometheusConfig, PROMTOOL } from '../libs/testing/src/infra/observe';
+import { ensurePrometheus, prometheusConfig, PROMTOOL } from '../libs/stack/src/observe';
 
 // The Prometheus rules are code: promtool checks them and runs their unit tests (infra/prometheus/tests: synthetic
 // series in, which alerts fire and which stay quiet out). Debian's prometheus package brings promtool; it is

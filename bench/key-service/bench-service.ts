@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { dropDatabase, ensurePostgres, waitFor } from '@keygate/testing/infra';
+import { dropDatabase, ensurePostgres, waitFor } from '@keygate/stack';
 import {
   ensureTestInfra,
   freeTestPort,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { waitFor } from '@keygate/testing/infra';
+import { waitFor } from '@keygate/stack';
 import { api } from '@keygate/testing/stack/api-client';
 import { waitForGateway } from '@keygate/testing/stack/key-fixtures';
 import { freeTestPort } from '@keygate/testing/stack/test-stack';

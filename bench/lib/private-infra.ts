@@ -9,7 +9,7 @@ import {
   ensureTopics,
   stopKafka,
   waitFor,
-} from '@keygate/testing/infra';
+} from '@keygate/stack';
 import { freeTestPort } from '@keygate/testing/stack/test-stack';
 import { BENCH_STACK_DIR as STACK_DIR, log, onCleanup, spawnProc, type Proc } from './processes';
 

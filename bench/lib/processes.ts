@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { waitFor } from '@keygate/testing/infra';
+import { waitFor } from '@keygate/stack';
 import { freeTestPort, ROOT } from '@keygate/testing/stack/test-stack';
 
 // Processes the benches start: each in its own process group (so a stop takes its children too), logs in a

@@ -1,4 +1,4 @@
-import { ensureDebianPackage } from '../../libs/testing/src/infra/apt';
+import { ensureDebianPackage } from '../../libs/stack/src/apt';
 import { startMockProvider } from '../../libs/testing/src/mock-provider/mock-provider';
 import { startTestStack } from '../../libs/testing/src/stack/test-stack';
 import { CHROMIUM, withBrowserRun } from './browser-run';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { Client } from 'pg';
 import { generateApiKey, Topics } from '@keygate/contracts';
-import { dropDatabase, ensurePostgres } from '@keygate/testing/infra';
+import { dropDatabase, ensurePostgres } from '@keygate/stack';
 import {
   freeTestPort,
   skipHistory,

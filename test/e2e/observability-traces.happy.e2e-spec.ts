@@ -15,7 +15,7 @@ import {
   type RunningService,
   type TestStack,
 } from '@keygate/testing';
-import { dropDatabase, ensurePostgres } from '@keygate/testing/infra';
+import { dropDatabase, ensurePostgres } from '@keygate/stack';
 import { Kafka, logLevel } from 'kafkajs';
 import { Topics } from '@keygate/contracts';
 

@@ -14,7 +14,7 @@ import {
   zipkinTraceOf,
   type ObserveStack,
 } from '@keygate/testing';
-import { PROMTOOL } from '@keygate/testing/infra';
+import { PROMTOOL } from '@keygate/stack';
 
 // `npm run up -- --observe` (issue 21, "Checked by"): one chat completion through the openai SDK, then what an SRE
 // sees — the request as one trace in Zipkin (gateway → Kafka → usage-service), every keygate process scraped by

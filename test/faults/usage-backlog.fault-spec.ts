@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { Topics, TopicSpecs } from '@keygate/contracts';
-import { ensureTopics } from '@keygate/testing/infra';
+import { ensureTopics } from '@keygate/stack';
 import { eventually, ROOT, startMockProvider, waitForGateway, type MockProvider } from '@keygate/testing';
 import { buildFaultStack, type FaultStack, type ServiceName } from './support/fault-stack';
 import { ledgerOf, usageApiTotals } from './support/consistency';

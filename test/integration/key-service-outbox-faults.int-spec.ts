@@ -6,7 +6,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { newId, type EventEnvelope } from '@keygate/contracts';
 import { createKafka, EventProducer } from '@keygate/messaging';
 import { freeTestPort } from '@keygate/testing/stack/test-stack';
-import { waitFor } from '@keygate/testing/infra';
+import { waitFor } from '@keygate/stack';
 import { OutboxRelay } from '../../apps/key-service/src/outbox/outbox-relay';
 import {
   byStream,

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { generateApiKey, hashApiKey, lastFour, newId, Topics, type EventEnvelope } from '@keygate/contracts';
 import { createKafka, EventConsumer } from '@keygate/messaging';
-import { dropDatabase, ensurePostgres, waitFor } from '@keygate/testing/infra';
+import { dropDatabase, ensurePostgres, waitFor } from '@keygate/stack';
 import {
   apiKeyDecider,
   type ApiKeyCommand,

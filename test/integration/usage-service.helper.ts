@@ -13,7 +13,7 @@ import {
   type RequestCompletedData,
   type Topic,
 } from '@keygate/contracts';
-import { dropDatabase, ensurePostgres, waitFor } from '@keygate/testing/infra';
+import { dropDatabase, ensurePostgres, waitFor } from '@keygate/stack';
 import { freeTestPort } from '@keygate/testing/stack/test-stack';
 
 // The built usage-service as child processes against the real PostgreSQL and Kafka: one throwaway database and

@@ -1,5 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { namespaced } from '@keygate/contracts';
 import { CommonEnv } from '@keygate/platform';
 
 export class GatewayEnv extends CommonEnv {
@@ -21,7 +22,7 @@ export class GatewayEnv extends CommonEnv {
   TRUSTED_PROXIES: string[] = [];
 
   // Consumer group of the shared Redis projection; every instance also listens for invalidations itself.
-  @IsString() GATEWAY_PROJECTION_GROUP: string = 'gateway-projection';
+  @IsString() GATEWAY_PROJECTION_GROUP: string = namespaced('gateway-projection');
 
   // In-process cache: entries and how long a cached key may be served without hearing from Redis.
   @IsInt() @Min(0) @Max(10_000_000) AUTH_CACHE_MAX: number = 100_000;

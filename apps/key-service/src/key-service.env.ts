@@ -1,5 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsInt, IsNotEmpty, IsString, IsUrl, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { namespaced } from '@keygate/contracts';
 import { CommonEnv } from '@keygate/platform';
 
 export class KeyServiceEnv extends CommonEnv {
@@ -28,11 +29,11 @@ export class KeyServiceEnv extends CommonEnv {
     typeof value === 'string' ? value.split(',').filter(Boolean) : value,
   )
   @IsString({ each: true })
-  GATEWAY_PROJECTION_GROUP: string[] = ['gateway-projection'];
+  GATEWAY_PROJECTION_GROUP: string[] = [namespaced('gateway-projection')];
   @IsInt() @Min(0) @Max(60000) PROJECTION_FENCE_MS: number = 5000;
 
   // Consumer group folding usage.requests into each key's lastUsedAt.
-  @IsString() @IsNotEmpty() KEY_SERVICE_LAST_USED_GROUP: string = 'key-service-last-used';
+  @IsString() @IsNotEmpty() KEY_SERVICE_LAST_USED_GROUP: string = namespaced('key-service-last-used');
 
   // What the console (and a downloaded .pak file) calls: the gateway's public /v1 URL, the usage-service's URL.
   @IsUrl(

@@ -1,5 +1,6 @@
 import { IsIn, IsInt, IsNotEmpty, IsNumber, IsString, Matches, Max, Min } from 'class-validator';
 import { Transform } from 'class-transformer';
+import { namespaced } from '@keygate/contracts';
 import { CommonEnv, commaList } from '@keygate/platform';
 
 const BASE64_32_BYTES = /^[A-Za-z0-9+/]{43}=$/;
@@ -22,7 +23,7 @@ export class UsageServiceEnv extends CommonEnv {
   })
   KEYGATE_MASTER_KEY!: string;
 
-  @IsString() USAGE_CONSUMER_GROUP: string = 'usage-service';
+  @IsString() USAGE_CONSUMER_GROUP: string = namespaced('usage-service');
 
   // Browser origins allowed to call this API (the console, served by key-service at /console/), comma-separated.
   @Transform(commaList)

@@ -1,6 +1,6 @@
 import { context, type Context } from '@opentelemetry/api';
 import type { Consumer, Kafka } from 'kafkajs';
-import { isEnvelope, TopicConfigs, type EventEnvelope, type Topic } from '@keygate/contracts';
+import { isEnvelope, topicConfig, type EventEnvelope, type Topic } from '@keygate/contracts';
 import { assertTopicConfig } from './topic-config';
 import { extractTraceContext } from './trace-context';
 
@@ -50,7 +50,7 @@ export class EventConsumer {
   async start(options: ConsumerOptions): Promise<void> {
     // A consumer of keys.events folds it from offset 0: it refuses a topic that does not keep every event
     // (TopicConfigError), before it joins its group.
-    for (const topic of options.topics) await assertTopicConfig(this.kafka, topic, TopicConfigs[topic] ?? {});
+    for (const topic of options.topics) await assertTopicConfig(this.kafka, topic, topicConfig(topic));
     const consumer = this.kafka.consumer({
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeout ?? 10000,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
-import { TopicConfigs, Topics, TopicSpecs } from '@keygate/contracts';
-import { ensureTopics } from '@keygate/testing/infra';
+import { topicConfig, Topics, TopicSpecs } from '@keygate/contracts';
+import { ensureTopics } from '@keygate/stack';
 import { EventConsumer } from './event-consumer';
 import { assertTopicConfig, TopicConfigError } from './topic-config';
 
@@ -12,7 +12,7 @@ const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const kafka = new Kafka({ clientId: 'topic-config-test', brokers, logLevel: logLevel.NOTHING });
 const admin = kafka.admin();
 const mine: string[] = [];
-const KEEP_FOREVER = TopicConfigs[Topics.keysEvents];
+const KEEP_FOREVER = topicConfig(Topics.keysEvents);
 
 const newTopic = (): string => {
   const topic = `kg-test-retention-${randomBytes(4).toString('hex')}`;

@@ -1,6 +1,6 @@
 import { ConfigResourceTypes, type Kafka } from 'kafkajs';
 
-// A topic whose settings on the broker are not what keygate declares for it (libs/contracts TopicConfigs): e.g.
+// A topic whose settings on the broker are not what keygate declares for it (libs/contracts TopicSpecs): e.g.
 // keys.events with a finite retention.ms, which would silently forget the key history a projection rebuilds from.
 // Not retried: the broker answered, and the answer is wrong until an operator corrects the topic.
 export class TopicConfigError extends Error {

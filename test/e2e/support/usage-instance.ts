@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { dropDatabase, ensurePostgres } from '@keygate/testing/infra';
+import { dropDatabase, ensurePostgres } from '@keygate/stack';
 import { freeTestPort, startService, type TestStack } from '@keygate/testing/stack/test-stack';
 
 export interface UsageInstance {

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { dropDatabase, ensurePostgres, waitFor } from '@keygate/testing/infra';
+import { dropDatabase, ensurePostgres, waitFor } from '@keygate/stack';
 import {
   freeTestPort,
   ROOT,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // Relative imports: the faults global setup loads this file without jest's module mapper.
 import { TopicSpecs } from '../../../libs/contracts/src/topics';
-import { ensureKafka, ensureTopics, runCommand, stopKafka, waitFor } from '../../../libs/testing/src/infra';
+import { ensureKafka, ensureTopics, runCommand, stopKafka, waitFor } from '../../../libs/stack/src';
 import { freeTestPort, STACK_DIR } from '../../../libs/testing/src/stack/test-stack';
 
 // Private instances of the infrastructure, on their own ports and directories, that a fault test may stop and

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { freeTestPort } from '@keygate/testing';
-import { isPortOpen, waitFor } from '@keygate/testing/infra';
+import { isPortOpen, waitFor } from '@keygate/stack';
 import type { KeyDocument } from './key-document';
 import {
   isRebuildingError,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { namespaced } from '@keygate/contracts';
 import type { CredentialDocument, GroupDocument, HashEntry, KeyDocument } from './key-document';
 
 // Redis layout of the projection. Documents and hash entries carry `v` (the stream position that wrote them); a
@@ -13,7 +14,8 @@ export const redisKeys = {
   group: (groupId: string) => `${LAYOUT}:g:${groupId}`,
   credential: (credentialId: string) => `${LAYOUT}:c:${credentialId}`,
   pending: (keyId: string) => `${LAYOUT}:pending:${keyId}`,
-  changes: `${LAYOUT}:changed`,
+  // Pub/sub channels are global across Redis databases: this one is in the stack's namespace (KAFKA_TOPIC_PREFIX).
+  changes: namespaced(`${LAYOUT}:changed`),
   // Present while Redis holds a complete projection; gone after Redis lost its data (restart without
   // persistence, FLUSHALL), which the gateway answers with a replay from the topic.
   complete: `${LAYOUT}:complete`,

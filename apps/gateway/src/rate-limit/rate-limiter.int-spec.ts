@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { TEST_REDIS_URL } from '@keygate/testing/infra';
+import { TEST_REDIS_URL } from '@keygate/testing';
 import { RateLimiter } from './rate-limiter';
 
 // The limiter's Lua scripts on the real Redis: the running token sum agrees with the token log, a request

@@ -6,7 +6,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { newId, type RequestCompletedData, type Topic } from '@keygate/contracts';
 import { createKafka, EventProducer, type EventSender, type OutgoingEvent } from '@keygate/messaging';
 import { metricsText } from '@keygate/platform';
-import { ensureTopics } from '@keygate/testing/infra';
+import { ensureTopics } from '@keygate/stack';
 import { UsageEmitter } from './usage-emitter';
 
 // The emitter against the real broker, on a topic of this file's own. Kafka "away" is a sender that refuses while

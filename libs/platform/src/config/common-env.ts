@@ -22,6 +22,11 @@ export class CommonEnv {
   @Matches(HOST_PORT, { each: true, message: 'KAFKA_BROKERS must be a comma-separated list of host:port' })
   KAFKA_BROKERS: string[] = ['127.0.0.1:9092'];
 
+  // The stack's namespace on a shared broker and Redis: prefixes topics, default consumer groups and the pub/sub
+  // channel (libs/contracts topics.ts reads it when it loads; validated here so `--help`-style errors list it).
+  @Matches(/^[A-Za-z0-9._-]{0,100}$/, { message: 'KAFKA_TOPIC_PREFIX must match [A-Za-z0-9._-]{0,100}' })
+  KAFKA_TOPIC_PREFIX: string = '';
+
   @IsString()
   @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must start with redis:// or rediss://' })
   REDIS_URL: string = 'redis://127.0.0.1:6379/0';

@@ -2,13 +2,13 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Topics } from '../../../contracts/src/topics';
-import { dropDatabase, ensurePostgres } from '../infra';
+import { dropDatabase, ensurePostgres } from '../../../stack/src';
 import { eventually } from './api-client';
-import { freeTestPort, ROOT, skipHistory, STACK_DIR, type TestStack } from './test-stack';
+import { freeTestPort, ROOT, STACK_DIR, type TestStack } from './test-stack';
 
-// `npm run up -- --observe --detach` as a developer runs it (dist/scripts/stack.js), but on free ports, with its own
-// databases, consumer groups and stack directory, beside the test run's stack and any stack a developer has up.
+// `npm run up -- --observe --detach` as a developer runs it (dist/scripts/stack.js), but on free ports, in a namespace
+// (KAFKA_TOPIC_PREFIX), Redis db, databases and stack directory of its own, beside the test run's stack and any stack
+// a developer has up (as test/e2e/stack-isolation.security starts one).
 // The services and Zipkin/Prometheus are the stack script's; `stopObserveStack` is its `down`.
 
 export interface ObserveStack extends TestStack {
@@ -55,6 +55,7 @@ export const startObserveStack = async (base: TestStack): Promise<ObserveStack> 
     usageServiceUrl: `http://127.0.0.1:${usage}`,
     keysDatabaseUrl: `postgres://postgres@127.0.0.1:5432/keygate_keys_e2e_obs_${run}`,
     usageDatabaseUrl: `postgres://postgres@127.0.0.1:5432/keygate_usage_e2e_obs_${run}`,
+    redisUrl: 'redis://127.0.0.1:6379/6',
     zipkinUrl: `http://127.0.0.1:${zipkin}`,
     prometheusUrl: `http://127.0.0.1:${prometheus}`,
     stackDir,
@@ -63,20 +64,17 @@ export const startObserveStack = async (base: TestStack): Promise<ObserveStack> 
     output: '',
   };
   await ensurePostgres([stack.keysDatabaseUrl, stack.usageDatabaseUrl], () => undefined);
-  const groups = {
-    GATEWAY_PROJECTION_GROUP: `gateway-projection-e2e-obs-${run}`,
-    USAGE_CONSUMER_GROUP: `usage-e2e-obs-${run}`,
-    KEY_SERVICE_LAST_USED_GROUP: `key-service-last-used-e2e-obs-${run}`,
-  };
-  await skipHistory([
-    [groups.GATEWAY_PROJECTION_GROUP, Topics.keysEvents],
-    [groups.USAGE_CONSUMER_GROUP, Topics.usageRequests],
-    [`${groups.USAGE_CONSUMER_GROUP}-key-directory`, Topics.keysEvents],
-    [groups.KEY_SERVICE_LAST_USED_GROUP, Topics.usageRequests],
-  ]);
+  // The test stack's consumer groups are its own: this stack gets the default ones of its namespace.
+  const {
+    GATEWAY_PROJECTION_GROUP: _projection,
+    USAGE_CONSUMER_GROUP: _usage,
+    KEY_SERVICE_LAST_USED_GROUP: _lastUsed,
+    ...shared
+  } = base.env;
   stack.env = {
-    ...base.env,
-    ...groups,
+    ...shared,
+    KAFKA_TOPIC_PREFIX: `observe-${run}.`,
+    REDIS_URL: stack.redisUrl,
     KEY_SERVICE_HTTP_PORT: String(keys),
     KEY_SERVICE_GRPC_PORT: String(grpc),
     KEY_SERVICE_GRPC_URL: stack.grpcUrl,

@@ -5,8 +5,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 // Relative, not @keygate/contracts: jest global setups load this without the module mapper.
 import { Kafka, logLevel } from 'kafkajs';
-import { TopicSpecs, Topics } from '../../../contracts/src/topics';
-import { dropDatabase, ensureInfra, ensurePostgres, stopKafka, TEST_REDIS_URL, waitFor } from '../infra';
+import { NAMESPACE, TopicSpecs, Topics } from '../../../contracts/src/topics';
+import { dropDatabase, ensureInfra, ensurePostgres, stopKafka, waitFor } from '../../../stack/src';
 
 // The running services for e2e tests: built from dist, on their own ports, databases, Redis db and consumer
 // groups, so a `npm run up` stack on the same machine is not disturbed and runs do not see each other's data.
@@ -36,6 +36,10 @@ export interface TestStack {
   // The environment the services run with: a test can start another instance (e.g. a second gateway) like them.
   env: Record<string, string>;
 }
+
+// The Redis database tests use: never db 0, which a `npm run up` stack on the same machine uses (REDIS_URL is the
+// developer's stack's variable, so tests do not read it).
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/1';
 
 export const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const PG = 'postgres://postgres@127.0.0.1:5432';
@@ -105,6 +109,8 @@ export const startTestStack = async (mockUrl: string): Promise<TestStack> => {
     ADMIN_TOKEN: stack.adminToken,
     KEYGATE_MASTER_KEY: randomBytes(32).toString('base64'),
     KAFKA_BROKERS: KAFKA_BROKERS.join(','),
+    // The run's namespace (jest.config.js sets `test.`): topics, pub/sub channel, default consumer groups.
+    KAFKA_TOPIC_PREFIX: NAMESPACE,
     KEYS_DATABASE_URL: stack.keysDatabaseUrl,
     USAGE_DATABASE_URL: stack.usageDatabaseUrl,
     REDIS_URL: stack.redisUrl,

@@ -101,7 +101,3 @@ export async function ensureRedis(url: string, log: InfraLog, stackDir?: string)
   log(`redis: started redis-server on ${where}`);
   return { started: true };
 }
-
-// The Redis database tests use: never db 0, which a `npm run up` stack on the same machine uses (REDIS_URL is the
-// developer's stack's variable, so tests do not read it).
-export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/1';

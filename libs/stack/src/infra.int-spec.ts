@@ -1,26 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { resolve } from 'node:path';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { Client } from 'pg';
-import {
-  dropDatabase,
-  ensureInfra,
-  ensurePostgres,
-  ensureTopics,
-  TEST_REDIS_URL,
-  type EnsureInfraOptions,
-} from './index';
+import { dropDatabase, ensureInfra, ensurePostgres, ensureTopics, type EnsureInfraOptions } from './index';
+import { STACK_DIR, TEST_REDIS_URL } from '@keygate/testing';
 
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092')
   .split(',')
   .map((b) => b.trim())
   .filter(Boolean);
-const keysUrl = process.env.KEYS_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/keygate_keys';
-const usageUrl = process.env.USAGE_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/keygate_usage';
 const redisUrl = TEST_REDIS_URL;
-const stackDir = resolve(__dirname, '../../../../.stack');
+const stackDir = STACK_DIR;
 
+// Databases of this file's own, never a running stack's (keygate_keys, keygate_usage).
 const suffix = randomBytes(4).toString('hex');
+const keysUrl = `postgres://postgres@127.0.0.1:5432/keygate_infra_spec_keys_${suffix}`;
+const usageUrl = `postgres://postgres@127.0.0.1:5432/keygate_infra_spec_usage_${suffix}`;
 const topic = `keygate.infra-spec.${suffix}`;
 const scratchDbUrl = (() => {
   const u = new URL(keysUrl);
@@ -69,7 +63,7 @@ describe('ensureInfra (real Kafka, PostgreSQL, Redis)', () => {
     await admin.connect();
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
     await admin.disconnect();
-    await dropDatabase(scratchDbUrl).catch(() => undefined);
+    for (const url of [scratchDbUrl, keysUrl, usageUrl]) await dropDatabase(url).catch(() => undefined);
   });
 
   it('makes everything available, then reuses it quickly and idempotently', async () => {

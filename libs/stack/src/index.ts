@@ -10,7 +10,7 @@ export { ensureTopics } from './kafka-topics';
 export type { TopicSpec } from './kafka-topics';
 export { dropDatabase, ensurePostgres, quoteIdent } from './postgres';
 export type { EnsurePostgresResult } from './postgres';
-export { ensureRedis, TEST_REDIS_URL } from './redis';
+export { ensureRedis } from './redis';
 export type { EnsureRedisResult } from './redis';
 export { ensureDebianPackage } from './apt';
 export { resolveMavenArtifacts } from './maven';
@@ -32,7 +32,7 @@ export interface EnsureInfraOptions {
   databaseUrls: string[];
   redisUrl: string;
   stackDir: string;
-  topics: TopicSpec[];
+  topics: readonly TopicSpec[];
   log: InfraLog;
 }
 

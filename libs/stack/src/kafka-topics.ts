@@ -16,7 +16,11 @@ const TOPICS_TIMEOUT_MS = 30_000;
  * partitions than asked, corrects settings that differ from those asked (e.g. a finite retention.ms), and waits
  * until every partition has a leader. Never shrinks or deletes anything.
  */
-export async function ensureTopics(brokers: string[], topics: TopicSpec[], log?: InfraLog): Promise<void> {
+export async function ensureTopics(
+  brokers: string[],
+  topics: readonly TopicSpec[],
+  log?: InfraLog,
+): Promise<void> {
   const wanted = new Map<string, number>();
   const configs = new Map<string, Record<string, string>>();
   for (const { topic, numPartitions, config } of topics) {

@@ -262,7 +262,7 @@ function findPom(explicit?: string): string {
 
 async function writeConfig(paths: KafkaPaths, port: number, controllerPort: number): Promise<void> {
   const server = [
-    '# Written by libs/testing/src/infra/kafka.ts on every start; edits are overwritten.',
+    '# Written by libs/stack/src/kafka.ts on every start; edits are overwritten.',
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,

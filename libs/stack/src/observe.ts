@@ -106,7 +106,7 @@ export const startZipkin = async (opts: {
 /** prometheus.yml for the local stack: one job per service, the rules of infra/prometheus. */
 export const prometheusConfig = (targets: ScrapeTarget[], interval: string, rulesDir: string): string => {
   const lines = [
-    '# Written by libs/testing/src/infra/observe.ts on every `npm run up -- --observe`; edits are overwritten.',
+    '# Written by libs/stack/src/observe.ts on every `npm run up -- --observe`; edits are overwritten.',
     'global:',
     `  scrape_interval: ${interval}`,
     `  evaluation_interval: ${interval}`,

@@ -44,7 +44,7 @@ describe('the observe stack in a browser', () => {
     const spans = await zipkinTraceOf(stack.zipkinUrl, response.headers.get('x-request-id')!);
     await page.goto(`${stack.zipkinUrl}/zipkin/traces/${spans[0].traceId}`);
     await page.getByText('usage-service: usage.ingest').waitFor();
-    await page.getByText('gateway: send usage.requests').click();
+    await page.getByText(/^gateway: send .*usage\.requests$/).click();
     await page.screenshot({ path: join(SHOTS, 'zipkin-trace.png') });
     await expect(page.getByText('gateway: post /v1/chat/completions').count()).resolves.toBeGreaterThan(0);
   });

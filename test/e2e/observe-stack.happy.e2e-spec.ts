@@ -2,7 +2,6 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { Topics } from '@keygate/contracts';
 import {
   createKey,
   eventually,
@@ -61,7 +60,8 @@ describe('npm run up -- --observe: Zipkin and Prometheus on a running stack', ()
     const byName = (service: string, name: string) =>
       spans.find((s) => s.localEndpoint?.serviceName === service && s.name === name);
     const server = byName('gateway', 'post /v1/chat/completions');
-    const send = byName('gateway', `send ${Topics.usageRequests}`);
+    // The stack's own namespace prefixes the topic: `send observe-….usage.requests`.
+    const send = spans.find((s) => s.kind === 'PRODUCER' && s.name.endsWith('usage.requests'));
     const ingest = byName('usage-service', 'usage.ingest');
     expect(server).toMatchObject({ kind: 'SERVER', traceId });
     expect(server?.parentId).toBeUndefined();

@@ -46,6 +46,11 @@ export async function resolveMavenArtifacts(
     { timeoutMs: MVN_TIMEOUT_MS },
   );
   await fsp.writeFile(join(tmp, '.resolved'), `${pomHash}\n`);
+  // Another process (a second stack, a parallel test) may have resolved the same pom meanwhile: keep its copy.
+  if ((await fsp.readFile(marker, 'utf8').catch(() => '')).trim() === pomHash) {
+    await fsp.rm(tmp, { recursive: true, force: true });
+    return;
+  }
   await fsp.rm(outDir, { recursive: true, force: true });
   await fsp.rename(tmp, outDir);
   log(`${what} resolved in ${((Date.now() - started) / 1000).toFixed(1)}s`);

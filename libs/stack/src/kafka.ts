@@ -139,7 +139,8 @@ async function probeProduce(brokers: string[]): Promise<true> {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether `pid` runs (a zombie does not). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (err) {

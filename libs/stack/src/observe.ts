@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, promises as fsp } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ensureDebianPackage } from './apt';
+import { isAlive } from './kafka';
 import { resolveMavenArtifacts } from './maven';
 import { commandExists, tailFile, waitFor, type InfraLog } from './wait';
 
@@ -159,15 +160,6 @@ export const startPrometheus = async (opts: {
   );
 };
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 /** SIGTERM to the process group, SIGKILL after 15 s. */
 export const stopObserved = async (pid: number): Promise<void> => {
   const signal = (sig: NodeJS.Signals) => {
@@ -179,7 +171,7 @@ export const stopObserved = async (pid: number): Promise<void> => {
   };
   signal('SIGTERM');
   try {
-    await waitFor(async () => !alive(pid), {
+    await waitFor(async () => !isAlive(pid), {
       timeoutMs: 15_000,
       intervalMs: 100,
       what: `pid ${pid} to exit`,

@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
 import { dropDatabase, ensurePostgres } from '../../../stack/src';
 import { eventually } from './api-client';
-import { freeTestPort, ROOT, STACK_DIR, type TestStack } from './test-stack';
+import { freeTestPort, KAFKA_BROKERS, ROOT, STACK_DIR, type TestStack } from './test-stack';
 
 // `npm run up -- --observe --detach` as a developer runs it (dist/scripts/stack.js), but on free ports, in a namespace
 // (KAFKA_TOPIC_PREFIX), Redis db, databases and stack directory of its own, beside the test run's stack and any stack
@@ -113,8 +114,22 @@ export const stopObserveStack = async (stack: ObserveStack): Promise<void> => {
   await Promise.all([dropDatabase(stack.keysDatabaseUrl), dropDatabase(stack.usageDatabaseUrl)]).catch(
     () => undefined,
   );
-  // Keep the logs of a failed run for its reader; the Prometheus data goes.
-  rmSync(join(stack.stackDir, 'prometheus'), { recursive: true, force: true });
+  // The namespace's topics go with it, like its databases and directory (its Redis keys are unique to it).
+  const admin = new Kafka({
+    clientId: 'keygate-tests',
+    brokers: KAFKA_BROKERS,
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin
+    .connect()
+    .then(async () => {
+      const prefix = stack.env.KAFKA_TOPIC_PREFIX;
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+      if (topics.length) await admin.deleteTopics({ topics });
+    })
+    .catch(() => undefined)
+    .finally(() => admin.disconnect());
+  rmSync(stack.stackDir, { recursive: true, force: true });
 };
 
 export interface ZipkinSpan {

@@ -1,7 +1,13 @@
 // Domain errors are values with a stable code (STYLE.md): deciders throw them, one filter per transport maps the
 // code to HTTP / gRPC / OpenAI shapes. Messages and details go to clients: never put a secret in either.
+// Direct paths, not the platform index: deciders import this file and stay free of Nest and telemetry.
+import type { AdminAuthErrorCode } from '@keygate/platform/admin-auth/admin-authenticator';
+import { CodedError } from '@keygate/platform/errors/coded-error';
+import { codedErrorMapper, serviceErrorOf } from '@keygate/platform/errors/service-errors';
 
 export type DomainErrorCode =
+  // Raised by the management kit's admin-token authentication (AdminAuthError), REST and gRPC alike.
+  | AdminAuthErrorCode
   | 'KEY_NOT_FOUND'
   | 'KEY_ALREADY_EXISTS'
   | 'KEY_ALREADY_REVOKED'
@@ -35,23 +41,17 @@ export type DomainErrorCode =
   | 'ADMIN_TOKEN_ALREADY_REVOKED'
   // KEYGATE_MASTER_KEY is not set (provider credentials cannot be encrypted) or does not open a stored credential.
   | 'MASTER_KEY_NOT_CONFIGURED'
-  | 'CREDENTIAL_UNREADABLE'
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN';
+  | 'CREDENTIAL_UNREADABLE';
 
-export class DomainError extends Error {
+export class DomainError extends CodedError<DomainErrorCode> {
   override readonly name = 'DomainError';
-
-  constructor(
-    readonly code: DomainErrorCode,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
-    super(message);
-  }
 }
 
-export const isDomainError = (error: unknown): error is DomainError => error instanceof DomainError;
+const domainErrorOf = serviceErrorOf(DomainError);
+
+// A DomainError, or the kit's AdminAuthError: both carry a DomainErrorCode.
+export const isDomainError = (error: unknown): error is CodedError<DomainErrorCode> =>
+  domainErrorOf(error) !== null;
 
 // HTTP status per code; the exhaustive switch makes a new code a compile error until it is mapped here.
 export const domainErrorStatus = (code: DomainErrorCode): number => {
@@ -104,3 +104,6 @@ export const domainErrorStatus = (code: DomainErrorCode): number => {
     }
   }
 };
+
+// The management error filter's view of key-service's errors (REST); grpcStatusOf is the gRPC table.
+export const domainErrorMapper = codedErrorMapper(domainErrorOf, domainErrorStatus);

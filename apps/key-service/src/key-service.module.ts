@@ -5,6 +5,9 @@ import { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import { EventConsumer, EventProducer, createKafka } from '@keygate/messaging';
 import {
+  AdminAuthenticator,
+  AdminGrpcGuard,
+  AdminRestGuard,
   HEALTH_CHECKS,
   healthParts,
   ManagementErrorFilter,
@@ -15,7 +18,6 @@ import {
   OutboundPolicy,
   ROUTES_CONFIG,
 } from '@keygate/platform';
-import { AdminAuthenticator, AdminAuthGuard } from './admin-auth/admin-auth.guard';
 import { AdminTokensController } from './admin-auth/admin-tokens.controller';
 import { AdminTokensService } from './admin-auth/admin-tokens.service';
 import { ApiKeysController } from './api-keys/api-keys.controller';
@@ -23,13 +25,12 @@ import { ApiKeysService } from './api-keys/api-keys.service';
 import { AuditController } from './audit/audit.controller';
 import { AuditService } from './audit/audit.service';
 import { keysMigrations } from './database/data-source';
-import { domainErrorStatus, isDomainError } from './domain-errors';
+import { domainErrorMapper } from './domain-errors';
 import { CommandHandler } from './event-store/command-handler';
 import { EventStore } from './event-store/event-store';
 import { GroupsController } from './groups/groups.controller';
 import { GroupsService } from './groups/groups.service';
 import { AdminGrpcController } from './grpc/admin.grpc-controller';
-import { GrpcAuthGuard } from './grpc/grpc-auth.guard';
 import { GroupsGrpcController } from './grpc/groups.grpc-controller';
 import { KeysGrpcController } from './grpc/keys.grpc-controller';
 import { ProvidersGrpcController } from './grpc/providers.grpc-controller';
@@ -103,7 +104,7 @@ const health = healthParts({
     ProvidersService,
     AdminTokensService,
     AuditService,
-    GrpcAuthGuard,
+    AdminGrpcGuard,
     {
       provide: CredentialCipher,
       useValue: new CredentialCipher(parseMasterKey(keyServiceEnv.KEYGATE_MASTER_KEY)),
@@ -133,18 +134,12 @@ const health = healthParts({
     },
     {
       provide: AdminAuthenticator,
-      useFactory: (db: DataSource) => new AdminAuthenticator(db, keyServiceEnv.ADMIN_TOKEN),
-      inject: [getDataSourceToken()],
+      useFactory: (tokens: AdminTokensService) =>
+        new AdminAuthenticator(keyServiceEnv.ADMIN_TOKEN, tokens.activeTokenByHash),
+      inject: [AdminTokensService],
     },
-    { provide: APP_GUARD, useClass: AdminAuthGuard },
-    {
-      provide: APP_FILTER,
-      useValue: new ManagementErrorFilter((e) =>
-        isDomainError(e)
-          ? { code: e.code, status: domainErrorStatus(e.code), message: e.message, details: e.details }
-          : null,
-      ),
-    },
+    { provide: APP_GUARD, useClass: AdminRestGuard },
+    { provide: APP_FILTER, useValue: new ManagementErrorFilter(domainErrorMapper) },
   ],
 })
 export class KeyServiceModule {}

@@ -5,6 +5,8 @@ import { Kafka } from 'kafkajs';
 import type { DataSource } from 'typeorm';
 import { EventConsumer, EventProducer, createKafka } from '@keygate/messaging';
 import {
+  AdminAuthenticator,
+  AdminRestGuard,
   HEALTH_CHECKS,
   healthParts,
   ManagementErrorFilter,
@@ -16,7 +18,7 @@ import {
   strictValidationPipe,
 } from '@keygate/platform';
 import { Topics } from '@keygate/contracts';
-import { AdminTokenGuard } from './admin-auth/admin-token.guard';
+import { adminTokenLookup } from './admin-auth/admin-token.lookup';
 import { AlertPublisher } from './alerts/alert-publisher';
 import { AlertService } from './alerts/alert.service';
 import { AlertsController } from './alerts/alerts.controller';
@@ -34,12 +36,16 @@ import { LedgerPartitions } from './ingest/ledger-partitions';
 import { UsageIngestConsumer } from './ingest/usage-ingest.consumer';
 import { KeyDirectoryConsumer } from './key-directory/key-directory.consumer';
 import { HygieneController } from './reports/hygiene.controller';
+import { HygieneQueryService } from './reports/hygiene.query-service';
 import { ExportController } from './usage-api/export.controller';
 import { UsageController } from './usage-api/usage.controller';
+import { UsageQueryService } from './usage-api/usage.query-service';
+import { usageErrorMapper } from './usage-errors';
 import { UsageServiceEnv } from './usage-service.env';
 import { SecretBox } from './webhooks/secret-box';
 import { WebhookDispatcher } from './webhooks/webhook-dispatcher';
 import { WebhooksController } from './webhooks/webhooks.controller';
+import { WebhooksService } from './webhooks/webhooks.service';
 
 export const usageServiceEnv = loadEnv(UsageServiceEnv);
 const env = usageServiceEnv;
@@ -96,6 +102,9 @@ const health = healthParts({
     { provide: SecretBox, useValue: new SecretBox(env.KEYGATE_MASTER_KEY) },
     { provide: OutboundPolicy, useValue: new OutboundPolicy({ allowPrivate: env.ALLOW_PRIVATE_UPSTREAMS }) },
     { provide: AlertService, inject: [DB], useFactory: (db: DataSource) => new AlertService(db) },
+    UsageQueryService,
+    HygieneQueryService,
+    WebhooksService,
     {
       provide: AlertPublisher,
       inject: [DB, Kafka, AlertService],
@@ -182,12 +191,13 @@ const health = healthParts({
         ),
     },
     {
-      provide: APP_GUARD,
+      provide: AdminAuthenticator,
       inject: [DB],
-      useFactory: (db: DataSource) => new AdminTokenGuard(db, env.ADMIN_TOKEN),
+      useFactory: (db: DataSource) => new AdminAuthenticator(env.ADMIN_TOKEN, adminTokenLookup(db)),
     },
+    { provide: APP_GUARD, useClass: AdminRestGuard },
     { provide: APP_PIPE, useFactory: strictValidationPipe },
-    { provide: APP_FILTER, useValue: new ManagementErrorFilter() },
+    { provide: APP_FILTER, useValue: new ManagementErrorFilter(usageErrorMapper) },
   ],
 })
 export class UsageServiceModule {}

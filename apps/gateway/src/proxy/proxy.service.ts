@@ -1,8 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { newId, type Budget, type RequestCompletedData } from '@keygate/contracts';
-import { counter, histogram, jsonDepthExceeds, targetModel, type RoutesConfig } from '@keygate/platform';
+import { type Budget, type RequestCompletedData } from '@keygate/contracts';
+import {
+  counter,
+  histogram,
+  jsonDepthExceeds,
+  newRequestId,
+  targetModel,
+  type RoutesConfig,
+} from '@keygate/platform';
 import { AuthError, KeyAuthenticator, type AuthenticatedKey } from '../auth/key-authenticator';
 import { BudgetGuard } from '../budget/budget-guard';
 import { clientIp, ipAllowed, parseCidrs } from '../auth/ip-rules';
@@ -140,7 +147,7 @@ export class ProxyService {
     }
     const started = performance.now();
     const outcome: Outcome = {
-      requestId: newId('req'),
+      requestId: newRequestId(),
       status: 200,
       errorCode: null,
       route: null,

@@ -1,7 +1,6 @@
-import { Body, Controller, Delete, Get, Param, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
-import { callerOf } from '../api-keys/api-keys.controller';
+import { type Caller, CurrentCaller } from '@keygate/platform';
 import { PageQuery } from '../page.dto';
 import {
   AdminTokenPageDto,
@@ -20,8 +19,8 @@ export class AdminTokensController {
   // 201 with "token": the plaintext, shown once.
   @Post()
   @ApiCreatedResponse({ type: IssuedAdminTokenDto })
-  issue(@Body() dto: IssueAdminTokenDto, @Req() req: FastifyRequest) {
-    return this.tokens.issue(dto, callerOf(req));
+  issue(@Body() dto: IssueAdminTokenDto, @CurrentCaller() caller: Caller) {
+    return this.tokens.issue(dto, caller);
   }
 
   @Get()
@@ -33,7 +32,7 @@ export class AdminTokensController {
   // Revoked tokens stay listed with revokedAt; 200 with the resource, like POST /v1/keys/:id/revoke.
   @Delete(':id')
   @ApiOkResponse({ type: AdminTokenResourceDto })
-  revoke(@Param('id') id: string, @Req() req: FastifyRequest) {
-    return this.tokens.revoke(id, callerOf(req));
+  revoke(@Param('id') id: string, @CurrentCaller() caller: Caller) {
+    return this.tokens.revoke(id, caller);
   }
 }

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { newId, toBase62, type AdminRole } from '@keygate/contracts';
-import type { Caller } from '../api-keys/api-keys.service';
+import type { Actor, AdminTokenLookup, Caller } from '@keygate/platform';
 import { DomainError } from '../domain-errors';
 import { CommandHandler } from '../event-store/command-handler';
 import { adminTokenDecider, type AdminTokenCommand } from './admin-token.decider';
@@ -94,6 +94,15 @@ export class AdminTokensService {
       throw new DomainError('ADMIN_TOKEN_NOT_FOUND', `admin token ${tokenId} not found`, { tokenId });
     return toResource(rows[0]);
   }
+
+  // The management kit's lookup (AdminAuthenticator): an issued, unrevoked token by the hash of its plaintext.
+  readonly activeTokenByHash: AdminTokenLookup = async (sha256Hex) => {
+    const rows: Actor[] = await this.db.query(
+      `SELECT id, role FROM admin_tokens WHERE hash = $1 AND revoked_at IS NULL`,
+      [sha256Hex],
+    );
+    return rows[0] ?? null;
+  };
 
   async list(
     limit = 100,

@@ -10,7 +10,6 @@ import {
   Post,
   Put,
   Query,
-  Req,
   Res,
 } from '@nestjs/common';
 import {
@@ -20,17 +19,12 @@ import {
   ApiOkResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Actor } from '../admin-auth/admin-auth.guard';
+import type { FastifyReply } from 'fastify';
+import { type Caller, CurrentCaller } from '@keygate/platform';
 import { DomainError } from '../domain-errors';
 import { CreateKeyDto, ListKeysQuery, ReasonDto, RotateKeyDto, UpdateKeyDto } from './api-key.dto';
 import { CreatedKeyDto, KeyPageDto, KeyResourceDto } from './api-key.resource';
-import { ApiKeysService, type Caller } from './api-keys.service';
-
-export const callerOf = (req: FastifyRequest): Caller => ({
-  actor: (req as FastifyRequest & { actor: Actor }).actor,
-  requestId: String(req.id),
-});
+import { ApiKeysService } from './api-keys.service';
 
 const parseIfMatch = (header: string | undefined): number | undefined => {
   if (header === undefined) return undefined;
@@ -48,8 +42,8 @@ export class ApiKeysController {
 
   @ApiCreatedResponse({ type: CreatedKeyDto })
   @Post()
-  create(@Body() dto: CreateKeyDto, @Req() req: FastifyRequest) {
-    return this.keys.create(dto, callerOf(req));
+  create(@Body() dto: CreateKeyDto, @CurrentCaller() caller: Caller) {
+    return this.keys.create(dto, caller);
   }
 
   @ApiOkResponse({ type: KeyPageDto })
@@ -72,57 +66,57 @@ export class ApiKeysController {
     @Param('id') id: string,
     @Body() dto: UpdateKeyDto,
     @Headers('if-match') ifMatch: string | undefined,
-    @Req() req: FastifyRequest,
+    @CurrentCaller() caller: Caller,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
-    const key = await this.keys.update(id, dto, callerOf(req), parseIfMatch(ifMatch));
+    const key = await this.keys.update(id, dto, caller, parseIfMatch(ifMatch));
     void reply.header('etag', `"${key.version}"`);
     return key;
   }
 
   @ApiCreatedResponse({ type: CreatedKeyDto })
   @Post(':id/rotate')
-  rotate(@Param('id') id: string, @Body() dto: RotateKeyDto, @Req() req: FastifyRequest) {
-    return this.keys.rotate(id, dto.gracePeriodSeconds ?? 0, callerOf(req));
+  rotate(@Param('id') id: string, @Body() dto: RotateKeyDto, @CurrentCaller() caller: Caller) {
+    return this.keys.rotate(id, dto.gracePeriodSeconds ?? 0, caller);
   }
 
   @ApiOkResponse({ type: KeyResourceDto })
   @Post(':id/revoke')
   @HttpCode(200)
-  revoke(@Param('id') id: string, @Body() dto: ReasonDto, @Req() req: FastifyRequest) {
-    return this.keys.revoke(id, dto.reason ?? 'revoked by an administrator', callerOf(req));
+  revoke(@Param('id') id: string, @Body() dto: ReasonDto, @CurrentCaller() caller: Caller) {
+    return this.keys.revoke(id, dto.reason ?? 'revoked by an administrator', caller);
   }
 
   @ApiOkResponse({ type: KeyResourceDto })
   @Post(':id/suspend')
   @HttpCode(200)
-  suspend(@Param('id') id: string, @Body() dto: ReasonDto, @Req() req: FastifyRequest) {
-    return this.keys.suspend(id, dto.reason ?? 'suspended by an administrator', callerOf(req));
+  suspend(@Param('id') id: string, @Body() dto: ReasonDto, @CurrentCaller() caller: Caller) {
+    return this.keys.suspend(id, dto.reason ?? 'suspended by an administrator', caller);
   }
 
   @ApiOkResponse({ type: KeyResourceDto })
   @Post(':id/reactivate')
   @HttpCode(200)
-  reactivate(@Param('id') id: string, @Req() req: FastifyRequest) {
-    return this.keys.reactivate(id, callerOf(req));
+  reactivate(@Param('id') id: string, @CurrentCaller() caller: Caller) {
+    return this.keys.reactivate(id, caller);
   }
 
   @ApiNoContentResponse()
   @Delete(':id')
   @HttpCode(204)
-  async remove(@Param('id') id: string, @Req() req: FastifyRequest): Promise<void> {
-    await this.keys.remove(id, callerOf(req));
+  async remove(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<void> {
+    await this.keys.remove(id, caller);
   }
 
   @ApiOkResponse({ type: KeyResourceDto })
   @Put(':id/groups/:groupId')
-  addGroup(@Param('id') id: string, @Param('groupId') groupId: string, @Req() req: FastifyRequest) {
-    return this.keys.addGroup(id, groupId, callerOf(req));
+  addGroup(@Param('id') id: string, @Param('groupId') groupId: string, @CurrentCaller() caller: Caller) {
+    return this.keys.addGroup(id, groupId, caller);
   }
 
   @ApiOkResponse({ type: KeyResourceDto })
   @Delete(':id/groups/:groupId')
-  removeGroup(@Param('id') id: string, @Param('groupId') groupId: string, @Req() req: FastifyRequest) {
-    return this.keys.removeGroup(id, groupId, callerOf(req));
+  removeGroup(@Param('id') id: string, @Param('groupId') groupId: string, @CurrentCaller() caller: Caller) {
+    return this.keys.removeGroup(id, groupId, caller);
   }
 }

@@ -10,8 +10,7 @@ import {
   type KeyCreatedData,
   type KeyEnvironment,
 } from '@keygate/contracts';
-import { ROUTES_CONFIG, type RoutesConfig } from '@keygate/platform';
-import type { Actor } from '../admin-auth/admin-auth.guard';
+import { type Caller, ROUTES_CONFIG, type RoutesConfig } from '@keygate/platform';
 import { DomainError } from '../domain-errors';
 import { CommandHandler } from '../event-store/command-handler';
 import type { EventMetadata } from '../event-store/event-store';
@@ -78,11 +77,6 @@ export interface RouteGrant {
 interface LiveGroup {
   name: string;
   routes: string[];
-}
-
-export interface Caller {
-  actor: Actor;
-  requestId: string;
 }
 
 const meta = (c: Caller): EventMetadata => ({ actor: c.actor.id, requestId: c.requestId });

@@ -1,7 +1,6 @@
-import { Controller, Get, Req } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
-import { callerOf } from '../api-keys/api-keys.controller';
+import { type Caller, CurrentCaller } from '@keygate/platform';
 import { KeyServiceEnv } from '../key-service.env';
 
 export class ConsoleConfigDto {
@@ -28,11 +27,11 @@ export class ConsoleController {
 
   @Get('config')
   @ApiOkResponse({ type: ConsoleConfigDto })
-  config(@Req() req: FastifyRequest): ConsoleConfigDto {
+  config(@CurrentCaller() caller: Caller): ConsoleConfigDto {
     return {
       gatewayBaseUrl: this.env.PUBLIC_GATEWAY_URL,
       usageServiceUrl: this.env.PUBLIC_USAGE_SERVICE_URL,
-      role: callerOf(req).actor.role,
+      role: caller.actor.role,
     };
   }
 }

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -8,8 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { ArrayMaxSize, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
-import type { FastifyRequest } from 'fastify';
-import { callerOf } from '../api-keys/api-keys.controller';
+import { type Caller, CurrentCaller } from '@keygate/platform';
 import { PageQuery } from '../page.dto';
 import { GroupPageDto, GroupResourceDto } from './group.resource';
 import { GroupsService } from './groups.service';
@@ -42,8 +41,8 @@ export class GroupsController {
 
   @ApiCreatedResponse({ type: GroupResourceDto })
   @Post()
-  create(@Body() dto: CreateGroupDto, @Req() req: FastifyRequest) {
-    return this.groups.create(dto, callerOf(req));
+  create(@Body() dto: CreateGroupDto, @CurrentCaller() caller: Caller) {
+    return this.groups.create(dto, caller);
   }
 
   @ApiOkResponse({ type: GroupPageDto })
@@ -60,13 +59,13 @@ export class GroupsController {
 
   @ApiOkResponse({ type: GroupResourceDto })
   @Patch(':id')
-  update(@Param('id') id: string, @Body() dto: UpdateGroupDto, @Req() req: FastifyRequest) {
-    return this.groups.update(id, dto, callerOf(req));
+  update(@Param('id') id: string, @Body() dto: UpdateGroupDto, @CurrentCaller() caller: Caller) {
+    return this.groups.update(id, dto, caller);
   }
 
   @Delete(':id')
   @HttpCode(204)
-  async remove(@Param('id') id: string, @Req() req: FastifyRequest): Promise<void> {
-    await this.groups.remove(id, callerOf(req));
+  async remove(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<void> {
+    await this.groups.remove(id, caller);
   }
 }

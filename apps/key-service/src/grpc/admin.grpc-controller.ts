@@ -1,11 +1,12 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller, UseFilters, UseGuards } from '@nestjs/common';
+import { AdminGrpcGuard, grpcCaller } from '@keygate/platform';
 import { IssueAdminTokenDto } from '../admin-auth/admin-token.dto';
 import { AdminTokensService } from '../admin-auth/admin-tokens.service';
 import { AuditQuery } from '../audit/audit.dto';
 import { AuditService } from '../audit/audit.service';
 import { PageQuery } from '../page.dto';
-import { GrpcAuthGuard, grpcCaller, KeyServiceRpc } from './grpc-auth.guard';
+import { KeyServiceRpc } from './key-service-rpc';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { defined, requireId, validated } from './grpc-validation';
 import { adminTokenMessage, auditMessage, page, pageInput, type PageRequest } from './key-service.messages';
@@ -19,7 +20,7 @@ interface AuditRequest extends PageRequest {
 
 // keygate.keys.v1.KeyService, admin token and audit RPCs.
 @Controller()
-@UseGuards(GrpcAuthGuard)
+@UseGuards(AdminGrpcGuard)
 @UseFilters(GrpcExceptionFilter)
 export class AdminGrpcController {
   constructor(

@@ -1,11 +1,12 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller, Inject, UseFilters, UseGuards } from '@nestjs/common';
 import { ROUTES_CONFIG, type RoutesConfig } from '@keygate/platform';
+import { AdminGrpcGuard, grpcCaller } from '@keygate/platform';
 import { CreateGroupDto, UpdateGroupDto } from '../groups/groups.controller';
 import { PageQuery } from '../page.dto';
 import { GroupsService } from '../groups/groups.service';
 import { routesView } from '../routes.controller';
-import { GrpcAuthGuard, grpcCaller, KeyServiceRpc } from './grpc-auth.guard';
+import { KeyServiceRpc } from './key-service-rpc';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { defined, requireId, validated } from './grpc-validation';
 import {
@@ -22,7 +23,7 @@ interface GroupIdRequest {
 
 // keygate.keys.v1.KeyService, group and route RPCs over GroupsService and routes.yaml.
 @Controller()
-@UseGuards(GrpcAuthGuard)
+@UseGuards(AdminGrpcGuard)
 @UseFilters(GrpcExceptionFilter)
 export class GroupsGrpcController {
   constructor(

@@ -1,6 +1,7 @@
 import { Metadata, status } from '@grpc/grpc-js';
 import { Catch, HttpException, Logger, type RpcExceptionFilter } from '@nestjs/common';
 import { type Observable, throwError } from 'rxjs';
+import { DEPENDENCY_UNAVAILABLE, isDependencyUnavailable } from '@keygate/platform';
 import { isDomainError } from '../domain-errors';
 import { grpcStatusOf } from './grpc-status';
 
@@ -19,18 +20,6 @@ const HTTP_TO_GRPC: Record<number, [status, string]> = {
   412: [status.FAILED_PRECONDITION, 'VERSION_CONFLICT'],
   422: [status.INVALID_ARGUMENT, 'UNPROCESSABLE'],
   429: [status.RESOURCE_EXHAUSTED, 'RATE_LIMITED'],
-};
-
-const isDependencyDown = (e: unknown): boolean => {
-  const code = (e as { code?: unknown })?.code;
-  return (
-    code === 'ECONNREFUSED' ||
-    code === '57P01' ||
-    code === '57P03' ||
-    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect/i.test(
-      e instanceof Error ? e.message : '',
-    )
-  );
 };
 
 // The gRPC twin of ManagementErrorFilter: status + "CODE: message", the code also in the `error-code` trailer.
@@ -53,12 +42,8 @@ export class GrpcExceptionFilter implements RpcExceptionFilter<unknown> {
       const [code, errorCode] = HTTP_TO_GRPC[exception.getStatus()] ?? [status.UNKNOWN, 'ERROR'];
       return [code, errorCode, exception.message];
     }
-    if (isDependencyDown(exception))
-      return [
-        status.UNAVAILABLE,
-        'DEPENDENCY_UNAVAILABLE',
-        'a storage dependency is unavailable; nothing was changed, retry later',
-      ];
+    if (isDependencyUnavailable(exception))
+      return [status.UNAVAILABLE, DEPENDENCY_UNAVAILABLE.code, DEPENDENCY_UNAVAILABLE.message];
     this.logger.error({ err: exception }, 'gRPC call failed');
     return [status.INTERNAL, 'INTERNAL', 'internal error'];
   }

@@ -1,8 +1,9 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller, UseFilters, UseGuards } from '@nestjs/common';
+import { AdminGrpcGuard, grpcCaller } from '@keygate/platform';
 import { CreateKeyDto, ListKeysQuery, ReasonDto, RotateKeyDto, UpdateKeyDto } from '../api-keys/api-key.dto';
 import { ApiKeysService } from '../api-keys/api-keys.service';
-import { GrpcAuthGuard, grpcCaller, KeyServiceRpc } from './grpc-auth.guard';
+import { KeyServiceRpc } from './key-service-rpc';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { requireId, validated } from './grpc-validation';
 import {
@@ -22,7 +23,7 @@ interface KeyIdRequest {
 
 // keygate.keys.v1.KeyService, key RPCs: translate, validate with the REST DTOs, call ApiKeysService.
 @Controller()
-@UseGuards(GrpcAuthGuard)
+@UseGuards(AdminGrpcGuard)
 @UseFilters(GrpcExceptionFilter)
 export class KeysGrpcController {
   constructor(private readonly keys: ApiKeysService) {}

@@ -1,9 +1,10 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { Controller, UseFilters, UseGuards } from '@nestjs/common';
+import { AdminGrpcGuard, grpcCaller } from '@keygate/platform';
 import { PageQuery } from '../page.dto';
 import { AddProviderDto, RotateProviderDto, UpdateProviderDto } from '../providers/provider.dto';
 import { ProvidersService } from '../providers/providers.service';
-import { GrpcAuthGuard, grpcCaller, KeyServiceRpc } from './grpc-auth.guard';
+import { KeyServiceRpc } from './key-service-rpc';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { defined, requireId, validated } from './grpc-validation';
 import { page, pageInput, probeMessage, providerMessage, type PageRequest } from './key-service.messages';
@@ -16,7 +17,7 @@ const settingsInput = (m: Record<string, string> | undefined) => (m && Object.ke
 
 // keygate.keys.v1.KeyService, provider credential RPCs over ProvidersService. The secret only travels inward.
 @Controller()
-@UseGuards(GrpcAuthGuard)
+@UseGuards(AdminGrpcGuard)
 @UseFilters(GrpcExceptionFilter)
 export class ProvidersGrpcController {
   constructor(private readonly providers: ProvidersService) {}

@@ -1,7 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import type { FastifyRequest } from 'fastify';
-import { callerOf } from '../api-keys/api-keys.controller';
+import { type Caller, CurrentCaller } from '@keygate/platform';
 import { PageQuery } from '../page.dto';
 import { AddProviderDto, RotateProviderDto, UpdateProviderDto } from './provider.dto';
 import { ProbeResultDto, ProviderPageDto, ProviderResourceDto } from './provider.resource';
@@ -15,8 +14,8 @@ export class ProvidersController {
 
   @ApiCreatedResponse({ type: ProviderResourceDto })
   @Post()
-  add(@Body() dto: AddProviderDto, @Req() req: FastifyRequest) {
-    return this.providers.add({ ...dto, settings: dto.settings && { ...dto.settings } }, callerOf(req));
+  add(@Body() dto: AddProviderDto, @CurrentCaller() caller: Caller) {
+    return this.providers.add({ ...dto, settings: dto.settings && { ...dto.settings } }, caller);
   }
 
   @ApiOkResponse({ type: ProviderPageDto })
@@ -27,21 +26,21 @@ export class ProvidersController {
 
   @ApiOkResponse({ type: ProviderResourceDto })
   @Patch(':id')
-  update(@Param('id') id: string, @Body() dto: UpdateProviderDto, @Req() req: FastifyRequest) {
-    return this.providers.update(id, { ...dto.settings }, callerOf(req));
+  update(@Param('id') id: string, @Body() dto: UpdateProviderDto, @CurrentCaller() caller: Caller) {
+    return this.providers.update(id, { ...dto.settings }, caller);
   }
 
   @ApiCreatedResponse({ type: ProviderResourceDto })
   @Post(':id/rotate')
   @HttpCode(200)
-  rotate(@Param('id') id: string, @Body() dto: RotateProviderDto, @Req() req: FastifyRequest) {
-    return this.providers.rotate(id, dto.secret, dto.settings && { ...dto.settings }, callerOf(req));
+  rotate(@Param('id') id: string, @Body() dto: RotateProviderDto, @CurrentCaller() caller: Caller) {
+    return this.providers.rotate(id, dto.secret, dto.settings && { ...dto.settings }, caller);
   }
 
   @Delete(':id')
   @HttpCode(204)
-  async remove(@Param('id') id: string, @Req() req: FastifyRequest): Promise<void> {
-    await this.providers.remove(id, callerOf(req));
+  async remove(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<void> {
+    await this.providers.remove(id, caller);
   }
 
   // A POST (the guard counts it as a write): it uses the secret and calls out, so auditors may not.

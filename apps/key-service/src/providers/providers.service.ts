@@ -2,8 +2,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { newId, type ProviderType } from '@keygate/contracts';
-import { OutboundAddressError, OutboundPolicy, ROUTES_CONFIG, type RoutesConfig } from '@keygate/platform';
-import type { Caller } from '../api-keys/api-keys.service';
+import {
+  OutboundAddressError,
+  OutboundPolicy,
+  ROUTES_CONFIG,
+  type RoutesConfig,
+  type Caller,
+} from '@keygate/platform';
 import { DomainError } from '../domain-errors';
 import { CommandHandler } from '../event-store/command-handler';
 import { CredentialCipher } from './credential-crypto';

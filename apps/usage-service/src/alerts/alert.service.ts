@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
-import { newId, type AlertType } from '@keygate/contracts';
+import { hasPrefix, newId, type AlertType } from '@keygate/contracts';
 import { counter } from '@keygate/platform';
 import { toAlert, type AlertInput, type AlertRecord, type AlertRow } from './alert';
 
@@ -119,7 +119,9 @@ export class AlertService {
     return { data: page, nextCursor: rows.length > f.limit ? page[page.length - 1].id : null };
   }
 
+  // null when there is no such alert (an id that is not an alert id never reaches the database).
   async acknowledge(id: string, actor: string): Promise<AlertRecord | null> {
+    if (!hasPrefix(id, 'alr')) return null;
     const rows: AlertRow[] = await this.db.query(
       // In a CTE: TypeORM answers a top-level UPDATE with [rows, count] instead of the rows.
       `WITH acked AS (

@@ -1,6 +1,6 @@
 import { ApiBearerAuth, ApiOkResponse, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { AlertDto, AlertPageDto } from './alert.resource';
-import { Controller, Get, HttpCode, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { Type } from 'class-transformer';
 import {
   IsDateString,
@@ -14,7 +14,8 @@ import {
   Min,
 } from 'class-validator';
 import { ALERT_TYPES, type AlertType } from '@keygate/contracts';
-import { CurrentActor, type Actor } from '../admin-auth/admin-token.guard';
+import { type Caller, CurrentCaller } from '@keygate/platform';
+import { UsageError } from '../usage-errors';
 import type { AlertRecord } from './alert';
 import { AlertService } from './alert.service';
 
@@ -62,10 +63,9 @@ export class AlertsController {
   @Post(':id/ack')
   @ApiOkResponse({ type: AlertDto })
   @HttpCode(200)
-  async ack(@Param('id') id: string, @CurrentActor() actor: Actor) {
-    const alert = /^alr_[0-9A-Za-z]{22}$/.test(id) ? await this.alerts.acknowledge(id, actor.id) : null;
-    if (!alert)
-      throw new NotFoundException({ code: 'ALERT_NOT_FOUND', message: `alert ${id.slice(0, 64)} not found` });
+  async ack(@Param('id') id: string, @CurrentCaller() caller: Caller) {
+    const alert = await this.alerts.acknowledge(id, caller.actor.id);
+    if (!alert) throw new UsageError('ALERT_NOT_FOUND', `alert ${id.slice(0, 64)} not found`);
     return presented(alert);
   }
 }

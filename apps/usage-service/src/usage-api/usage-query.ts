@@ -1,6 +1,6 @@
-import { BadRequestException } from '@nestjs/common';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDateString, IsIn, IsOptional } from 'class-validator';
+import { UsageError } from '../usage-errors';
 
 export type Granularity = 'minute' | 'hour' | 'day';
 
@@ -28,13 +28,9 @@ const MAX_MINUTE_RANGE_MS = 31 * 86_400_000;
 export const range = (q: UsageRangeQuery & { granularity?: Granularity }): { from: Date; to: Date } => {
   const to = q.to ? new Date(q.to) : new Date(Date.now() + 60_000);
   const from = q.from ? new Date(q.from) : new Date(to.getTime() - 30 * 86_400_000);
-  if (from >= to)
-    throw new BadRequestException({ code: 'VALIDATION_FAILED', message: 'from must be before to' });
+  if (from >= to) throw new UsageError('VALIDATION_FAILED', 'from must be before to');
   if (q.granularity === 'minute' && to.getTime() - from.getTime() > MAX_MINUTE_RANGE_MS)
-    throw new BadRequestException({
-      code: 'VALIDATION_FAILED',
-      message: 'minute granularity covers at most 31 days: narrow from/to',
-    });
+    throw new UsageError('VALIDATION_FAILED', 'minute granularity covers at most 31 days: narrow from/to');
   return { from, to };
 };
 

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { newRequestId } from './request-id';
 
 // What the HTTP server does with slow, idle and malformed connections, before any route runs.
 
@@ -30,7 +30,7 @@ const CLIENT_ERRORS: Record<number, [code: string, message: string]> = {
 };
 
 export const managementClientError: ClientErrorBody = (_status, code, message) => ({
-  error: { code, message, requestId: `req_${randomUUID().replace(/-/g, '')}` },
+  error: { code, message, requestId: newRequestId() },
 });
 
 const clientErrorHandler =

@@ -1,15 +1,16 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DEPENDENCY_UNAVAILABLE, isDependencyUnavailable } from '../errors/dependency-unavailable';
 
-// An error that already knows its stable code and HTTP status (domain errors map themselves through this).
-export interface CodedError {
+// An error with its stable code and HTTP status: what the filter answers.
+export interface MappedError {
   code: string;
   status: number;
   message: string;
   details?: Record<string, unknown>;
 }
 
-export type ErrorMapper = (error: unknown) => CodedError | null;
+export type ErrorMapper = (error: unknown) => MappedError | null;
 
 const HTTP_CODES: Record<number, string> = {
   400: 'VALIDATION_FAILED',
@@ -56,7 +57,7 @@ export class ManagementErrorFilter implements ExceptionFilter {
     });
   }
 
-  private toCoded(exception: unknown): CodedError {
+  private toCoded(exception: unknown): MappedError {
     const mapped = this.mapDomainError(exception);
     if (mapped) return mapped;
     if (exception instanceof HttpException) {
@@ -82,46 +83,8 @@ export class ManagementErrorFilter implements ExceptionFilter {
               : 'malformed request body',
       };
     }
-    const dependencyDown = isDependencyUnavailable(exception);
-    return dependencyDown
-      ? { status: HttpStatus.SERVICE_UNAVAILABLE, code: 'DEPENDENCY_UNAVAILABLE', message: dependencyDown }
+    return isDependencyUnavailable(exception)
+      ? { status: HttpStatus.SERVICE_UNAVAILABLE, ...DEPENDENCY_UNAVAILABLE }
       : { status: HttpStatus.INTERNAL_SERVER_ERROR, code: 'INTERNAL', message: 'internal error' };
   }
 }
-
-// A store that does not answer is a 503 with a clear message, not a 500. PostgreSQL going away shows up in many
-// shapes depending on the moment (refused, reset, shut down mid-query, a pooled client that lost its socket), and
-// TypeORM wraps some of them (driverError): the whole family, wherever in the chain, is a dependency outage.
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
-  '08000', // connection_exception
-  '08001',
-  '08003',
-  '08004',
-  '08006',
-  '53300', // too_many_connections
-]);
-const UNAVAILABLE_MESSAGE =
-  /Connection terminated|ECONNREFUSED|ECONNRESET|timeout exceeded when trying to connect|not queryable|Client was closed|terminating connection|database system is (shutting down|starting up|in recovery mode)/i;
-
-const isDependencyUnavailable = (e: unknown, depth = 0): string | null => {
-  if (!e || typeof e !== 'object' || depth > 4) return null;
-  const { code, message, driverError, cause } = e as {
-    code?: unknown;
-    message?: unknown;
-    driverError?: unknown;
-    cause?: unknown;
-  };
-  if (
-    (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) ||
-    (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message))
-  )
-    return 'a storage dependency is unavailable; nothing was changed, retry later';
-  return isDependencyUnavailable(driverError, depth + 1) ?? isDependencyUnavailable(cause, depth + 1);
-};

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { RequestMethod } from '@nestjs/common';
 import { trace } from '@opentelemetry/api';
 import { LoggerModule } from 'nestjs-pino';
+import { requestIdFrom } from '../http/request-id';
 import { scrubSecrets } from './secrets';
 
 export { scrubSecrets } from './secrets';
@@ -25,12 +25,7 @@ export const traceFields = (): Record<string, string> => {
   return { trace_id: traceId, span_id: spanId };
 };
 
-export const requestIdOf = (req: IncomingMessage): string => {
-  const header = req.headers['x-request-id'];
-  return typeof header === 'string' && /^[\w.-]{1,64}$/.test(header)
-    ? header
-    : `req_${randomUUID().replace(/-/g, '')}`;
-};
+export const requestIdOf = (req: IncomingMessage): string => requestIdFrom(req.headers['x-request-id']);
 
 // Type, code, message and stack only: an error's other enumerable fields (a client's config, a driver's
 // query parameters, a response body) are where secrets and prompts hide. pino-http hands this serializer the

@@ -2,14 +2,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { TopicSpecs } from '@keygate/contracts';
-import {
-  dropDatabase,
-  ensureKafka,
-  ensurePostgres,
-  ensureTopics,
-  stopKafka,
-  waitFor,
-} from '@keygate/stack';
+import { dropDatabase, ensureKafka, ensurePostgres, ensureTopics, stopKafka, waitFor } from '@keygate/stack';
 import { freeTestPort } from '@keygate/testing/stack/test-stack';
 import { BENCH_STACK_DIR as STACK_DIR, log, onCleanup, spawnProc, type Proc } from './processes';
 

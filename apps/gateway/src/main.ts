@@ -2,7 +2,8 @@ import { refuseUnsupportedNode } from '@keygate/platform/http/node-runtime';
 refuseUnsupportedNode('gateway');
 
 import { startTelemetry } from '@keygate/platform/telemetry/telemetry';
-startTelemetry('gateway');
+// The gateway makes its HTTP server span itself (observeHttpRequests), without instrumentation-http.
+startTelemetry('gateway', process.env, { httpServerSpans: 'fastify' });
 
 import 'reflect-metadata';
 import { createHttpApp, exitOnStartupError, httpTimeouts, listen } from '@keygate/platform';
@@ -15,6 +16,7 @@ const bootstrap = async (): Promise<void> => {
     port: gatewayEnv.GATEWAY_PORT,
     bodyLimitBytes: gatewayEnv.GATEWAY_BODY_LIMIT_BYTES,
     timeouts: httpTimeouts(gatewayEnv),
+    serverSpans: true,
     clientError: (status, code, message) => {
       const e = openAiError(status, code.toLowerCase(), message);
       return { error: { message: e.message, type: e.type, param: null, code: e.code } };

@@ -33,6 +33,8 @@ export interface HttpBootstrapOptions {
   // How errors of Node's HTTP parser (431, malformed, smuggling-shaped) are answered (default: management shape).
   clientError?: ClientErrorBody;
   configure?: (app: NestFastifyApplication) => void | Promise<void>;
+  // The HTTP server span made by a Fastify hook (with startTelemetry's httpServerSpans: 'fastify').
+  serverSpans?: boolean;
 }
 
 class StrictValidationPipe extends ValidationPipe {
@@ -93,7 +95,7 @@ export const createHttpApp = async (
   // application/json only: Fastify's JSON parser stays, its text/plain one goes, and Nest's own parsers
   // (urlencoded among them) are never registered (bodyParser: false below). Anything else answers 415.
   adapter.getInstance().removeContentTypeParser('text/plain');
-  observeHttpRequests(adapter.getInstance());
+  observeHttpRequests(adapter.getInstance(), { serverSpans: options.serverSpans });
   rejectOversizedBodies(adapter.getInstance(), bodyLimit, options.oversizedBody ?? managementTooLarge);
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     bufferLogs: true,

@@ -7,7 +7,7 @@ startTelemetry('gateway', process.env, { httpServerSpans: 'fastify' });
 
 import 'reflect-metadata';
 import { createHttpApp, exitOnStartupError, httpTimeouts, listen } from '@keygate/platform';
-import { openAiError, sendOpenAiError } from './proxy/openai-error';
+import { GatewayError, openAiErrorBody, sendGatewayError } from './proxy/gateway-error';
 
 const bootstrap = async (): Promise<void> => {
   // Imported after telemetry so auto-instrumentation patches the modules it loads.
@@ -17,14 +17,19 @@ const bootstrap = async (): Promise<void> => {
     bodyLimitBytes: gatewayEnv.GATEWAY_BODY_LIMIT_BYTES,
     timeouts: httpTimeouts(gatewayEnv),
     serverSpans: true,
-    clientError: (status, code, message) => {
-      const e = openAiError(status, code.toLowerCase(), message);
-      return { error: { message: e.message, type: e.type, param: null, code: e.code } };
-    },
+    // Node's HTTP parser refused the request (400, 408, 431): its status names the code.
+    clientError: (status) =>
+      openAiErrorBody(
+        new GatewayError(
+          status === 431 ? 'headers_too_large' : status === 408 ? 'request_timeout' : 'bad_request',
+        ),
+      ),
     oversizedBody: (_req, reply, limitBytes) =>
-      sendOpenAiError(
+      sendGatewayError(
         reply,
-        openAiError(413, 'request_too_large', `The request body is too large (limit ${limitBytes} bytes).`),
+        new GatewayError('request_too_large', {
+          message: `The request body is too large (limit ${limitBytes} bytes).`,
+        }),
       ),
   });
   await listen(app, gatewayEnv.GATEWAY_PORT, 'gateway');

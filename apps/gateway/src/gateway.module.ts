@@ -36,6 +36,10 @@ const USAGE_PRODUCER = Symbol('USAGE_PRODUCER');
 // Start-up waits for the first connection so the projection and the cache begin from a reachable Redis.
 const redisClient = async (env: GatewayEnv, offlineQueue = false): Promise<Redis> => {
   const redis = new Redis(env.REDIS_URL, {
+    // Commands issued in the same tick (admissions and settlements of concurrent requests) leave in one write:
+    // the socket write, not Redis, was the largest single cost of a request's admission (bench/README.md).
+    // (Not on the subscriber connection: it only subscribes and reads the reconciler's snapshots.)
+    enableAutoPipelining: !offlineQueue,
     enableOfflineQueue: offlineQueue,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,

@@ -6,6 +6,7 @@ import { startTelemetry } from '@keygate/platform/telemetry/telemetry';
 startTelemetry('gateway', process.env, { httpServerSpans: 'fastify' });
 
 import 'reflect-metadata';
+import { newId } from '@keygate/contracts';
 import { createHttpApp, exitOnStartupError, httpTimeouts, listen } from '@keygate/platform';
 import { GatewayError, openAiErrorBody, sendGatewayError } from './proxy/gateway-error';
 
@@ -17,6 +18,8 @@ const bootstrap = async (): Promise<void> => {
     bodyLimitBytes: gatewayEnv.GATEWAY_BODY_LIMIT_BYTES,
     timeouts: httpTimeouts(gatewayEnv),
     serverSpans: true,
+    // One id per request, ours (never the client's): the usage ledger's dedupe key and the limiter's entry.
+    genReqId: () => newId('req'),
     // Node's HTTP parser refused the request (400, 408, 431): its status names the code.
     clientError: (status) =>
       openAiErrorBody(

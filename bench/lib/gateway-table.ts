@@ -57,7 +57,9 @@ const targetNotes = (r: GatewayBench): string[] => {
   if (!c1?.stats[bare] || !c10 || !c100) return out;
   for (const kg of r.targets.filter((t) => t.startsWith('keygate'))) {
     const parts: string[] = [];
-    const cpuLimit = TARGETS.cpuVsBare[kg];
+    // Before issue 15, `keygate` traced every request: its target is that configuration's.
+    const current = Array.isArray(r.config.variants) && (r.config.variants as string[]).includes('traced');
+    const cpuLimit = TARGETS.cpuVsBare[kg === 'keygate' && !current ? 'keygate-traced' : kg];
     const cpu = (c10.stats[kg]?.cpuUsPerRequest ?? NaN) / (c10.stats[bare]?.cpuUsPerRequest ?? NaN);
     parts.push(
       `CPU/request ${f(cpu)}× bare-proxy${cpuLimit ? ` (≤ ${cpuLimit}×: ${verdict(cpu <= cpuLimit)})` : ''}`,

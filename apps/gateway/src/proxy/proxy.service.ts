@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import Decimal from 'decimal.js';
 import { Injectable } from '@nestjs/common';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -49,6 +50,9 @@ const upstreamLatencyOf = (provider: string) => {
   return bound;
 };
 const tracer = trace.getTracer('keygate-gateway');
+
+// Nano-USD (an integer from the admission script) as a decimal USD string.
+const usd = (nanos: number): string => new Decimal(nanos).div(1e9).toFixed();
 
 // A mid-stream upstream failure (UpstreamError from the iterator) or a bug: still an answer from the table.
 const asGatewayError = (e: unknown): GatewayError => {
@@ -211,7 +215,9 @@ export class ProxyService {
             budgetRejections.inc();
             const budget = key.budget!;
             throw new GatewayError('budget_exceeded', {
-              message: `This API key has spent its ${PER_PERIOD[budget.period]} budget of ${budget.amountUsd} USD.`,
+              message:
+                `This API key has spent its ${PER_PERIOD[budget.period]} budget of ${budget.amountUsd} USD ` +
+                `(${usd(admitted.spentNanos)} USD spent this period).`,
               headers,
             });
           }

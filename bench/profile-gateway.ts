@@ -7,9 +7,10 @@ import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/priva
 import { BENCH_STACK_DIR, cleanup, log, startMockProvider } from './lib/processes';
 
 // Where the gateway's CPU goes: keygate's gateway under chat-completion load (same set-up as npm run bench:
-// private Kafka/Redis, key through key-service, rate limit, usage events, telemetry on unless BENCH_TELEMETRY=off)
+// private Kafka/Redis, key through key-service, rate limit, budget, IP allow list, usage events, telemetry on with the
+// shipped default sampler; BENCH_TELEMETRY=all traces every request, BENCH_TELEMETRY=off turns tracing off)
 // with `node --cpu-prof`, then the self time by package and by function.
-//   node dist/bench/profile-gateway.js          BENCH_CONNECTIONS=10 BENCH_SECONDS=20 BENCH_TELEMETRY=on|off
+//   node dist/bench/profile-gateway.js          BENCH_CONNECTIONS=10 BENCH_SECONDS=20 BENCH_TELEMETRY=on|all|off
 // The .cpuprofile opens in Chrome DevTools (Performance → Load profile) for the full picture.
 
 const num = (name: string, fallback: number): number => {
@@ -92,12 +93,22 @@ const main = async (): Promise<void> => {
     mockUrl,
     gateways: 1,
     gatewayEnv: telemetry
-      ? { OTEL_SDK_DISABLED: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_SERVICE_NAME: 'gateway' }
+      ? {
+          OTEL_SDK_DISABLED: 'false',
+          OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+          OTEL_SERVICE_NAME: 'gateway',
+          ...(process.env.BENCH_TELEMETRY === 'all' ? { OTEL_TRACES_SAMPLER: 'parentbased_always_on' } : {}),
+        }
       : { OTEL_SDK_DISABLED: 'true' },
     gatewayNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
   });
   const groupId = await keygate.createGroup(['gpt-4o-mini']);
-  const key = await keygate.createKey({ groupIds: [groupId], rateLimit: { requestsPerMinute: 10_000_000 } });
+  const key = await keygate.createKey({
+    groupIds: [groupId],
+    rateLimit: { requestsPerMinute: 10_000_000, tokensPerMinute: 1_000_000_000 },
+    budget: { amountUsd: '1000000', period: 'month' },
+    ipAllow: ['127.0.0.0/8', '::1/128'],
+  });
   await keygate.waitForRoute(key.key, 'gpt-4o-mini');
   const target = {
     name: 'keygate',
@@ -108,7 +119,7 @@ const main = async (): Promise<void> => {
   await warmUp(target);
   const loadFrom = Date.now();
   const s = await runLoad(target, num('BENCH_CONNECTIONS', 10), num('BENCH_SECONDS', 20));
-  log(`telemetry ${telemetry ? 'on' : 'off'}: ${JSON.stringify(s)}`);
+  log(`telemetry ${process.env.BENCH_TELEMETRY ?? 'on'}: ${JSON.stringify(s)}`);
   await keygate.gateways[0].stop(); // the profile is written as the process exits
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error(`no profile in ${profDir}; see ${keygate.gateways[0].logFile}`);

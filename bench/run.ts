@@ -48,13 +48,22 @@ const CONCURRENCY = [1, 10, 100];
 const MOCK_LATENCIES = [0, 20];
 const SEARCH_CONNECTIONS = [1, 2, 4, 8, 16, 32, 64, 128];
 const TELEMETRY = process.env.BENCH_TELEMETRY !== 'off';
-// Further keygate gateways in the same run, same key, for comparison: "sampled" keeps telemetry on but traces 1% of
-// requests (OTEL_TRACES_SAMPLER=parentbased_traceidratio), "notrace" turns tracing off (metrics stay on /metrics).
-const VARIANTS = (process.env.BENCH_KEYGATE_VARIANTS ?? 'sampled,notrace')
+// `keygate` runs the shipped default: tracing on (an OTLP endpoint set) with the default sampler, parent-based at
+// 0.1. Further keygate gateways in the same run, same key: "traced" traces every request
+// (OTEL_TRACES_SAMPLER=parentbased_always_on), "sampled" 1% of them, "notrace" turns tracing off (metrics stay on).
+type Variant = 'traced' | 'sampled' | 'notrace';
+const VARIANTS = (process.env.BENCH_KEYGATE_VARIANTS ?? 'traced,notrace')
   .split(',')
-  .filter((v): v is 'sampled' | 'notrace' => v === 'sampled' || v === 'notrace');
+  .filter((v): v is Variant => v === 'traced' || v === 'sampled' || v === 'notrace');
 const WITH_USAGE_SERVICE = process.env.BENCH_USAGE_SERVICE === '1';
 export const P99_LIMIT_MS = 10;
+const BENCH_KEY = {
+  rateLimit: { requestsPerMinute: 10_000_000, tokensPerMinute: 1_000_000_000 },
+  budget: { amountUsd: '1000000', period: 'month' },
+  ipAllow: ['127.0.0.0/8', '::1/128'],
+};
+const KEY_FEATURES =
+  'a rate limit of 10,000,000 req/min and 1,000,000,000 tokens/min, a budget of 1,000,000 USD a month, an IP allow list';
 export const ERROR_LIMIT = 0.001;
 
 const setMockLatency = async (mockUrl: string, ms: number): Promise<void> => {
@@ -128,7 +137,8 @@ const main = async (): Promise<void> => {
     OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
     OTEL_SERVICE_NAME: 'gateway',
   };
-  const variantEnv = {
+  const variantEnv: Record<Variant, Record<string, string>> = {
+    traced: { ...traced, OTEL_TRACES_SAMPLER: 'parentbased_always_on' },
     sampled: { ...traced, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.01' },
     notrace: { OTEL_SDK_DISABLED: 'true' },
   };
@@ -145,8 +155,9 @@ const main = async (): Promise<void> => {
     gatewayNodeArgs: (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
   });
   const groupId = await keygate.createGroup(['gpt-4o-mini']);
-  // A limit far above what one machine can send: the limiter's script runs on every request, never refuses.
-  const key = await keygate.createKey({ groupIds: [groupId], rateLimit: { requestsPerMinute: 10_000_000 } });
+  // Every feature on, none refusing: a rate limit far above what one machine can send and a budget far above
+  // what it can spend (the admission and settlement scripts run on every request), an IP allow list.
+  const key = await keygate.createKey({ groupIds: [groupId], ...BENCH_KEY });
   await keygate.waitForRoute(key.key, 'gpt-4o-mini');
 
   // The reference for what any proxy costs here (bench/lib/bare-proxy.ts): same mock, same Redis.
@@ -257,6 +268,7 @@ const main = async (): Promise<void> => {
       ttftSamples: TTFT_SAMPLES,
       telemetry: TELEMETRY,
       variants: VARIANTS,
+      keyFeatures: KEY_FEATURES,
       usageService: WITH_USAGE_SERVICE,
       p99LimitMs: P99_LIMIT_MS,
       errorLimit: ERROR_LIMIT,

@@ -24,6 +24,8 @@ export interface KeygateOptions {
   gatewayEnv?: Record<string, string>;
   perGatewayEnv?: Record<string, string>[];
   gatewayNodeArgs?: string[];
+  // The i-th gateway from another build's root (default: this one), e.g. the commit before a change.
+  perGatewayBuildRoot?: (string | undefined)[];
 }
 
 export interface Keygate {
@@ -90,6 +92,8 @@ export const startKeygate = async (o: KeygateOptions): Promise<Keygate> => {
         `http://127.0.0.1:${port}/health/ready`,
         o.logDir,
         o.gatewayNodeArgs,
+        undefined,
+        o.perGatewayBuildRoot?.[i],
       );
       onCleanup(`gateway-${i + 1}`, () => g.stop());
       return g;

@@ -110,11 +110,13 @@ export const startService = async (
   logDir: string,
   nodeArgs: string[] = [],
   readyTimeoutMs = 90_000,
+  // Another build's root (its dist/ is run): an earlier commit's gateway side by side with this one.
+  buildRoot = ROOT,
 ): Promise<Proc> => {
   const proc = spawnProc(
     name,
     process.execPath,
-    [...nodeArgs, join(ROOT, 'dist', 'apps', app, 'src', 'main.js')],
+    [...nodeArgs, join(buildRoot, 'dist', 'apps', app, 'src', 'main.js')],
     {
       env,
       logDir,

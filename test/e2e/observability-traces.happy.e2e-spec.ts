@@ -166,6 +166,8 @@ describe('observability: one trace from client to ledger', () => {
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_BSP_SCHEDULE_DELAY: '100',
       OTEL_METRIC_EXPORT_INTERVAL: '1000',
+      // Every trace, as docs/observability.md says to trace everything (the shipped default samples 10%).
+      OTEL_TRACES_SAMPLER: 'parentbased_always_on',
     };
     const own = {
       ...otel,

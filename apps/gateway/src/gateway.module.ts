@@ -25,7 +25,7 @@ import { ProxyController } from './proxy/proxy.controller';
 import { ProxyService } from './proxy/proxy.service';
 import { UpstreamClient } from './proxy/upstream';
 import { BudgetGuard } from './budget/budget-guard';
-import { RateLimiter } from './rate-limit/rate-limiter';
+import { Admission } from './admission/admission';
 import { UsageEmitter } from './usage-events/usage-emitter';
 
 export const gatewayEnv = loadEnv(GatewayEnv);
@@ -36,6 +36,10 @@ const USAGE_PRODUCER = Symbol('USAGE_PRODUCER');
 // Start-up waits for the first connection so the projection and the cache begin from a reachable Redis.
 const redisClient = async (env: GatewayEnv, offlineQueue = false): Promise<Redis> => {
   const redis = new Redis(env.REDIS_URL, {
+    // Commands issued in the same tick (admissions and settlements of concurrent requests) leave in one write:
+    // the socket write, not Redis, was the largest single cost of a request's admission (bench/README.md).
+    // (Not on the subscriber connection: it only subscribes and reads the reconciler's snapshots.)
+    enableAutoPipelining: !offlineQueue,
     enableOfflineQueue: offlineQueue,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
@@ -120,7 +124,13 @@ const health = healthParts({
     },
     {
       provide: KeyAuthenticator,
-      useFactory: (store: KeyProjectionStore, subscriber: Redis, env: GatewayEnv, healer: ProjectionHealer) =>
+      useFactory: (
+        store: KeyProjectionStore,
+        subscriber: Redis,
+        env: GatewayEnv,
+        healer: ProjectionHealer,
+        routes: RoutesConfig,
+      ) =>
         new KeyAuthenticator(store, subscriber, {
           cacheMax: env.AUTH_CACHE_MAX,
           cacheTtlMs: env.AUTH_CACHE_TTL_MS,
@@ -128,8 +138,9 @@ const health = healthParts({
           redisTimeoutMs: env.REDIS_TIMEOUT_MS,
           reconcileMs: env.PROJECTION_RECONCILE_MS,
           projectionReady: () => healer.isComplete,
+          tiers: routes.tiers,
         }),
-      inject: [KeyProjectionStore, SUBSCRIBER, GatewayEnv, ProjectionHealer],
+      inject: [KeyProjectionStore, SUBSCRIBER, GatewayEnv, ProjectionHealer, ROUTES_CONFIG],
     },
     {
       provide: ProjectionHealer,
@@ -137,11 +148,11 @@ const health = healthParts({
         new ProjectionHealer(store, redis, kafka),
       inject: [KeyProjectionStore, Redis, Kafka],
     },
-    { provide: RateLimiter, useFactory: (redis: Redis) => new RateLimiter(redis), inject: [Redis] },
+    { provide: Admission, useFactory: (redis: Redis) => new Admission(redis), inject: [Redis] },
     {
       provide: BudgetGuard,
-      useFactory: (redis: Redis, routes: RoutesConfig) => new BudgetGuard(redis, routes.pricing),
-      inject: [Redis, ROUTES_CONFIG],
+      useFactory: (routes: RoutesConfig) => new BudgetGuard(routes.pricing),
+      inject: [ROUTES_CONFIG],
     },
     { provide: UpstreamClient, useFactory: () => new UpstreamClient() },
     {
@@ -159,7 +170,7 @@ const health = healthParts({
       provide: ProxyService,
       useFactory: (
         auth: KeyAuthenticator,
-        limiter: RateLimiter,
+        admission: Admission,
         upstream: UpstreamClient,
         usage: UsageEmitter,
         budgets: BudgetGuard,
@@ -167,13 +178,13 @@ const health = healthParts({
         env: GatewayEnv,
         vault: CredentialVault,
       ) =>
-        new ProxyService(auth, limiter, upstream, vault, usage, budgets, {
+        new ProxyService(auth, admission, upstream, vault, usage, budgets, {
           routes,
           trustedProxies: env.TRUSTED_PROXIES,
         }),
       inject: [
         KeyAuthenticator,
-        RateLimiter,
+        Admission,
         UpstreamClient,
         UsageEmitter,
         BudgetGuard,

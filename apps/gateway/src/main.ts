@@ -2,11 +2,12 @@ import { refuseUnsupportedNode } from '@keygate/platform/http/node-runtime';
 refuseUnsupportedNode('gateway');
 
 import { startTelemetry } from '@keygate/platform/telemetry/telemetry';
-startTelemetry('gateway');
+// The gateway makes its HTTP server span itself (observeHttpRequests), without instrumentation-http.
+startTelemetry('gateway', process.env, { httpServerSpans: 'fastify' });
 
 import 'reflect-metadata';
-import { createHttpApp, exitOnStartupError, httpTimeouts, listen } from '@keygate/platform';
-import { openAiError, sendOpenAiError } from './proxy/openai-error';
+import { createHttpApp, exitOnStartupError, httpTimeouts, listen, newRequestId } from '@keygate/platform';
+import { GatewayError, openAiErrorBody, sendGatewayError } from './proxy/gateway-error';
 
 const bootstrap = async (): Promise<void> => {
   // Imported after telemetry so auto-instrumentation patches the modules it loads.
@@ -15,14 +16,22 @@ const bootstrap = async (): Promise<void> => {
     port: gatewayEnv.GATEWAY_PORT,
     bodyLimitBytes: gatewayEnv.GATEWAY_BODY_LIMIT_BYTES,
     timeouts: httpTimeouts(gatewayEnv),
-    clientError: (status, code, message) => {
-      const e = openAiError(status, code.toLowerCase(), message);
-      return { error: { message: e.message, type: e.type, param: null, code: e.code } };
-    },
+    serverSpans: true,
+    // One id per request, ours (never the client's): the usage ledger's dedupe key and the limiter's entry.
+    genReqId: newRequestId,
+    // Node's HTTP parser refused the request (400, 408, 431): its status names the code.
+    clientError: (status) =>
+      openAiErrorBody(
+        new GatewayError(
+          status === 431 ? 'headers_too_large' : status === 408 ? 'request_timeout' : 'bad_request',
+        ),
+      ),
     oversizedBody: (_req, reply, limitBytes) =>
-      sendOpenAiError(
+      sendGatewayError(
         reply,
-        openAiError(413, 'request_too_large', `The request body is too large (limit ${limitBytes} bytes).`),
+        new GatewayError('request_too_large', {
+          message: `The request body is too large (limit ${limitBytes} bytes).`,
+        }),
       ),
   });
   await listen(app, gatewayEnv.GATEWAY_PORT, 'gateway');

@@ -33,6 +33,8 @@ export const ipAllowed = (ip: string | null, rules: IpRules): boolean => {
   return rules.allow.length === 0 || inAny(addr, rules.allow);
 };
 
+const DOTTED_QUAD = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 // The client address: the TCP peer, unless the peer is a trusted proxy; then the right-most untrusted
 // X-Forwarded-For hop (hops a client prepends itself cannot win).
 export const clientIp = (
@@ -40,6 +42,12 @@ export const clientIp = (
   xff: string | string[] | undefined,
   trusted: Cidr[],
 ): string | null => {
+  // No trusted proxy: the peer as Node reports it (always a valid address), IPv4-mapped IPv6 read as IPv4 —
+  // the common case, answered without parsing.
+  if (trusted.length === 0 && peer) {
+    if (peer.startsWith('::ffff:') && DOTTED_QUAD.test(peer.slice(7))) return peer.slice(7);
+    if (DOTTED_QUAD.test(peer)) return peer;
+  }
   const peerAddr = peer ? parseIp(peer) : null;
   if (!peerAddr) return null;
   if (trusted.length === 0 || !inAny(peerAddr, trusted) || !xff) return peerAddr.toString();

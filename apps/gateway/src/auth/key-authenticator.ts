@@ -3,8 +3,8 @@ import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { hashApiKey, parseApiKey } from '@keygate/contracts';
-import { counter } from '@keygate/platform';
-import { secretState, type GroupDocument, type KeyDocument } from '../key-projection/key-document';
+import { counter, type Tier } from '@keygate/platform';
+import type { GroupDocument } from '../key-projection/key-document';
 import {
   KeyProjectionStore,
   parseChangeNotices,
@@ -12,36 +12,13 @@ import {
   type ChangeNotice,
 } from '../key-projection/key-projection.store';
 import { Reconciler } from '../key-projection/reconciler';
-import { parseCidrs, type IpRules } from './ip-rules';
+import { GatewayError } from '../proxy/gateway-error';
+import { compileKey, type CompiledKey } from './compiled-key';
 
-export type AuthErrorCode =
-  | 'invalid_api_key'
-  | 'key_revoked'
-  | 'key_expired'
-  | 'key_suspended'
-  | 'budget_exceeded'
-  | 'auth_unavailable';
-
-export class AuthError extends Error {
-  constructor(
-    readonly code: AuthErrorCode,
-    message: string,
-    readonly keyId: string | null = null,
-  ) {
-    super(message);
-  }
-}
-
-export interface AuthenticatedKey {
-  keyId: string;
-  doc: KeyDocument;
-  ipRules: IpRules;
-  routes: ReadonlySet<string>;
-}
+export type AuthenticatedKey = CompiledKey;
 
 interface CacheEntry {
-  doc: KeyDocument;
-  ipRules: IpRules;
+  key: CompiledKey;
   fetchedAt: number;
 }
 
@@ -52,6 +29,8 @@ export interface AuthOptions {
   redisTimeoutMs: number;
   reconcileMs: number;
   projectionReady?: () => boolean;
+  // routes.yaml's rate-limit tiers, resolved into each key once when it is cached.
+  tiers?: Record<string, Tier>;
 }
 
 const lookups = counter('keygate_auth_lookups_total', 'Key lookups by where they were answered', ['source']);
@@ -71,6 +50,8 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
   private readonly hashesByKey = new Map<string, Set<string>>();
   private readonly groupDocs = new Map<string, GroupDocument>();
   private readonly groups: Reconciler;
+  // Ticks whenever a group document changes: a cached key rebuilds its routes when it is behind.
+  private groupsEpoch = 0;
   // Invalidation clock: every notice ticks it; a read compares the tick it started at.
   private tick = 0;
   private clearedAt = 0;
@@ -85,7 +66,7 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
     const max = Math.max(1, options.cacheMax);
     this.cache = new LRUCache<string, CacheEntry>({
       max,
-      dispose: (value, hash) => this.hashesByKey.get(value.doc.keyId)?.delete(hash),
+      dispose: (value, hash) => this.hashesByKey.get(value.key.keyId)?.delete(hash),
     });
     this.invalidatedAt = new LRUCache({ max: max * 2 });
     this.newestSeen = new LRUCache({ max: max * 2 });
@@ -115,7 +96,7 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
         span.setAttribute('keygate.key.id', key.keyId);
         return key;
       } catch (e) {
-        if (e instanceof AuthError) {
+        if (e instanceof GatewayError) {
           span.setAttribute('keygate.auth.error', e.code);
           if (e.keyId) span.setAttribute('keygate.key.id', e.keyId);
           if (e.code === 'auth_unavailable') span.setStatus({ code: SpanStatusCode.ERROR, message: e.code });
@@ -131,7 +112,7 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
     if (!presented || !parseApiKey(presented)) {
       lookups.inc({ source: 'malformed' });
       span.setAttribute('keygate.auth.source', 'malformed');
-      throw new AuthError('invalid_api_key', 'Incorrect API key provided.');
+      throw new GatewayError('invalid_api_key');
     }
     const hash = hashApiKey(presented);
     const now = Date.now();
@@ -147,23 +128,23 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
       } catch {
         lookups.inc({ source: 'unavailable' });
         const known = this.cache.get(hash);
-        const stale =
-          known &&
-          (known.doc.status === 'revoked' ||
-            known.doc.status === 'deleted' ||
-            now - known.fetchedAt < this.options.staleServeMs);
+        const stale = known && (known.key.revoked || now - known.fetchedAt < this.options.staleServeMs);
         span.setAttribute('keygate.auth.source', stale ? 'stale' : 'unavailable');
         if (known && stale) return this.check(known, hash, now);
-        throw new AuthError('auth_unavailable', 'The key store is temporarily unavailable; retry shortly.');
+        throw new GatewayError('auth_unavailable');
       }
     }
     if (cached === 'pending')
-      throw new AuthError('auth_unavailable', 'This API key is being updated; retry shortly.');
+      throw new GatewayError('auth_unavailable', {
+        message: 'This API key is being updated; retry shortly.',
+      });
     if (!cached) {
       // While the projection is being replayed into an emptied Redis, "not found" may just mean "not yet".
       if (!(this.options.projectionReady?.() ?? true) || !(await this.store.isServing().catch(() => false)))
-        throw new AuthError('auth_unavailable', 'The key store is being rebuilt; retry shortly.');
-      throw new AuthError('invalid_api_key', 'Incorrect API key provided.');
+        throw new GatewayError('auth_unavailable', {
+          message: 'The key store is being rebuilt; retry shortly.',
+        });
+      throw new GatewayError('invalid_api_key');
     }
     return this.check(cached, hash, now);
   }
@@ -184,11 +165,7 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
         doc.v < (this.newestSeen.get(doc.keyId) ?? 0);
       if (overtaken) continue;
       this.newestSeen.set(doc.keyId, doc.v);
-      const entry: CacheEntry = {
-        doc,
-        ipRules: { allow: parseCidrs(doc.ipAllow), deny: parseCidrs(doc.ipDeny) },
-        fetchedAt: now,
-      };
+      const entry: CacheEntry = { key: compileKey(doc, this.options.tiers ?? {}, now), fetchedAt: now };
       this.cache.set(hash, entry);
       let set = this.hashesByKey.get(doc.keyId);
       if (!set) this.hashesByKey.set(doc.keyId, (set = new Set()));
@@ -199,27 +176,32 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private check(c: CacheEntry, hash: string, now: number): AuthenticatedKey {
-    const { doc } = c;
-    if (doc.status === 'revoked' || doc.status === 'deleted')
-      throw new AuthError('key_revoked', 'This API key has been revoked.', doc.keyId);
-    if (secretState(doc, hash, now) === 'rotated')
-      throw new AuthError(
-        'invalid_api_key',
-        'This API key was rotated and its grace period has ended.',
-        doc.keyId,
-      );
-    if (doc.expiresAt && Date.parse(doc.expiresAt) <= now)
-      throw new AuthError('key_expired', 'This API key has expired.', doc.keyId);
-    if (doc.status === 'suspended')
-      throw doc.suspension === 'budget_exceeded'
-        ? new AuthError('budget_exceeded', 'This API key is suspended: it has spent its budget.', doc.keyId)
-        : new AuthError('key_suspended', 'This API key is suspended.', doc.keyId);
-    const routes = new Set<string>();
-    for (const g of doc.groupIds) {
-      const group = this.groupDocs.get(g);
-      if (group && !group.deleted) for (const r of group.routes) routes.add(r);
+    const k = c.key;
+    if (k.revoked) throw new GatewayError('key_revoked', { keyId: k.keyId });
+    // Only the newest secret, or the one the last rotation replaced until its instant, authenticates.
+    if (hash !== k.doc.hash && !(hash === k.previousHash && now < k.previousValidUntilMs))
+      throw new GatewayError('invalid_api_key', {
+        message: 'This API key was rotated and its grace period has ended.',
+        keyId: k.keyId,
+      });
+    if (k.expiresAtMs <= now) throw new GatewayError('key_expired', { keyId: k.keyId });
+    if (k.doc.status === 'suspended')
+      throw k.doc.suspension === 'budget_exceeded'
+        ? new GatewayError('budget_exceeded', {
+            message: 'This API key is suspended: it has spent its budget.',
+            keyId: k.keyId,
+          })
+        : new GatewayError('key_suspended', { keyId: k.keyId });
+    if (k.routesEpoch !== this.groupsEpoch) {
+      const routes = new Set<string>();
+      for (const g of k.doc.groupIds) {
+        const group = this.groupDocs.get(g);
+        if (group && !group.deleted) for (const r of group.routes) routes.add(r);
+      }
+      k.routes = routes;
+      k.routesEpoch = this.groupsEpoch;
     }
-    return { keyId: doc.keyId, doc, ipRules: c.ipRules, routes };
+    return k;
   }
 
   private clearAll(): void {
@@ -239,7 +221,10 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
   // Newest wins: a reload that read a group before a notice's newer copy arrived does not undo it.
   private putGroup(g: GroupDocument): void {
     const held = this.groupDocs.get(g.groupId);
-    if (!held || held.v < g.v) this.groupDocs.set(g.groupId, g);
+    if (!held || held.v < g.v) {
+      this.groupDocs.set(g.groupId, g);
+      this.groupsEpoch++;
+    }
   }
 
   private async onChange(message: string): Promise<void> {

@@ -17,6 +17,7 @@ import {
 import { targetMisconfigured } from './upstream-error';
 
 export const azureAdapter: ProviderAdapter = {
+  passThrough: true,
   prepare(c) {
     const deployment = pathSegment(c.target.deployment, 'deployment');
     if (!c.provider.apiVersion) throw targetMisconfigured('no apiVersion');

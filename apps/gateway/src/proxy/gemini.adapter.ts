@@ -294,6 +294,7 @@ export class GeminiStreamTranslator implements StreamTranslator {
 const geminiModel = (model: string | undefined): string | undefined => model?.replace(/^models\//, '');
 
 export const geminiAdapter: ProviderAdapter = {
+  passThrough: false,
   prepare(c: AdapterCall): PreparedRequest {
     const model = pathSegment(geminiModel(c.target.model), 'model');
     const { origin, prefix } = parseBaseUrl(c.provider.baseUrl);

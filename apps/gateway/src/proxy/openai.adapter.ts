@@ -112,6 +112,7 @@ export class OpenAiStreamTranslator implements StreamTranslator {
 }
 
 export const openAiAdapter: ProviderAdapter = {
+  passThrough: true,
   prepare(c: AdapterCall): PreparedRequest {
     if (!c.target.model) throw targetMisconfigured('no model');
     const { origin, prefix, search } = parseBaseUrl(c.provider.baseUrl);

@@ -1,27 +1,19 @@
+import type { ServerResponse } from 'node:http';
+import Decimal from 'decimal.js';
 import { Injectable } from '@nestjs/common';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type Budget, type RequestCompletedData } from '@keygate/contracts';
-import {
-  counter,
-  histogram,
-  jsonDepthExceeds,
-  newRequestId,
-  targetModel,
-  type RoutesConfig,
-} from '@keygate/platform';
-import { AuthError, KeyAuthenticator, type AuthenticatedKey } from '../auth/key-authenticator';
+import type { RequestCompletedData } from '@keygate/contracts';
+import { counter, histogram, jsonDepthExceeds, targetModel, type RoutesConfig } from '@keygate/platform';
+import { KeyAuthenticator, type AuthenticatedKey } from '../auth/key-authenticator';
+import { Admission, type AdmissionPlan, type AdmissionResult } from '../admission/admission';
+import { admissionPlan } from '../auth/compiled-key';
 import { BudgetGuard } from '../budget/budget-guard';
 import { clientIp, ipAllowed, parseCidrs } from '../auth/ip-rules';
-import {
-  effectiveLimit,
-  RateLimiter,
-  rateLimitHeaders,
-  type EffectiveLimit,
-} from '../rate-limit/rate-limiter';
+import { rateLimitHeaders } from '../rate-limit/rate-limiter';
 import { UsageEmitter } from '../usage-events/usage-emitter';
 import type { CredentialSource } from './credentials';
-import { openAiError, sendOpenAiError, USAGE_BACKLOG_FULL, type OpenAiError } from './openai-error';
+import { GatewayError, sendGatewayError } from './gateway-error';
 import { UpstreamClient, UpstreamError, type UpstreamEndpoint, type UpstreamResult } from './upstream';
 
 const requests = counter('keygate_gateway_requests_total', 'Gateway requests by endpoint and status', [
@@ -48,34 +40,53 @@ const upstreamLatency = histogram(
   ['provider', 'outcome'],
   [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
 );
+// Attribute sets bound once (per endpoint, per provider): a record then allocates nothing.
+const durationOf = {
+  chat: duration.labels({ endpoint: 'chat' }),
+  embeddings: duration.labels({ endpoint: 'embeddings' }),
+} satisfies Record<UpstreamEndpoint, unknown>;
+const upstreamLatencyBound = new Map<string, { observe(value: number): void }>();
+const upstreamLatencyOf = (provider: string, outcome: 'ok' | 'failed' | 'rejected') => {
+  const name = `${provider}\u0000${outcome}`;
+  let bound = upstreamLatencyBound.get(name);
+  if (!bound) upstreamLatencyBound.set(name, (bound = upstreamLatency.labels({ provider, outcome })));
+  return bound;
+};
 const tracer = trace.getTracer('keygate-gateway');
+
+// Nano-USD (an integer from the admission script) as a decimal USD string.
+const usd = (nanos: number): string => new Decimal(nanos).div(1e9).toFixed();
+
+// A mid-stream upstream failure (UpstreamError from the iterator) or a bug: still an answer from the table.
+const asGatewayError = (e: unknown): GatewayError => {
+  if (e instanceof GatewayError) return e;
+  if (e instanceof UpstreamError) return GatewayError.fromUpstream(e.toResult());
+  return new GatewayError('internal_error');
+};
+
+// Resolves when the client's socket takes writes again, or is gone (then the abort signal says so).
+const drained = (raw: ServerResponse): Promise<void> =>
+  new Promise((resolve) => {
+    const done = (): void => {
+      raw.off('drain', done);
+      raw.off('close', done);
+      resolve();
+    };
+    raw.on('drain', done);
+    raw.on('close', done);
+  });
 
 // Generous for chat messages and tool JSON schemas; far below what overflows the stack.
 const MAX_BODY_DEPTH = 128;
-
-const AUTH_STATUS: Record<AuthError['code'], number> = {
-  invalid_api_key: 401,
-  key_revoked: 401,
-  key_expired: 401,
-  key_suspended: 403,
-  budget_exceeded: 429,
-  auth_unavailable: 503,
-};
 
 export interface ProxyOptions {
   routes: RoutesConfig;
   trustedProxies: string[];
 }
 
-// What a request admitted past its limits owes once it ends.
-interface Charge {
-  keyId: string;
-  limit: EffectiveLimit | null;
-  budget: Budget | null;
-}
-
 interface Outcome {
-  // Generated here, never taken from the client: it is the ledger's dedupe key and the limiter's entry.
+  // Fastify's request id, which the gateway generates (main.ts), never the client's: it is the ledger's dedupe key
+  // and the limiter's entry.
   requestId: string;
   status: number;
   errorCode: string | null;
@@ -95,7 +106,7 @@ export class ProxyService {
 
   constructor(
     private readonly auth: KeyAuthenticator,
-    private readonly limiter: RateLimiter,
+    private readonly admission: Admission,
     private readonly upstream: UpstreamClient,
     private readonly credentials: CredentialSource,
     private readonly usage: UsageEmitter,
@@ -116,12 +127,8 @@ export class ProxyService {
   async authorize(req: FastifyRequest): Promise<{ key: AuthenticatedKey; ip: string | null }> {
     const ip = clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.trusted);
     const key = await this.auth.authenticate(this.presentedKey(req));
-    if (!ipAllowed(ip, key.ipRules))
-      throw openAiError(
-        403,
-        'ip_not_allowed',
-        'Requests from this IP address are not allowed for this API key.',
-      );
+    if (!key.ipOpen && !ipAllowed(ip, key.ipRules))
+      throw new GatewayError('ip_not_allowed', { keyId: key.keyId });
     return { key, ip };
   }
 
@@ -134,7 +141,7 @@ export class ProxyService {
         .map((id) => ({ id, object: 'model', created: 0, owned_by: 'keygate' }));
       void reply.send({ object: 'list', data });
     } catch (e) {
-      sendOpenAiError(reply, this.toOpenAiError(e));
+      sendGatewayError(reply, asGatewayError(e));
     }
   }
 
@@ -143,11 +150,14 @@ export class ProxyService {
     // unbilled. An admitted request holds its room until its usage event is emitted (finally below).
     if (!this.usage.admit()) {
       requests.inc({ endpoint, status: '503' });
-      return sendOpenAiError(reply, USAGE_BACKLOG_FULL);
+      return sendGatewayError(
+        reply,
+        new GatewayError('usage_backlog_full', { headers: { 'retry-after': '5' } }),
+      );
     }
     const started = performance.now();
     const outcome: Outcome = {
-      requestId: newRequestId(),
+      requestId: String(req.id),
       status: 200,
       errorCode: null,
       route: null,
@@ -159,13 +169,13 @@ export class ProxyService {
       keyId: null,
     };
     let ip: string | null = null;
-    let charge: Charge | undefined;
+    let charge: AdmissionPlan | undefined;
     void reply.header('x-request-id', outcome.requestId);
     // The id a client sees in x-request-id finds this request's trace.
     trace.getActiveSpan()?.setAttribute('keygate.request.id', outcome.requestId);
     try {
       const authorized = await this.authorize(req).catch((e: unknown) => {
-        if (e instanceof AuthError) outcome.keyId = e.keyId;
+        if (e instanceof GatewayError) outcome.keyId = e.keyId;
         throw e;
       });
       ip = authorized.ip;
@@ -173,84 +183,49 @@ export class ProxyService {
       outcome.keyId = key.keyId;
       const body = req.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body))
-        throw openAiError(400, 'invalid_request_body', 'The request body must be a JSON object.');
+        throw new GatewayError('invalid_request_body');
       // Parsed fine, but re-serialised for the upstream call it would overflow the stack (a 502 otherwise).
       if (jsonDepthExceeds(body, MAX_BODY_DEPTH))
-        throw openAiError(
-          400,
-          'invalid_request_body',
-          `The request body is nested more than ${MAX_BODY_DEPTH} levels deep.`,
-        );
+        throw new GatewayError('invalid_request_body', {
+          message: `The request body is nested more than ${MAX_BODY_DEPTH} levels deep.`,
+        });
       const model = (body as { model?: unknown }).model;
       if (typeof model !== 'string' || model.length === 0 || model.length > 256)
-        throw openAiError(400, 'invalid_model', 'You must provide a model parameter.', { param: 'model' });
+        throw new GatewayError('invalid_model', { param: 'model' });
       const route = this.options.routes.routes[model];
       // A route the key may not use looks exactly like one that does not exist.
       if (!route || !key.routes.has(model))
-        throw openAiError(
-          404,
-          'model_not_found',
-          `The model '${model.slice(0, 64)}' does not exist or you do not have access to it.`,
-          { param: 'model' },
-        );
+        throw new GatewayError('model_not_found', {
+          message: `The model '${model.slice(0, 64)}' does not exist or you do not have access to it.`,
+          param: 'model',
+        });
       outcome.route = model;
       const stream = endpoint === 'chat' && (body as { stream?: unknown }).stream === true;
       outcome.streamed = stream;
 
-      const limit = effectiveLimit(key.doc.rateLimit, this.options.routes.tiers);
-      if (limit === undefined)
-        throw openAiError(
-          403,
-          'rate_limit_tier_unknown',
-          "This API key's rate-limit tier is not configured on this gateway; an administrator must update the key.",
-        );
+      if (key.limit === undefined) throw new GatewayError('rate_limit_tier_unknown');
       let headers: Record<string, string> = {};
-      if (limit) {
-        const decision = await tracer
-          .startActiveSpan('ratelimit.check', (span) => {
-            span.setAttribute('keygate.key.id', key.keyId);
-            return this.limiter
-              .check(key.keyId, limit, outcome.requestId)
-              .then((d) => {
-                span.setAttribute('keygate.ratelimit.allowed', d.allowed);
-                return d;
-              })
-              .catch((e: unknown) => {
-                span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
-                throw e;
-              })
-              .finally(() => span.end());
-          })
-          .catch(() => {
-            throw openAiError(
-              503,
-              'rate_limiter_unavailable',
-              'The rate limiter is temporarily unavailable; retry shortly.',
-            );
-          });
-        headers = rateLimitHeaders(decision);
-        if (!decision.allowed) {
-          rateRejections.inc();
-          throw openAiError(
-            429,
-            'rate_limit_exceeded',
-            'Rate limit reached for this API key. Retry after the time in Retry-After.',
-            { headers },
-          );
+      const plan = admissionPlan(key, Date.now());
+      if (Admission.needed(plan)) {
+        const admitted = await this.admit(plan, key.keyId, outcome.requestId);
+        if (admitted) {
+          headers = rateLimitHeaders(admitted);
+          if (admitted.verdict === 'rate_limited') {
+            rateRejections.inc();
+            throw new GatewayError('rate_limit_exceeded', { headers });
+          }
+          if (admitted.verdict === 'budget_exceeded') {
+            budgetRejections.inc();
+            const budget = key.budget!;
+            throw new GatewayError('budget_exceeded', {
+              message:
+                `This API key has spent its ${PER_PERIOD[budget.period]} budget of ${budget.amountUsd} USD ` +
+                `(${usd(admitted.spentNanos)} USD spent this period).`,
+              headers,
+            });
+          }
         }
-      }
-
-      // Fails open: with Redis away the ledger's suspension still enforces the budget, only later.
-      const budget = key.doc.budget;
-      charge = { keyId: key.keyId, limit, budget };
-      if (budget && (await this.budgets.exceeded(key.keyId, budget).catch(() => false))) {
-        budgetRejections.inc();
-        throw openAiError(
-          429,
-          'budget_exceeded',
-          `This API key has spent its ${PER_PERIOD[budget.period]} budget of ${budget.amountUsd} USD.`,
-          { headers },
-        );
+        charge = plan;
       }
 
       const abort = new AbortController();
@@ -264,12 +239,16 @@ export class ProxyService {
         abort.signal,
         outcome,
       );
-      if (result.kind === 'error') throw openAiError(result.status, result.code, result.message);
+      if (result.kind === 'error') throw GatewayError.fromUpstream(result);
       if (result.kind === 'json') {
         outcome.status = result.status;
         outcome.promptTokens = result.usage.promptTokens;
         outcome.completionTokens = result.usage.completionTokens;
-        void reply.status(result.status).headers(headers).send(result.body);
+        void reply
+          .status(result.status)
+          .headers(headers)
+          .header('content-type', 'application/json')
+          .send(result.body);
       } else {
         reply.hijack();
         reply.raw.writeHead(200, {
@@ -282,7 +261,8 @@ export class ProxyService {
         try {
           for await (const chunk of result.chunks) {
             if (abort.signal.aborted) break;
-            reply.raw.write(chunk);
+            // Back-pressure: a slow reader holds the upstream stream, never the gateway's memory.
+            if (!reply.raw.write(chunk)) await drained(reply.raw);
           }
         } finally {
           const usage = result.usage();
@@ -293,10 +273,10 @@ export class ProxyService {
         }
       }
     } catch (e) {
-      const error = this.toOpenAiError(e);
+      const error = asGatewayError(e);
       outcome.status = error.status;
-      outcome.errorCode = error.code;
-      if (!reply.sent && !reply.raw.headersSent) sendOpenAiError(reply, error);
+      outcome.errorCode = error.wireCode;
+      if (!reply.sent && !reply.raw.headersSent) sendGatewayError(reply, error);
       else reply.raw.end();
     } finally {
       // Whatever ended the request (a stream cut short, a client gone, an error mid-stream), the tokens the
@@ -304,19 +284,40 @@ export class ProxyService {
       if (charge) this.settle(charge, outcome);
       const latencyMs = Math.round(performance.now() - started);
       requests.inc({ endpoint, status: String(outcome.status) });
-      duration.observe({ endpoint }, latencyMs / 1000);
+      durationOf[endpoint].observe(latencyMs / 1000);
       this.usage.emit(this.usageEvent(req, endpoint, outcome, ip, latencyMs));
     }
   }
 
-  private settle({ keyId, limit, budget }: Charge, outcome: Outcome): void {
+  // The admission script (rate limits and budget in one round trip), in an auth-like span. Redis away: a key with
+  // a rate limit is refused (503), one with only a budget is served (null) — the ledger's suspension still
+  // enforces its budget, only later.
+  private admit(plan: AdmissionPlan, keyId: string, requestId: string): Promise<AdmissionResult | null> {
+    return tracer.startActiveSpan('ratelimit.check', (span) => {
+      span.setAttribute('keygate.key.id', keyId);
+      return this.admission
+        .admit(plan, requestId)
+        .then((d) => {
+          span.setAttribute('keygate.ratelimit.allowed', d.verdict === 'admitted');
+          return d;
+        })
+        .catch((e: unknown) => {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+          if (!plan.limit) return null;
+          throw new GatewayError('rate_limiter_unavailable');
+        })
+        .finally(() => span.end());
+    });
+  }
+
+  // One settlement script: the tokens the ledger will bill go to the token limit, their cost to the budget.
+  private settle(plan: AdmissionPlan, outcome: Outcome): void {
     const tokens = outcome.promptTokens + outcome.completionTokens;
     if (tokens === 0) return;
-    if (limit) void this.limiter.chargeTokens(keyId, limit, tokens, outcome.requestId).catch(() => undefined);
-    if (budget)
-      void this.budgets
-        .charge(keyId, budget, outcome.upstreamModel, outcome.promptTokens, outcome.completionTokens)
-        .catch(() => undefined);
+    const nanos = plan.budget
+      ? this.budgets.costNanos(outcome.upstreamModel, outcome.promptTokens, outcome.completionTokens)
+      : 0;
+    void this.admission.settle(plan, outcome.requestId, tokens, nanos).catch(() => undefined);
   }
 
   private async callWithFallback(
@@ -378,24 +379,13 @@ export class ProxyService {
           span.end();
         }
       });
-      upstreamLatency.observe(
-        {
-          provider: provider.name,
-          outcome: last.kind !== 'error' ? 'ok' : last.retryable ? 'failed' : 'rejected',
-        },
-        (performance.now() - t0) / 1000,
-      );
+      upstreamLatencyOf(
+        provider.name,
+        last.kind !== 'error' ? 'ok' : last.retryable ? 'failed' : 'rejected',
+      ).observe((performance.now() - t0) / 1000);
       if (last.kind !== 'error' || !last.retryable || signal.aborted) return last;
     }
     return last;
-  }
-
-  private toOpenAiError(e: unknown): OpenAiError {
-    if (e instanceof AuthError) return openAiError(AUTH_STATUS[e.code], e.code, e.message);
-    if (e instanceof UpstreamError) return openAiError(e.status, e.code, e.message);
-    if (typeof e === 'object' && e !== null && 'status' in e && 'code' in e && 'type' in e)
-      return e as OpenAiError;
-    return openAiError(500, 'internal_error', 'The gateway failed to handle this request.');
   }
 
   private usageEvent(

@@ -39,8 +39,11 @@ export interface StreamTranslator {
 }
 
 export interface ProviderAdapter {
+  /** Whether a 2xx JSON answer is already OpenAI's format: passed to the client as the provider's bytes. */
+  passThrough: boolean;
   prepare(c: AdapterCall): PreparedRequest;
-  /** A 2xx JSON answer → the OpenAI body and its usage; throws UpstreamError when unreadable. */
+  /** A 2xx JSON answer → the OpenAI body (unused when passThrough) and its usage; throws UpstreamError when
+   * unreadable. */
   fromJson(c: AdapterCall, payload: unknown): { body: unknown; usage: UpstreamUsage };
   streamTranslator(c: AdapterCall): StreamTranslator;
 }

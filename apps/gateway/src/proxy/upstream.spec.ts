@@ -115,12 +115,12 @@ describe.each(['openai', 'azure', 'gemini'] as const)('%s chat', (type) => {
     expect(r.status).toBe(200);
     expect(r.usage).toEqual(exp.usage);
     expect(r.upstreamModel).toBe(MODEL[type]);
-    expect(r.body).toMatchObject({
+    expect(JSON.parse(r.body.toString('utf8'))).toMatchObject({
       object: 'chat.completion',
       choices: [{ index: 0, message: { role: 'assistant', content: exp.content }, finish_reason: 'stop' }],
       usage: { prompt_tokens: exp.usage.promptTokens, completion_tokens: exp.usage.completionTokens },
     });
-    expect((r.body as { id: string }).id).toMatch(/^chatcmpl-/);
+    expect((JSON.parse(r.body.toString('utf8')) as { id: string }).id).toMatch(/^chatcmpl-/);
   });
 
   it('streams OpenAI chunks frame by frame, usage included, the usage chunk only when asked', async () => {
@@ -249,7 +249,10 @@ describe.each(['openai', 'azure', 'gemini'] as const)('%s embeddings', (type) =>
         await call(type, model, { endpoint: 'embeddings', body: { model: 'x', input, dimensions: 4 } }),
         'json',
       );
-      const body = r.body as { object: string; data: Array<{ index: number; embedding: number[] }> };
+      const body = JSON.parse(r.body.toString('utf8')) as {
+        object: string;
+        data: Array<{ index: number; embedding: number[] }>;
+      };
       expect(body.object).toBe('list');
       expect(body.data.map((d) => d.index)).toEqual(Array.isArray(input) ? [0, 1] : [0]);
       expect(body.data[0].embedding).toHaveLength(4);

@@ -39,7 +39,14 @@ export interface UpstreamCall {
 }
 
 export type UpstreamResult =
-  | { kind: 'json'; status: number; body: unknown; usage: UpstreamUsage; upstreamModel: string }
+  | {
+      kind: 'json';
+      status: number;
+      /** The answer in OpenAI's format, as bytes: the provider's own for OpenAI and Azure, translated for Gemini. */
+      body: Buffer;
+      usage: UpstreamUsage;
+      upstreamModel: string;
+    }
   | {
       kind: 'stream';
       status: 200;
@@ -248,10 +255,12 @@ export class UpstreamClient {
       } catch (err) {
         throw exchange.failure(err);
       }
+      // One parse, for the usage (and Gemini's translation); OpenAI's format goes back as the provider sent it.
       const payload = parseJson(buf);
       if (payload === undefined) throw upstreamBadResponse();
       const { body, usage } = adapter.fromJson(c, payload);
-      return { kind: 'json', status: res.statusCode, body, usage, upstreamModel };
+      const bytes = adapter.passThrough ? buf : Buffer.from(JSON.stringify(body));
+      return { kind: 'json', status: res.statusCode, body: bytes, usage, upstreamModel };
     } catch (err) {
       // Anything else is a bug of ours; still an error value, never a message from the exception.
       return (err instanceof UpstreamError ? err : upstreamUnavailable()).toResult();

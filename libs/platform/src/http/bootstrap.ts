@@ -33,6 +33,10 @@ export interface HttpBootstrapOptions {
   // How errors of Node's HTTP parser (431, malformed, smuggling-shaped) are answered (default: management shape).
   clientError?: ClientErrorBody;
   configure?: (app: NestFastifyApplication) => void | Promise<void>;
+  // Fastify's request id (default: the client's X-Request-Id when well-formed, else a random one).
+  genReqId?: (req: IncomingMessage) => string;
+  // The HTTP server span made by a Fastify hook (with startTelemetry's httpServerSpans: 'fastify').
+  serverSpans?: boolean;
 }
 
 class StrictValidationPipe extends ValidationPipe {
@@ -75,7 +79,7 @@ export const createHttpApp = async (
   const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
   const adapter = new FastifyAdapter({
     bodyLimit,
-    genReqId: (req: IncomingMessage) => requestIdOf(req),
+    genReqId: options.genReqId ?? ((req: IncomingMessage) => requestIdOf(req)),
     trustProxy: false,
     // A JSON key named __proto__ or constructor is data (key metadata), not an attack on the parser: the
     // validation pipe keeps it as data in free-form maps and refuses it anywhere else (plain-record.ts).
@@ -93,7 +97,7 @@ export const createHttpApp = async (
   // application/json only: Fastify's JSON parser stays, its text/plain one goes, and Nest's own parsers
   // (urlencoded among them) are never registered (bodyParser: false below). Anything else answers 415.
   adapter.getInstance().removeContentTypeParser('text/plain');
-  observeHttpRequests(adapter.getInstance());
+  observeHttpRequests(adapter.getInstance(), { serverSpans: options.serverSpans });
   rejectOversizedBodies(adapter.getInstance(), bodyLimit, options.oversizedBody ?? managementTooLarge);
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, {
     bufferLogs: true,

@@ -1,7 +1,16 @@
 import { Controller, Get, Global, Header, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { trace } from '@opentelemetry/api';
-import type { FastifyInstance } from 'fastify';
-import { stopTelemetry } from '../telemetry/telemetry';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+} from '@opentelemetry/api';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { stopTelemetry, tracingActive } from '../telemetry/telemetry';
 import { histogram, metricsText, PROMETHEUS_CONTENT_TYPE } from './meter';
 
 export { counter, gauge, histogram, metricsText, type Counter, type Gauge, type Histogram } from './meter';
@@ -36,25 +45,71 @@ const httpDuration = histogram(
   [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
 );
 
+const tracer = trace.getTracer('keygate-http');
+// Probes and scrapes are not traffic: no spans for them (as telemetry.ts tells instrumentation-http).
+const QUIET_PATHS = /^\/(health|metrics)(\/|\?|$)/;
+const serverContexts = new WeakMap<IncomingMessage, Context>();
+
+/**
+ * The context a handler runs in when its service makes its own server spans (`serverSpans` below): the request's
+ * server span, child of the caller's traceparent. Elsewhere, the active context (instrumentation-http's span).
+ */
+export const requestContext = (req: FastifyRequest): Context =>
+  serverContexts.get(req.raw) ?? context.active();
+
+export interface ObserveOptions {
+  // Make the HTTP server span here rather than through instrumentation-http (telemetry.ts, `httpServerSpans`).
+  // The span is not made active for Fastify's own hooks: the handler enters it through requestContext().
+  serverSpans?: boolean;
+}
+
 // Registered on the Fastify instance before Nest adds its routes. 'close' fires for finished, aborted and
 // hijacked (streamed) responses alike. With tracing on, it also gives the HTTP server span its route: Fastify has
 // no instrumentation of its own, and `POST /v1/keys/:id` reads better in a trace list than `POST`.
-export const observeHttpRequests = (fastify: FastifyInstance): void => {
+export const observeHttpRequests = (fastify: FastifyInstance, opts: ObserveOptions = {}): void => {
+  const ownSpans = opts.serverSpans === true && tracingActive();
+  // One attribute object per (method, route, status): the SDK hashes what it is given on every record.
+  const labelSets = new Map<string, { method: string; route: string; status: number }>();
+  const labelsOf = (method: string, route: string, status: number) => {
+    const key = `${method} ${route} ${status}`;
+    let labels = labelSets.get(key);
+    if (!labels) labelSets.set(key, (labels = { method, route, status }));
+    return labels;
+  };
   fastify.addHook('onRequest', (req, reply, done) => {
     const t0 = performance.now();
     // routeOptions is a getter that builds a new object on every read: once per request.
     const template = req.routeOptions.url;
     const route = template ?? 'unmatched';
-    const span = trace.getActiveSpan();
-    if (span?.isRecording() && template) {
+    const url = req.raw.url ?? '/';
+    const span =
+      ownSpans && !QUIET_PATHS.test(url)
+        ? tracer.startSpan(
+            template ? `${req.method} ${route}` : req.method,
+            {
+              kind: SpanKind.SERVER,
+              attributes: {
+                'http.request.method': req.method,
+                'url.path': url.split('?', 1)[0],
+                ...(template ? { 'http.route': route } : {}),
+              },
+            },
+            propagation.extract(ROOT_CONTEXT, req.headers),
+          )
+        : trace.getActiveSpan();
+    if (ownSpans && span) serverContexts.set(req.raw, trace.setSpan(ROOT_CONTEXT, span));
+    else if (span?.isRecording() && template) {
       span.setAttribute('http.route', route);
       span.updateName(`${req.method} ${route}`);
     }
     reply.raw.once('close', () => {
-      httpDuration.observe(
-        { method: req.method, route, status: reply.raw.statusCode },
-        (performance.now() - t0) / 1000,
-      );
+      const status = reply.raw.statusCode;
+      httpDuration.observe(labelsOf(req.method, route, status), (performance.now() - t0) / 1000);
+      if (ownSpans && span) {
+        span.setAttribute('http.response.status_code', status);
+        if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+      }
     });
     done();
   });

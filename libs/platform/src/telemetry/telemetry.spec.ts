@@ -1,5 +1,5 @@
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
-import { metricExporters, traceProcessors, tracingEnabled } from './telemetry';
+import { defaultSampler, metricExporters, traceProcessors, tracingEnabled } from './telemetry';
 import { packageVersion, resourceAttributesFromEnv, telemetryResource } from './resource';
 
 // Only the standard OTEL_* variables decide what is exported; with none set nothing is, and nothing complains.
@@ -38,6 +38,16 @@ describe('telemetry configuration from OTEL_* variables', () => {
     [{ OTEL_SDK_DISABLED: 'true', OTEL_METRICS_EXPORTER: 'otlp' }, []],
   ])('metrics pushed with %j: %j (GET /metrics always)', (env, exporters) => {
     expect(metricExporters(env)).toEqual(exporters);
+  });
+
+  it.each<[Record<string, string>, string | null]>([
+    [{}, 'ParentBased{root=TraceIdRatioBased{0.1}'],
+    [{ OTEL_TRACES_SAMPLER_ARG: '1' }, 'ParentBased{root=TraceIdRatioBased{1}'],
+    [{ OTEL_TRACES_SAMPLER_ARG: 'lots' }, 'ParentBased{root=TraceIdRatioBased{0.1}'],
+    [{ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }, null],
+  ])('sampler with %j: %s (null: the SDK reads OTEL_TRACES_SAMPLER)', (env, sampler) => {
+    const s = defaultSampler(env);
+    expect(s === null ? null : s.toString().slice(0, sampler?.length)).toBe(sampler);
   });
 
   describe('resource', () => {

@@ -21,7 +21,10 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
   BatchSpanProcessor,
   ConsoleSpanExporter,
+  ParentBasedSampler,
   SimpleSpanProcessor,
+  TraceIdRatioBasedSampler,
+  type Sampler,
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
@@ -35,6 +38,9 @@ import { SpanRedactionProcessor } from './span-redaction';
 //             OTLP endpoint is; off with none set, OTEL_TRACES_EXPORTER=none or OTEL_SDK_DISABLED=true.
 //             OTLP protocol from OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL: http/protobuf (default), http/json, grpc.
 //             Zipkin (JSON v2) at OTEL_EXPORTER_ZIPKIN_ENDPOINT (default http://localhost:9411/api/v2/spans).
+//             Sampling: OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG as the spec defines them; unset, keygate
+//             samples parent-based at a ratio of 0.1 (a client's sampled traceparent is always followed, one root
+//             in ten is traced otherwise). OTEL_TRACES_SAMPLER=parentbased_always_on traces every request.
 //   metrics — always collected and served at GET /metrics; also pushed when OTEL_METRICS_EXPORTER names otlp or
 //             console (or is unset and an OTLP endpoint is).
 //   logs    — JSON lines on stdout (logging.module.ts), never through OTLP.
@@ -132,6 +138,22 @@ export const traceProcessors = (env: Env): SpanProcessor[] => {
   return processors;
 };
 
+// The shipped default: 10% of the traces a request starts, every trace a caller started and sampled. Tracing a
+// request costs the gateway about as much CPU as serving it (bench/README.md); one in ten keeps latency
+// breakdowns and error exemplars at a tenth of that price.
+export const DEFAULT_SAMPLE_RATIO = 0.1;
+
+// null: the SDK reads OTEL_TRACES_SAMPLER itself (every standard sampler name); otherwise keygate's default.
+export const defaultSampler = (env: Env): Sampler | null => {
+  if (env.OTEL_TRACES_SAMPLER?.trim()) return null;
+  const arg = Number(env.OTEL_TRACES_SAMPLER_ARG);
+  const ratio =
+    env.OTEL_TRACES_SAMPLER_ARG?.trim() && Number.isFinite(arg) && arg >= 0 && arg <= 1
+      ? arg
+      : DEFAULT_SAMPLE_RATIO;
+  return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+};
+
 // Probes and scrapes are not traffic: no spans for them.
 const QUIET_PATHS = /^\/(health|metrics)(\/|\?|$)/;
 
@@ -141,8 +163,13 @@ const QUIET_PATHS = /^\/(health|metrics)(\/|\?|$)/;
 // and net. libs/messaging traces Kafka itself: the contrib kafkajs instrumentation parents its send span on the
 // context active at send time (a timer, for our batched producers) and overwrites the message's traceparent,
 // which would cut every trace at Kafka. logging.module.ts puts trace_id/span_id on every log line.
-const instrumentations = () => [
-  new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => QUIET_PATHS.test(req.url ?? '') }),
+// With `httpServerSpans: 'fastify'` (the gateway) the HTTP server span is made by observeHttpRequests' Fastify
+// hook instead: instrumentation-http wraps every request and response emitter and records its own duration
+// histograms, a large share of a proxied request's cost; nothing else in such a service speaks node:http.
+const instrumentations = (opts: TelemetryOptions) => [
+  ...(opts.httpServerSpans === 'fastify'
+    ? []
+    : [new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => QUIET_PATHS.test(req.url ?? '') })]),
   // Upstream provider calls (the gateway), provider probes (key-service).
   new UndiciInstrumentation(),
   // Only inside a request, relay batch or consumer span: the outbox poll and the health pings would
@@ -152,10 +179,23 @@ const instrumentations = () => [
   new GrpcInstrumentation(),
 ];
 
+export interface TelemetryOptions {
+  // Who makes the HTTP server span: instrumentation-http (default), or the service's Fastify hook.
+  httpServerSpans?: 'instrumentation' | 'fastify';
+}
+
 let sdk: NodeSDK | undefined;
 let started = false;
+let tracing = false;
 
-export const startTelemetry = (serviceName: string, env: Env = process.env): void => {
+/** Whether this process exports traces (startTelemetry ran with tracing on). */
+export const tracingActive = (): boolean => tracing;
+
+export const startTelemetry = (
+  serviceName: string,
+  env: Env = process.env,
+  opts: TelemetryOptions = {},
+): void => {
   if (started) return;
   started = true;
   const resource = telemetryResource(serviceName, env);
@@ -165,10 +205,13 @@ export const startTelemetry = (serviceName: string, env: Env = process.env): voi
   // Event loop, heap and GC metrics; an instrumentation enables itself when it is constructed.
   new RuntimeNodeInstrumentation().setMeterProvider(meterProvider);
   if (!tracingEnabled(env)) return;
+  tracing = true;
+  const sampler = defaultSampler(env);
   sdk = new NodeSDK({
     resource,
     autoDetectResources: false,
-    instrumentations: instrumentations(),
+    ...(sampler ? { sampler } : {}),
+    instrumentations: instrumentations(opts),
     // Redaction first: it rewrites attributes while the span ends, before any exporter reads them.
     spanProcessors: [new SpanRedactionProcessor(), ...traceProcessors(env)],
     // Our MeterProvider (above) is the global one; an empty list keeps the SDK from building a second.

@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { TEST_REDIS_URL } from '@keygate/testing';
+import { Admission, admissionKeys, type AdmissionPlan } from './admission';
+import type { EffectiveLimit } from '../rate-limit/rate-limiter';
+
+// The admission and settlement Lua scripts on the real Redis: the running token sum agrees with the token log, a
+// request charged twice counts once, a log written without a sum (or whose sum was lost) is counted once from
+// scratch, and the budget is refused at its amount, with nothing charged for a refused request.
+describe('Admission on Redis', () => {
+  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true });
+  const admission = new Admission(redis);
+  const keyId = `key_rltest${randomBytes(6).toString('hex')}`;
+  const limit = { requestsPerMinute: 1000, tokensPerMinute: 100 };
+  const planOf = (id: string, l: EffectiveLimit | null, budget: AdmissionPlan['budget'] = null) => ({
+    keys: admissionKeys(id),
+    limit: l,
+    budget,
+  });
+  const plan = planOf(keyId, limit);
+  let n = 0;
+  const check = async () => {
+    const d = await admission.admit(plan, `req_${n++}`);
+    return { ...d, allowed: d.verdict === 'admitted' };
+  };
+  const limiter = {
+    chargeTokens: (id: string, _l: EffectiveLimit, tokens: number, requestId: string) =>
+      admission.settle(id === keyId ? plan : planOf(id, big), requestId, tokens, 0),
+    check: async (id: string, l: EffectiveLimit, requestId: string) =>
+      admission.admit(planOf(id, l), requestId),
+  };
+  const big = { requestsPerMinute: 1_000_000, tokensPerMinute: 1_000_000_000 };
+
+  beforeAll(() => redis.connect());
+  afterAll(async () => {
+    await redis.del(`kg:rl:{${keyId}}:r`, `kg:rl:{${keyId}}:t`, `kg:rl:{${keyId}}:ts`);
+    redis.disconnect();
+  });
+
+  it('counts requests and tokens, charges each request once, and refuses at the token limit', async () => {
+    const first = await check();
+    expect(first).toMatchObject({ allowed: true, remainingRequests: 999, remainingTokens: 100 });
+
+    await limiter.chargeTokens(keyId, limit, 30, 'req_a');
+    await limiter.chargeTokens(keyId, limit, 30, 'req_a'); // a retried charge of the same request
+    await limiter.chargeTokens(keyId, limit, 25, 'req_b');
+    expect((await check()).remainingTokens).toBe(45);
+
+    // The sum lost (or never written, as by a gateway before it existed): recounted from the log.
+    await redis.del(`kg:rl:{${keyId}}:ts`);
+    expect((await check()).remainingTokens).toBe(45);
+    await limiter.chargeTokens(keyId, limit, 45, 'req_c');
+    const refused = await check();
+    expect(refused).toMatchObject({ allowed: false, remainingTokens: 0 });
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(60_000);
+    // A refused request is not charged: three admitted.
+    expect(await redis.zcard(`kg:rl:{${keyId}}:r`)).toBe(3);
+  });
+
+  it('keeps a busy key cheap: 20,000 charged requests in the window, each check still answers from the sum', async () => {
+    const busy = `${keyId}b`;
+    const pipeline = redis.pipeline();
+    const now = Date.now();
+    for (let i = 0; i < 20_000; i++) pipeline.zadd(`kg:rl:{${busy}}:t`, now, `10:req_${i}`);
+    await pipeline.exec();
+    try {
+      // First check: no sum yet, the log is counted once.
+      expect((await limiter.check(busy, big, 'req_x')).remainingTokens).toBe(1_000_000_000 - 200_000);
+      await limiter.chargeTokens(busy, big, 7, 'req_y');
+      expect((await limiter.check(busy, big, 'req_z')).remainingTokens).toBe(1_000_000_000 - 200_007);
+      // The sum is what the next check reads: it is there and agrees with the log.
+      expect(Number(await redis.get(`kg:rl:{${busy}}:ts`))).toBe(200_007);
+    } finally {
+      await redis.del(`kg:rl:{${busy}}:r`, `kg:rl:{${busy}}:t`, `kg:rl:{${busy}}:ts`);
+    }
+  });
+
+  it('refuses at the budget before charging the request, and settles tokens and cost in one script', async () => {
+    const id = `${keyId}c`;
+    const spend = `kg:spend:{${id}}:day:2026-01-01`;
+    const budgeted = planOf(
+      id,
+      { requestsPerMinute: 10, tokensPerMinute: 0 },
+      {
+        amountNanos: 1000,
+        counter: { key: spend, ttlMs: 60_000 },
+      },
+    );
+    try {
+      expect(await admission.admit(budgeted, 'req_1')).toMatchObject({ verdict: 'admitted', spentNanos: 0 });
+      await admission.settle(budgeted, 'req_1', 50, 600);
+      expect(await admission.admit(budgeted, 'req_2')).toMatchObject({
+        verdict: 'admitted',
+        spentNanos: 600,
+      });
+      await admission.settle(budgeted, 'req_2', 50, 400);
+      const refused = await admission.admit(budgeted, 'req_3');
+      expect(refused).toMatchObject({ verdict: 'budget_exceeded', spentNanos: 1000, remainingRequests: 8 });
+      // Two admitted, the refused one not charged; no token log without a token limit.
+      expect(await redis.zcard(`kg:rl:{${id}}:r`)).toBe(2);
+      expect(await redis.exists(`kg:rl:{${id}}:t`)).toBe(0);
+      expect(await redis.pttl(spend)).toBeGreaterThan(0);
+      // A budget of zero admits nothing.
+      const zero = { ...budgeted, budget: { amountNanos: 0, counter: { key: `${spend}z`, ttlMs: 60_000 } } };
+      expect((await admission.admit(zero, 'req_4')).verdict).toBe('budget_exceeded');
+    } finally {
+      await redis.del(`kg:rl:{${id}}:r`, spend);
+    }
+  });
+});

@@ -36,6 +36,9 @@ import { ProvidersGrpcController } from './grpc/providers.grpc-controller';
 import { KeyServiceEnv } from './key-service.env';
 import { ConsoleController } from './console/console.controller';
 import { LastUsedConsumer } from './last-used/last-used.consumer';
+import { GithubSecretScanningController } from './leak-reports/github-secret-scanning.controller';
+import { LeakReportsController } from './leak-reports/leak-reports.controller';
+import { LeakReportsService } from './leak-reports/leak-reports.service';
 import { OutboxRelay } from './outbox/outbox-relay';
 import { ProjectionFence } from './outbox/projection-fence';
 import { CredentialCipher, parseMasterKey } from './providers/credential-crypto';
@@ -74,6 +77,8 @@ const health = healthParts({
   ],
   controllers: [
     ...health.controllers,
+    LeakReportsController,
+    GithubSecretScanningController,
     ApiKeysController,
     GroupsController,
     RoutesController,
@@ -99,6 +104,7 @@ const health = healthParts({
     EventStore,
     CommandHandler,
     ApiKeysService,
+    LeakReportsService,
     GroupsService,
     ProvidersService,
     AdminTokensService,

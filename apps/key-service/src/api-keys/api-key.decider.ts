@@ -23,6 +23,7 @@ import {
   requireRateLimit,
   requireReason,
   requireRotationPeriod,
+  requireSource,
   requireText,
   sameValue,
 } from './api-key.decider.validation';
@@ -66,7 +67,7 @@ export type ApiKeyCommand =
   | { type: 'RotateKey'; data: { keyId: string; hash: string; last4: string; gracePeriodSeconds: number } }
   | { type: 'SuspendKey'; data: { keyId: string; reason: string } }
   | { type: 'ReactivateKey'; data: { keyId: string } }
-  | { type: 'RevokeKey'; data: { keyId: string; reason: string } }
+  | { type: 'RevokeKey'; data: { keyId: string; reason: string; source?: string } }
   | { type: 'DeleteKey'; data: { keyId: string } };
 
 // Outside knowledge, prefetched by the handler so decide stays synchronous and pure.
@@ -274,10 +275,16 @@ export const decide = (command: ApiKeyCommand, state: ApiKeyState, ctx: ApiKeyCo
       if (key.status === 'revoked') {
         throw keyError('KEY_ALREADY_REVOKED', key.keyId, 'is already revoked');
       }
+      const { source } = command.data;
       return [
         {
           type: 'KeyRevoked',
-          data: { keyId: key.keyId, reason: requireReason(command.data.reason), revokedAt: now },
+          data: {
+            keyId: key.keyId,
+            reason: requireReason(command.data.reason),
+            revokedAt: now,
+            ...(source === undefined ? {} : { source: requireSource(source) }),
+          },
         },
       ];
     }

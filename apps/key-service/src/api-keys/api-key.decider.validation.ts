@@ -1,4 +1,4 @@
-import { hasPrefix, type Budget, type BudgetPeriod, type RateLimit } from '@keygate/contracts';
+import { hasPrefix, redactApiKeys, type Budget, type BudgetPeriod, type RateLimit } from '@keygate/contracts';
 import { DomainError } from '../domain-errors';
 import { normalizeCidrList } from './cidr';
 
@@ -93,6 +93,10 @@ export const requireRotationPeriod = (value: unknown): number | null => {
 };
 
 export const requireReason = (value: unknown): string => requireText('reason', value, KEY_LIMITS.reason);
+
+// A leak report's source is outside text: whatever in it looks like a key is masked before it is stored.
+export const requireSource = (value: unknown): string =>
+  redactApiKeys(requireText('source', value, KEY_LIMITS.reason));
 
 export const requireGracePeriod = (value: unknown): number => {
   if (!Number.isSafeInteger(value) || (value as number) < 0) {

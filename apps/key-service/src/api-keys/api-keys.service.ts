@@ -245,8 +245,9 @@ export class ApiKeysService {
     return { ...(await this.get(keyId)), key };
   }
 
-  async revoke(keyId: string, reason: string, caller: Caller): Promise<KeyResource> {
-    await this.run(keyId, { type: 'RevokeKey', data: { keyId, reason } }, caller);
+  // source: where a leak report found the key (reason `leaked`), kept in the event.
+  async revoke(keyId: string, reason: string, caller: Caller, source?: string): Promise<KeyResource> {
+    await this.run(keyId, { type: 'RevokeKey', data: { keyId, reason, source } }, caller);
     await this.fence.waitApplied(keyId);
     return this.get(keyId);
   }

@@ -79,6 +79,8 @@ export interface KeyRevokedData {
   keyId: string;
   reason: string;
   revokedAt: string;
+  // Where a leak report found the key (reason `leaked`): the reporter's words or GitHub's URL, never the key.
+  source?: string;
 }
 
 export interface KeyDeletedData {

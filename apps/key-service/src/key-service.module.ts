@@ -35,6 +35,7 @@ import { KeysGrpcController } from './grpc/keys.grpc-controller';
 import { ProvidersGrpcController } from './grpc/providers.grpc-controller';
 import { KeyServiceEnv } from './key-service.env';
 import { ConsoleController } from './console/console.controller';
+import { KeyAtService } from './key-history/key-at.service';
 import { LastUsedConsumer } from './last-used/last-used.consumer';
 import { GithubSecretScanningController } from './leak-reports/github-secret-scanning.controller';
 import { LeakReportsController } from './leak-reports/leak-reports.controller';
@@ -105,6 +106,7 @@ const health = healthParts({
     CommandHandler,
     ApiKeysService,
     LeakReportsService,
+    KeyAtService,
     GroupsService,
     ProvidersService,
     AdminTokensService,

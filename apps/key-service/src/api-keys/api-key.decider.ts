@@ -13,6 +13,7 @@ import {
   KEY_LIMITS,
   invalidField,
   requireBudget,
+  requireDormancy,
   requireExpiry,
   requireGracePeriod,
   requireHash,
@@ -52,6 +53,7 @@ export interface CreateKeyData {
   budget?: Budget | null;
   metadata?: Record<string, string>;
   rotationPeriodDays?: number | null;
+  dormantAfterDays?: number | null;
 }
 
 // Every field optional: only what differs from the current state is emitted.
@@ -136,6 +138,7 @@ const createKey = (data: CreateKeyData, state: ApiKeyState, ctx: ApiKeyContext):
       groupIds: requireGroupIds(data.groupIds ?? [], ctx.groupExists),
       metadata: requireMetadata(data.metadata ?? {}),
       rotationPeriodDays: requireRotationPeriod(data.rotationPeriodDays ?? null),
+      dormantAfterDays: requireDormancy(data.dormantAfterDays ?? null),
       expiresAt: requireExpiry(data.expiresAt ?? null, ctx.now),
       ipAllow: requireIpList('ipAllow', data.ipAllow ?? []),
       ipDeny: requireIpList('ipDeny', data.ipDeny ?? []),
@@ -160,6 +163,8 @@ const updateKey = (data: UpdateKeyData, key: ExistingApiKey): ApiKeyEvent[] => {
   const rotation =
     data.rotationPeriodDays === undefined ? undefined : requireRotationPeriod(data.rotationPeriodDays);
   if (rotation !== undefined && rotation !== key.rotationPeriodDays) changes.rotationPeriodDays = rotation;
+  const dormancy = data.dormantAfterDays === undefined ? undefined : requireDormancy(data.dormantAfterDays);
+  if (dormancy !== undefined && dormancy !== key.dormantAfterDays) changes.dormantAfterDays = dormancy;
   // A no-op PATCH is not an error: nothing to append, the caller answers with the current state.
   return Object.keys(changes).length > 1 ? [{ type: 'KeyUpdated', data: changes }] : [];
 };

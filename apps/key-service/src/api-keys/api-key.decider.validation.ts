@@ -14,6 +14,7 @@ export const KEY_LIMITS = {
   metadataValue: 512,
   ipEntries: 256,
   rotationPeriodDays: 3650,
+  dormantAfterDays: 3650,
   perMinute: 1_000_000_000,
 } as const;
 
@@ -89,6 +90,17 @@ export const requireRotationPeriod = (value: unknown): number | null => {
       `must be null or an integer from 1 to ${KEY_LIMITS.rotationPeriodDays}`,
     );
   }
+  return value as number;
+};
+
+// null: the deployment's default; 0: never suspended for disuse.
+export const requireDormancy = (value: unknown): number | null => {
+  if (value === null) return null;
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > KEY_LIMITS.dormantAfterDays)
+    throw invalidField(
+      'dormantAfterDays',
+      `must be an integer from 0 (never) to ${KEY_LIMITS.dormantAfterDays}, or null (the default)`,
+    );
   return value as number;
 };
 

@@ -38,6 +38,7 @@ export interface KeyResource {
   budget: unknown;
   metadata: Record<string, string>;
   rotationPeriodDays: number | null;
+  dormantAfterDays: number | null;
   createdAt: string;
   updatedAt: string;
   rotatedAt: string | null;
@@ -61,6 +62,7 @@ interface KeyRow {
   budget: unknown;
   metadata: Record<string, string>;
   rotation_period_days: number | null;
+  dormant_after_days: number | null;
   created_at: Date;
   updated_at: Date;
   rotated_at: Date | null;
@@ -157,6 +159,7 @@ export class ApiKeysService {
           budget: dto.budget ? { ...dto.budget } : dto.budget,
           metadata: dto.metadata,
           rotationPeriodDays: dto.rotationPeriodDays,
+          dormantAfterDays: dto.dormantAfterDays,
         },
       },
       caller,
@@ -187,6 +190,7 @@ export class ApiKeysService {
       budget: d.budget,
       metadata: d.metadata,
       rotation_period_days: d.rotationPeriodDays,
+      dormant_after_days: d.dormantAfterDays ?? null,
       created_at: created.createdAt,
       updated_at: created.createdAt,
       rotated_at: null,
@@ -206,7 +210,9 @@ export class ApiKeysService {
   ): Promise<KeyResource> {
     const has = (k: keyof UpdateKeyDto) =>
       Object.prototype.hasOwnProperty.call(dto, k) && dto[k] !== undefined;
-    const details = (['name', 'description', 'metadata', 'rotationPeriodDays'] as const).filter(has);
+    const details = (
+      ['name', 'description', 'metadata', 'rotationPeriodDays', 'dormantAfterDays'] as const
+    ).filter(has);
     const restrictions = (['expiresAt', 'ipAllow', 'ipDeny', 'rateLimit', 'budget'] as const).filter(has);
     if (details.length + restrictions.length === 0)
       throw new DomainError('VALIDATION_FAILED', 'nothing to change: send at least one field');
@@ -360,6 +366,7 @@ const toResource = (r: KeyRow): KeyResource => ({
   budget: r.budget,
   metadata: r.metadata,
   rotationPeriodDays: r.rotation_period_days,
+  dormantAfterDays: r.dormant_after_days,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
   rotatedAt: iso(r.rotated_at),

@@ -97,6 +97,7 @@ const render = (s: ExistingApiKey, at: Date, last: StoredEvent, grants: RouteGra
   budget: s.budget,
   metadata: s.metadata,
   rotationPeriodDays: s.rotationPeriodDays,
+  dormantAfterDays: s.dormantAfterDays,
   createdAt: s.createdAt,
   updatedAt: last.createdAt.toISOString(),
   rotatedAt: s.rotatedAt,

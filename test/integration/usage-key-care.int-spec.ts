@@ -3,6 +3,7 @@ import type { DomainEvent, KeyCreatedData } from '@keygate/contracts';
 import { AlertService } from '../../apps/usage-service/src/alerts/alert.service';
 import { KeyServiceClient } from '../../apps/usage-service/src/budgets/key-service.client';
 import { DormancySweep } from '../../apps/usage-service/src/key-care/dormancy.sweep';
+import { RotationSweep } from '../../apps/usage-service/src/key-care/rotation.sweep';
 import { fakeKeyService } from './fake-key-service';
 import { eventuallyRows, runId, sha256Hex, UsageHarness, type UsageProcess } from './usage-service.helper';
 
@@ -135,5 +136,88 @@ describe('key care (real Kafka + PostgreSQL, test clock)', () => {
       [webhook.body.id],
     );
     expect(deliveries).toHaveLength(4);
+  });
+
+  it('raises rotation_due N days before a rotation period ends and rotation_overdue on the day, to owners’ webhooks', async () => {
+    // Period 30 days, reminders 7 days ahead: created today (rot), and one rotated 20 days into an older key's life.
+    await h.produceKeyEvents([
+      createdAgo('rot', 0, { rotationPeriodDays: 30, ownerId: 'team-rot' }),
+      createdAgo('other', 0, { rotationPeriodDays: 30, ownerId: 'team-other' }),
+      createdAgo('rotated', 20, { rotationPeriodDays: 30, ownerId: 'team-rot' }),
+      keyEvent('rotated', 2, {
+        type: 'KeyRotated',
+        data: {
+          keyId: id('rotated'),
+          hash: sha256Hex(`${run}rotated2`),
+          last4: 'kc01',
+          previousHash: sha256Hex(`${run}rotated`),
+          previousValidUntil: new Date(T0).toISOString(),
+          rotatedAt: new Date(T0).toISOString(),
+        },
+      }),
+      createdAgo('none', 400, { ownerId: 'team-rot' }), // no rotation period: never reminded
+    ]);
+    await Promise.all([
+      inDirectory('rot', 1),
+      inDirectory('other', 1),
+      inDirectory('rotated', 2),
+      inDirectory('none', 1),
+    ]);
+    const hook = (ownerIds?: string[]) =>
+      h.api(p)<{ id: string; ownerIds: string[] | null }>('POST', '/v1/webhooks', {
+        url: 'http://127.0.0.1:9/rotation',
+        secret: 'rotation-secret-0123',
+        types: ['rotation_due', 'rotation_overdue'],
+        ...(ownerIds ? { ownerIds } : {}),
+      });
+    const ownersHook = await hook(['team-rot']);
+    expect(ownersHook.status).toBe(201);
+    expect(ownersHook.body.ownerIds).toEqual(['team-rot']);
+    const adminsHook = await hook();
+
+    const seen: string[][] = [];
+    for (const day of [0, 22, 23.5, 25, 29.9, 30.1, 31, 45]) {
+      const clock = () => T0 + day * DAY;
+      await new RotationSweep(db, new AlertService(db, clock), 7, clock).runOnce();
+      const raised = [...(await alertsOf('rotation_due')), ...(await alertsOf('rotation_overdue'))];
+      seen.push(
+        raised.map((a) => `${a.key_id.slice(`key_kc${run}`.length)}:${String(a.details.rotationDueAt)}`),
+      );
+    }
+    const due = new Date(T0 + 30 * DAY).toISOString();
+    const dueAfterRotation = new Date(T0 + 30 * DAY).toISOString();
+    // Nothing before day 23; rotation_due from day 23 (7 days ahead); overdue once day 30 has passed; once each.
+    expect(seen.map((s) => s.length)).toEqual([0, 0, 3, 3, 3, 6, 6, 6]);
+    const overdue = await alertsOf('rotation_overdue');
+    expect(overdue.map((a) => a.key_id)).toEqual([id('other'), id('rot'), id('rotated')]);
+    expect(overdue.every((a) => a.raised_at.getTime() >= T0 + 30 * DAY)).toBe(true);
+    const soon = await alertsOf('rotation_due');
+    expect(soon.find((a) => a.key_id === id('rot'))!.details).toEqual({
+      ownerId: 'team-rot',
+      rotationPeriodDays: 30,
+      rotationDueAt: due,
+      daysLeft: 7,
+    });
+    expect(soon.find((a) => a.key_id === id('rotated'))!.details.rotationDueAt).toBe(dueAfterRotation);
+
+    // The owner's webhook gets its keys' reminders only; an unfiltered one gets all of them.
+    const deliveredTo = async (webhookId: string) =>
+      (
+        await h.query<{ key_id: string }>(
+          `SELECT a.key_id FROM webhook_deliveries w JOIN alerts a ON a.id = w.alert_id WHERE w.webhook_id = $1`,
+          [webhookId],
+        )
+      )
+        .map((r) => r.key_id.slice(`key_kc${run}`.length))
+        .sort();
+    expect(await deliveredTo(ownersHook.body.id)).toEqual(['rot', 'rot', 'rotated', 'rotated']);
+    expect(await deliveredTo(adminsHook.body.id)).toEqual([
+      'other',
+      'other',
+      'rot',
+      'rot',
+      'rotated',
+      'rotated',
+    ]);
   });
 });

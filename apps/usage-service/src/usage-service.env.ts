@@ -73,4 +73,5 @@ export class UsageServiceEnv extends CommonEnv {
   // raise rotation_due this many days before a key's rotation period ends. Swept every KEY_CARE_TICK_MS.
   @IsInt() @Min(0) @Max(3650) KEY_DORMANT_AFTER_DAYS: number = 0;
   @IsInt() @Min(100) @Max(86_400_000) KEY_CARE_TICK_MS: number = 3_600_000;
+  @IsInt() @Min(1) @Max(365) ROTATION_DUE_DAYS: number = 14;
 }

@@ -34,6 +34,7 @@ import { LedgerPartitions } from './ingest/ledger-partitions';
 import { UsageIngestConsumer } from './ingest/usage-ingest.consumer';
 import { DormancySweep } from './key-care/dormancy.sweep';
 import { KeyCareLoop } from './key-care/key-care.loop';
+import { RotationSweep } from './key-care/rotation.sweep';
 import { KeyDirectoryConsumer } from './key-directory/key-directory.consumer';
 import { HygieneController } from './reports/hygiene.controller';
 import { ExportController } from './usage-api/export.controller';
@@ -142,7 +143,10 @@ const health = healthParts({
           env.KEY_SERVICE_GRPC_TIMEOUT_MS,
         );
         return new KeyCareLoop(
-          [new DormancySweep(db, alerts, keys, env.KEY_DORMANT_AFTER_DAYS)],
+          [
+            new DormancySweep(db, alerts, keys, env.KEY_DORMANT_AFTER_DAYS),
+            new RotationSweep(db, alerts, env.ROTATION_DUE_DAYS),
+          ],
           env.KEY_CARE_TICK_MS,
           () => keys.close(),
         );

@@ -53,6 +53,16 @@ class CreateWebhookDto {
   @ArrayMaxSize(ALERT_TYPES.length)
   @IsIn(ALERT_TYPES, { each: true })
   types?: AlertType[];
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'only alerts about these owners’ keys; all when absent',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  @MaxLength(128, { each: true })
+  ownerIds?: string[];
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(256) description?: string;
 }
 
@@ -60,6 +70,7 @@ interface WebhookRow {
   id: string;
   url: string;
   types: AlertType[] | null;
+  owner_ids: string[] | null;
   description: string;
   created_at: Date;
   created_by: string;
@@ -70,6 +81,7 @@ const present = (r: WebhookRow) => ({
   id: r.id,
   url: r.url,
   types: r.types,
+  ownerIds: r.owner_ids,
   description: r.description,
   createdAt: r.created_at.toISOString(),
   createdBy: r.created_by,
@@ -106,8 +118,8 @@ export class WebhooksController {
   async create(@Body() dto: CreateWebhookDto, @CurrentActor() actor: Actor) {
     await this.checkUrl(dto.url);
     const [row]: WebhookRow[] = await this.db.query(
-      `INSERT INTO webhooks (id, url, secret_ciphertext, types, description, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+      `INSERT INTO webhooks (id, url, secret_ciphertext, types, description, created_by, owner_ids)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
       [
         newId('whk'),
         dto.url,
@@ -115,6 +127,7 @@ export class WebhooksController {
         dto.types?.length ? [...new Set(dto.types)] : null,
         dto.description ?? '',
         actor.id,
+        dto.ownerIds?.length ? [...new Set(dto.ownerIds)] : null,
       ],
     );
     return present(row);

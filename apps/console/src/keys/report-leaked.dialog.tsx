@@ -7,9 +7,10 @@ import { useRefreshKeys } from './keys.hooks';
 
 type LeakReport = components['schemas']['LeakReportResultDto'];
 
-// Anything pasted is split into candidate strings; the key-service decides which are ours (by hash only).
+// Every kg_live_/kg_test_-shaped string in what was pasted, each once (the pattern README registers with scanners);
+// the key-service decides which are ours, by hash only.
 const candidatesOf = (text: string): string[] => [
-  ...new Set(text.split(/[\s,;"'`=:()[\]{}<>]+/).filter((s) => s.length > 0)),
+  ...new Set(text.match(/\bkg_(live|test)_[0-9A-Za-z]{49}\b/g) ?? []),
 ];
 
 const OUTCOME: Record<string, string> = {
@@ -31,7 +32,7 @@ export const ReportLeakedDialog = ({ onClose }: { onClose: () => void }) => {
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const keys = candidatesOf(text).slice(0, 1000);
-    if (keys.length === 0) return setError('Paste the leaked keys, or the text they were found in.');
+    if (keys.length === 0) return setError('No kg_live_ or kg_test_ key found in the text.');
     setBusy(true);
     setError(null);
     try {

@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateApiKey } from '@keygate/contracts';
+import type { LeakReportResultDto } from '../../apps/key-service/src/leak-reports/leak-report.dto';
 import {
   api,
   chat,
@@ -14,19 +15,7 @@ import {
   type RunningService,
 } from '@keygate/testing';
 
-interface Finding {
-  index: number;
-  outcome: string;
-  keyId?: string;
-  maskedKey?: string;
-}
-interface LeakReport {
-  revoked: number;
-  alreadyRevoked: number;
-  leftActive: number;
-  unknown: number;
-  results: Finding[];
-}
+type LeakReport = LeakReportResultDto;
 
 // Leaked keys revoke themselves: an admin's report or GitHub's secret scanning reaches every gateway at once, and
 // nothing tells a reporter anything about strings that are not ours.

@@ -7,6 +7,7 @@ import { DEFAULT_GATEWAY_URL, DEFAULT_URL, DEFAULT_USAGE_URL } from './connectio
 import { registerGroups } from './commands/groups.command';
 import { registerKeyChanges } from './commands/keys-change.command';
 import { registerKeyIssue } from './commands/keys-issue.command';
+import { registerKeyLeaks } from './commands/keys-leaked.command';
 import { registerKeyReads } from './commands/keys-read.command';
 import { registerProfiles } from './commands/profile.command';
 import { registerProviders } from './commands/providers.command';
@@ -53,6 +54,7 @@ A token comes from --token, KEYGATE_TOKEN, the profile, or .stack/admin-token in
   registerKeyReads(keys, io);
   registerKeyIssue(keys, io);
   registerKeyChanges(keys, io);
+  registerKeyLeaks(keys, io);
   registerGroups(program, io);
   registerProviders(program, io);
   registerUsage(program, io);

@@ -41,7 +41,9 @@ export type DomainErrorCode =
   | 'ADMIN_TOKEN_ALREADY_REVOKED'
   // KEYGATE_MASTER_KEY is not set (provider credentials cannot be encrypted) or does not open a stored credential.
   | 'MASTER_KEY_NOT_CONFIGURED'
-  | 'CREDENTIAL_UNREADABLE';
+  | 'CREDENTIAL_UNREADABLE'
+  // GITHUB_SECRET_SCANNING_KEYS is not set, or its keys cannot be loaded.
+  | 'SECRET_SCANNING_NOT_CONFIGURED';
 
 export class DomainError extends CodedError<DomainErrorCode> {
   override readonly name = 'DomainError';
@@ -97,6 +99,7 @@ export const domainErrorStatus = (code: DomainErrorCode): number => {
     // A deployment problem, not the caller's: nothing was changed, an operator must fix the configuration.
     case 'MASTER_KEY_NOT_CONFIGURED':
     case 'CREDENTIAL_UNREADABLE':
+    case 'SECRET_SCANNING_NOT_CONFIGURED':
       return 503;
     default: {
       const unmapped: never = code;

@@ -1,5 +1,5 @@
 import { Transform } from 'class-transformer';
-import { IsInt, IsNotEmpty, IsString, IsUrl, Matches, Max, Min, ValidateIf } from 'class-validator';
+import { IsIn, IsInt, IsNotEmpty, IsString, IsUrl, Matches, Max, Min, ValidateIf } from 'class-validator';
 import { namespaced } from '@keygate/contracts';
 import { CommonEnv } from '@keygate/platform';
 
@@ -46,6 +46,12 @@ export class KeyServiceEnv extends CommonEnv {
     { message: 'PUBLIC_USAGE_SERVICE_URL must be an http(s) URL' },
   )
   PUBLIC_USAGE_SERVICE_URL: string = 'http://127.0.0.1:3002';
+
+  // GitHub's secret scanning public keys (their public_keys JSON): a file path or an http(s) URL. Unset: the partner
+  // endpoint answers 503. ACTION: revoke what GitHub found (default) or only report it.
+  @IsString() GITHUB_SECRET_SCANNING_KEYS: string = '';
+  @IsIn(['revoke', 'alert'], { message: 'GITHUB_SECRET_SCANNING_ACTION must be revoke or alert' })
+  GITHUB_SECRET_SCANNING_ACTION: 'revoke' | 'alert' = 'revoke';
 
   // The built console (vite output); unset: dist/console beside the built services.
   @IsString() CONSOLE_DIR: string = '';

@@ -36,7 +36,11 @@ import { KeysGrpcController } from './grpc/keys.grpc-controller';
 import { ProvidersGrpcController } from './grpc/providers.grpc-controller';
 import { KeyServiceEnv } from './key-service.env';
 import { ConsoleController } from './console/console.controller';
+import { KeyAtService } from './key-history/key-at.service';
 import { LastUsedConsumer } from './last-used/last-used.consumer';
+import { GithubSecretScanningController } from './leak-reports/github-secret-scanning.controller';
+import { LeakReportsController } from './leak-reports/leak-reports.controller';
+import { LeakReportsService } from './leak-reports/leak-reports.service';
 import { OutboxRelay } from './outbox/outbox-relay';
 import { ProjectionFence } from './outbox/projection-fence';
 import { CredentialCipher, parseMasterKey } from './providers/credential-crypto';
@@ -75,6 +79,8 @@ const health = healthParts({
   ],
   controllers: [
     ...health.controllers,
+    LeakReportsController,
+    GithubSecretScanningController,
     ApiKeysController,
     GroupsController,
     RoutesController,
@@ -100,6 +106,8 @@ const health = healthParts({
     EventStore,
     CommandHandler,
     ApiKeysService,
+    LeakReportsService,
+    KeyAtService,
     GroupsService,
     ProvidersService,
     AdminTokensService,

@@ -16,6 +16,8 @@ import {
 } from '@keygate/platform';
 import { defaultConsoleDir, serveConsole } from './console/console-static';
 import { keyServiceGrpcOptions } from './grpc/grpc-options';
+import { GITHUB_SECRET_SCANNING_PATH } from './leak-reports/github-secret-scanning.controller';
+import { keepRawBody } from './leak-reports/raw-body.hook';
 
 const bootstrap = async (): Promise<void> => {
   const { KeyServiceModule, keyServiceEnv } = await import('./key-service.module.js');
@@ -25,6 +27,7 @@ const bootstrap = async (): Promise<void> => {
     timeouts: httpTimeouts(keyServiceEnv),
     configure: async (a) => {
       a.useGlobalPipes(strictValidationPipe());
+      keepRawBody(a.getHttpAdapter().getInstance(), [GITHUB_SECRET_SCANNING_PATH], 256 * 1024);
       const doc = new DocumentBuilder()
         .setTitle('keygate key-service')
         .setDescription('Management API: keys, groups, provider credentials, admin tokens, audit')

@@ -69,4 +69,10 @@ export class UsageServiceEnv extends CommonEnv {
   // How often the budget enforcer retries gRPC calls and looks for period rollovers.
   @IsInt() @Min(100) @Max(3_600_000) BUDGET_TICK_MS: number = 5000;
   @IsInt() @Min(100) @Max(60_000) KEY_SERVICE_GRPC_TIMEOUT_MS: number = 5000;
+
+  // Key care: suspend keys unused this many days (a key's own dormantAfterDays wins; 0 = off by default), and
+  // raise rotation_due this many days before a key's rotation period ends. Swept every KEY_CARE_TICK_MS.
+  @IsInt() @Min(0) @Max(3650) KEY_DORMANT_AFTER_DAYS: number = 0;
+  @IsInt() @Min(100) @Max(86_400_000) KEY_CARE_TICK_MS: number = 3_600_000;
+  @IsInt() @Min(1) @Max(365) ROTATION_DUE_DAYS: number = 14;
 }

@@ -34,6 +34,9 @@ import { usageMigrations } from './database/data-source';
 import { MigrationRunner } from './database/migration-runner';
 import { LedgerPartitions } from './ingest/ledger-partitions';
 import { UsageIngestConsumer } from './ingest/usage-ingest.consumer';
+import { DormancySweep } from './key-care/dormancy.sweep';
+import { KeyCareLoop } from './key-care/key-care.loop';
+import { RotationSweep } from './key-care/rotation.sweep';
 import { KeyDirectoryConsumer } from './key-directory/key-directory.consumer';
 import { HygieneController } from './reports/hygiene.controller';
 import { HygieneQueryService } from './reports/hygiene.query-service';
@@ -138,6 +141,25 @@ const health = healthParts({
           env.BUDGET_TICK_MS,
           env.KEY_SERVICE_GRPC_TIMEOUT_MS,
         ),
+    },
+    {
+      provide: KeyCareLoop,
+      inject: [DB, AlertService],
+      useFactory: (db: DataSource, alerts: AlertService) => {
+        const keys = new KeyServiceClient(
+          env.KEY_SERVICE_GRPC_URL,
+          env.ADMIN_TOKEN,
+          env.KEY_SERVICE_GRPC_TIMEOUT_MS,
+        );
+        return new KeyCareLoop(
+          [
+            new DormancySweep(db, alerts, keys, env.KEY_DORMANT_AFTER_DAYS),
+            new RotationSweep(db, alerts, env.ROTATION_DUE_DAYS),
+          ],
+          env.KEY_CARE_TICK_MS,
+          () => keys.close(),
+        );
+      },
     },
     {
       provide: LedgerPartitions,

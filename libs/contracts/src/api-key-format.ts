@@ -10,7 +10,10 @@ const RANDOM_LENGTH = 43;
 const CHECK_LENGTH = 6;
 const PREFIX_LENGTH = 'kg_live_'.length;
 export const API_KEY_LENGTH = PREFIX_LENGTH + RANDOM_LENGTH + CHECK_LENGTH;
-const KEY_PATTERN = /^kg_(live|test)_[0-9A-Za-z]{49}$/;
+// The pattern a secret scanner (GitHub's partner program, a log scrubber) looks for; README documents it.
+export const API_KEY_SCAN_PATTERN = 'kg_(live|test)_[0-9A-Za-z]{49}';
+const KEY_PATTERN = new RegExp(`^${API_KEY_SCAN_PATTERN}$`);
+const KEYS_IN_TEXT = new RegExp(`\\b${API_KEY_SCAN_PATTERN}\\b`, 'g');
 
 export const BASE62_ALPHABET = ALPHABET;
 
@@ -50,3 +53,8 @@ export const lastFour = (key: string): string => key.slice(-4);
 
 export const maskApiKey = (environment: KeyEnvironment, last4: string): string =>
   `kg_${environment}_…${last4}`;
+
+// Free text from outside (a leak report's source) with anything shaped like a key masked, so no key string
+// reaches an event, a log line or a table through it.
+export const redactApiKeys = (text: string): string =>
+  text.replace(KEYS_IN_TEXT, (k) => maskApiKey(k.slice(3, 7) as KeyEnvironment, lastFour(k)));

@@ -8,6 +8,7 @@ import {
   metadataArg,
   orNull,
   rotationDaysArg,
+  dormantDaysArg,
   type Budget,
   type Clearable,
 } from './option-parsers';
@@ -22,6 +23,7 @@ export interface RestrictionOptions {
   tier?: string;
   budget?: Clearable<Budget>;
   rotationDays?: Clearable<number>;
+  dormantDays?: Clearable<number>;
   metadata?: Record<string, string>;
 }
 
@@ -52,6 +54,11 @@ export const restrictionOptions = (cmd: Command, { update }: { update: boolean }
       rotationDaysArg,
     )
     .option(
+      '--dormant-days <n>',
+      'suspend after N days unused; never, or default (the deployment setting)',
+      dormantDaysArg,
+    )
+    .option(
       '--metadata <key=value>',
       `repeatable${update ? '; merged into the key metadata' : ''}`,
       metadataArg,
@@ -69,4 +76,5 @@ export const restrictionsBody = (o: RestrictionOptions) => ({
   ipDeny: listOrNone(o.ipDeny),
   budget: orNull(o.budget),
   rotationPeriodDays: orNull(o.rotationDays),
+  dormantAfterDays: orNull(o.dormantDays),
 });

@@ -19,11 +19,14 @@ export interface KeyResource {
   budget: Budget | null;
   metadata?: Record<string, string>;
   rotationPeriodDays?: number | null;
+  dormantAfterDays?: number | null;
   createdAt: string;
   updatedAt?: string;
   lastUsedAt?: string | null;
   version: number;
   key?: string;
+  // `keys show --at`: the instant and the event that made the key so.
+  asOf?: { at: string; event: { type: string; time: string; actor: string; streamPosition: number } };
 }
 
 export interface AuditEntry {
@@ -82,11 +85,28 @@ export const renderKey = (k: KeyResource, plaintext?: string): string =>
     ['rate limit', limits(k)],
     ['budget', budget(k)],
     ['rotation', k.rotationPeriodDays ? `every ${k.rotationPeriodDays} days` : null],
+    [
+      'dormant after',
+      k.dormantAfterDays === 0
+        ? 'never'
+        : k.dormantAfterDays
+          ? `${k.dormantAfterDays} days unused`
+          : 'default',
+    ],
     ['metadata', k.metadata && Object.keys(k.metadata).length ? k.metadata : null],
     ['created', k.createdAt],
     ['updated', k.updatedAt],
     ['last used', k.lastUsedAt ?? 'never'],
     ['version', k.version],
+    ...(k.asOf
+      ? ([
+          ['as of', k.asOf.at],
+          [
+            'made so by',
+            `#${k.asOf.event.streamPosition} ${k.asOf.event.type} by ${k.asOf.event.actor} at ${k.asOf.event.time}`,
+          ],
+        ] as [string, unknown][])
+      : []),
     ...(plaintext ? ([['key', plaintext]] as [string, unknown][]) : []),
   ]);
 

@@ -9,7 +9,10 @@ import {
   orNull,
   pastArg,
   rotationDaysArg,
+  dormantDaysArg,
 } from './option-parsers';
+import { keyCandidates } from './keys-leaked.command';
+import { generateApiKey } from '@keygate/contracts';
 
 const NOW = Date.parse('2026-03-10T12:00:00.000Z');
 const now = () => NOW;
@@ -60,5 +63,21 @@ describe('CLI option parsers', () => {
     expect(listOrNone(['none'])).toEqual([]);
     expect(listOrNone(['10.0.0.0/8'])).toEqual(['10.0.0.0/8']);
     expect(listOrNone(undefined)).toBeUndefined();
+  });
+});
+
+describe('self-care options', () => {
+  it('--dormant-days: N, never (0) or default (cleared to the deployment setting)', () => {
+    expect(dormantDaysArg('45')).toBe(45);
+    expect(dormantDaysArg('never')).toBe(0);
+    expect(dormantDaysArg('default')).toBe('none');
+    expect(() => dormantDaysArg('0')).toThrow(InvalidArgumentError);
+    expect(() => dormantDaysArg('-3')).toThrow(InvalidArgumentError);
+  });
+
+  it('finds each key-shaped string in a text once, and nothing else', () => {
+    const [a, b] = [generateApiKey('live'), generateApiKey('test')];
+    expect(keyCandidates(`x=${a}\n"${b}", ${a} sk-proj-abc kg_live_short`)).toEqual([a, b]);
+    expect(keyCandidates('no keys')).toEqual([]);
   });
 });

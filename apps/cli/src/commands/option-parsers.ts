@@ -75,6 +75,10 @@ export const budgetArg = (value: string): Clearable<Budget> => {
 export const rotationDaysArg = (value: string): Clearable<number> =>
   value === 'none' ? 'none' : intArg(1, 3650)(value);
 
+// --dormant-days N, never (0: not suspended for disuse) or default (null: the deployment's KEY_DORMANT_AFTER_DAYS).
+export const dormantDaysArg = (value: string): Clearable<number> =>
+  value === 'default' ? 'none' : value === 'never' ? 0 : intArg(1, 3650)(value);
+
 // --metadata key=value, repeatable.
 export const metadataArg = (value: string, previous: Record<string, string> = {}): Record<string, string> => {
   const m = /^([^=]{1,64})=(.{0,1024})$/s.exec(value);

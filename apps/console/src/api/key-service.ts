@@ -36,6 +36,22 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/keys/leaked': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post: operations['LeakReportsController_report'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/keys': {
     parameters: {
       query?: never;
@@ -344,6 +360,29 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    LeakReportDto: {
+      /** @description strings found somewhere (a paste, a log, a repository) */
+      keys: string[];
+      /** @description where they were found; kept in each revocation event */
+      source: string;
+    };
+    LeakFindingDto: {
+      /** @description position of the string in the report */
+      index: number;
+      /** @enum {string} */
+      outcome: 'revoked' | 'already_revoked' | 'left_active' | 'unknown';
+      /** @description ours only */
+      keyId?: string;
+      /** @description ours only */
+      maskedKey?: string;
+    };
+    LeakReportResultDto: {
+      revoked: number;
+      alreadyRevoked: number;
+      leftActive: number;
+      unknown: number;
+      results: components['schemas']['LeakFindingDto'][];
+    };
     RateLimitDto: {
       /** @description a tier of routes.yaml, e.g. free */
       tier?: string;
@@ -371,6 +410,8 @@ export interface components {
         [key: string]: string;
       };
       rotationPeriodDays?: number | null;
+      /** @description suspend after this many days unused; 0 = never, null = the deployment default */
+      dormantAfterDays?: number | null;
       name: string;
       /** @description team or person owning the key; none when absent */
       ownerId?: string;
@@ -414,6 +455,8 @@ export interface components {
         [key: string]: string;
       };
       rotationPeriodDays: number | null;
+      /** @description 0 = never; null = the deployment default */
+      dormantAfterDays: number | null;
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -455,6 +498,8 @@ export interface components {
         [key: string]: string;
       };
       rotationPeriodDays: number | null;
+      /** @description 0 = never; null = the deployment default */
+      dormantAfterDays: number | null;
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -485,6 +530,8 @@ export interface components {
         [key: string]: string;
       };
       rotationPeriodDays?: number | null;
+      /** @description suspend after this many days unused; 0 = never, null = the deployment default */
+      dormantAfterDays?: number | null;
       name?: string;
     };
     RotateKeyDto: {
@@ -736,18 +783,25 @@ export interface operations {
         };
         content: {
           'application/json': {
-            /** @example ok */
-            status?: string;
+            /**
+             * @example ok
+             * @enum {string}
+             */
+            status?: 'ok' | 'degraded';
             /**
              * @example {
              *       "database": {
-             *         "status": "up"
+             *         "status": "up",
+             *         "responseTime": 12
              *       }
              *     }
              */
             info?: {
               [key: string]: {
-                status: string;
+                /** @enum {string} */
+                status: 'up' | 'degraded' | 'down';
+                /** @description Time the health indicator took to respond, in ms */
+                responseTime?: number;
               } & {
                 [key: string]: unknown;
               };
@@ -755,7 +809,10 @@ export interface operations {
             /** @example {} */
             error?: {
               [key: string]: {
-                status: string;
+                /** @enum {string} */
+                status: 'up' | 'degraded' | 'down';
+                /** @description Time the health indicator took to respond, in ms */
+                responseTime?: number;
               } & {
                 [key: string]: unknown;
               };
@@ -763,13 +820,17 @@ export interface operations {
             /**
              * @example {
              *       "database": {
-             *         "status": "up"
+             *         "status": "up",
+             *         "responseTime": 12
              *       }
              *     }
              */
             details?: {
               [key: string]: {
-                status: string;
+                /** @enum {string} */
+                status: 'up' | 'degraded' | 'down';
+                /** @description Time the health indicator took to respond, in ms */
+                responseTime?: number;
               } & {
                 [key: string]: unknown;
               };
@@ -784,18 +845,25 @@ export interface operations {
         };
         content: {
           'application/json': {
-            /** @example error */
-            status?: string;
+            /**
+             * @example error
+             * @enum {string}
+             */
+            status?: 'error' | 'shutting_down';
             /**
              * @example {
              *       "database": {
-             *         "status": "up"
+             *         "status": "up",
+             *         "responseTime": 12
              *       }
              *     }
              */
             info?: {
               [key: string]: {
-                status: string;
+                /** @enum {string} */
+                status: 'up' | 'degraded' | 'down';
+                /** @description Time the health indicator took to respond, in ms */
+                responseTime?: number;
               } & {
                 [key: string]: unknown;
               };
@@ -804,13 +872,17 @@ export interface operations {
              * @example {
              *       "redis": {
              *         "status": "down",
-             *         "message": "Could not connect"
+             *         "message": "Could not connect",
+             *         "responseTime": 3005
              *       }
              *     }
              */
             error?: {
               [key: string]: {
-                status: string;
+                /** @enum {string} */
+                status: 'up' | 'degraded' | 'down';
+                /** @description Time the health indicator took to respond, in ms */
+                responseTime?: number;
               } & {
                 [key: string]: unknown;
               };
@@ -818,22 +890,50 @@ export interface operations {
             /**
              * @example {
              *       "database": {
-             *         "status": "up"
+             *         "status": "up",
+             *         "responseTime": 12
              *       },
              *       "redis": {
              *         "status": "down",
-             *         "message": "Could not connect"
+             *         "message": "Could not connect",
+             *         "responseTime": 3005
              *       }
              *     }
              */
             details?: {
               [key: string]: {
-                status: string;
+                /** @enum {string} */
+                status: 'up' | 'degraded' | 'down';
+                /** @description Time the health indicator took to respond, in ms */
+                responseTime?: number;
               } & {
                 [key: string]: unknown;
               };
             };
           };
+        };
+      };
+    };
+  };
+  LeakReportsController_report: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['LeakReportDto'];
+      };
+    };
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['LeakReportResultDto'];
         };
       };
     };
@@ -894,7 +994,10 @@ export interface operations {
   };
   ApiKeysController_get: {
     parameters: {
-      query?: never;
+      query?: {
+        /** @description answer the key as it was at this instant (folded from its events), with the event that made it so */
+        at?: string;
+      };
       header?: never;
       path: {
         id: string;
@@ -903,6 +1006,7 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
+      /** @description with ?at=: the key then, plus asOf: { at, event } */
       200: {
         headers: {
           [name: string]: unknown;
@@ -1547,6 +1651,9 @@ export const pathsV1AuditGetParametersQueryTypeValues: ReadonlyArray<
   'AdminTokenIssued',
   'AdminTokenRevoked',
 ];
+export const leakFindingDtoOutcomeValues: ReadonlyArray<
+  FlattenedDeepRequired<components>['schemas']['LeakFindingDto']['outcome']
+> = ['revoked', 'already_revoked', 'left_active', 'unknown'];
 export const budgetDtoPeriodValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['BudgetDto']['period']
 > = ['day', 'week', 'month'];

@@ -296,7 +296,10 @@ export interface components {
         | 'cost_spike'
         | 'auth_failure_burst'
         | 'new_network'
-        | 'dormant_key_used';
+        | 'dormant_key_used'
+        | 'key_dormant_suspended'
+        | 'rotation_due'
+        | 'rotation_overdue';
       /** @enum {string} */
       severity: 'info' | 'warning' | 'critical';
       message: string;
@@ -326,7 +329,12 @@ export interface components {
         | 'auth_failure_burst'
         | 'new_network'
         | 'dormant_key_used'
+        | 'key_dormant_suspended'
+        | 'rotation_due'
+        | 'rotation_overdue'
       )[];
+      /** @description only alerts about these owners’ keys; all when absent */
+      ownerIds?: string[];
       description?: string;
     };
     WebhookDto: {
@@ -341,8 +349,13 @@ export interface components {
             | 'auth_failure_burst'
             | 'new_network'
             | 'dormant_key_used'
+            | 'key_dormant_suspended'
+            | 'rotation_due'
+            | 'rotation_overdue'
           )[]
         | null;
+      /** @description owners whose keys’ alerts it gets; null = all */
+      ownerIds: string[] | null;
       description: string;
       /** Format: date-time */
       createdAt: string;
@@ -444,18 +457,25 @@ export interface operations {
         };
         content: {
           'application/json': {
-            /** @example ok */
-            status?: string;
+            /**
+             * @example ok
+             * @enum {string}
+             */
+            status?: 'ok' | 'degraded';
             /**
              * @example {
              *       "database": {
-             *         "status": "up"
+             *         "status": "up",
+             *         "responseTime": 12
              *       }
              *     }
              */
             info?: {
               [key: string]: {
-                status: string;
+                /** @enum {string} */
+                status: 'up' | 'degraded' | 'down';
+                /** @description Time the health indicator took to respond, in ms */
+                responseTime?: number;
               } & {
                 [key: string]: unknown;
               };
@@ -463,7 +483,10 @@ export interface operations {
             /** @example {} */
             error?: {
               [key: string]: {
-                status: string;
+                /** @enum {string} */
+                status: 'up' | 'degraded' | 'down';
+                /** @description Time the health indicator took to respond, in ms */
+                responseTime?: number;
               } & {
                 [key: string]: unknown;
               };
@@ -471,13 +494,17 @@ export interface operations {
             /**
              * @example {
              *       "database": {
-             *         "status": "up"
+             *         "status": "up",
+             *         "responseTime": 12
              *       }
              *     }
              */
             details?: {
               [key: string]: {
-                status: string;
+                /** @enum {string} */
+                status: 'up' | 'degraded' | 'down';
+                /** @description Time the health indicator took to respond, in ms */
+                responseTime?: number;
               } & {
                 [key: string]: unknown;
               };
@@ -492,18 +519,25 @@ export interface operations {
         };
         content: {
           'application/json': {
-            /** @example error */
-            status?: string;
+            /**
+             * @example error
+             * @enum {string}
+             */
+            status?: 'error' | 'shutting_down';
             /**
              * @example {
              *       "database": {
-             *         "status": "up"
+             *         "status": "up",
+             *         "responseTime": 12
              *       }
              *     }
              */
             info?: {
               [key: string]: {
-                status: string;
+                /** @enum {string} */
+                status: 'up' | 'degraded' | 'down';
+                /** @description Time the health indicator took to respond, in ms */
+                responseTime?: number;
               } & {
                 [key: string]: unknown;
               };
@@ -512,13 +546,17 @@ export interface operations {
              * @example {
              *       "redis": {
              *         "status": "down",
-             *         "message": "Could not connect"
+             *         "message": "Could not connect",
+             *         "responseTime": 3005
              *       }
              *     }
              */
             error?: {
               [key: string]: {
-                status: string;
+                /** @enum {string} */
+                status: 'up' | 'degraded' | 'down';
+                /** @description Time the health indicator took to respond, in ms */
+                responseTime?: number;
               } & {
                 [key: string]: unknown;
               };
@@ -526,17 +564,22 @@ export interface operations {
             /**
              * @example {
              *       "database": {
-             *         "status": "up"
+             *         "status": "up",
+             *         "responseTime": 12
              *       },
              *       "redis": {
              *         "status": "down",
-             *         "message": "Could not connect"
+             *         "message": "Could not connect",
+             *         "responseTime": 3005
              *       }
              *     }
              */
             details?: {
               [key: string]: {
-                status: string;
+                /** @enum {string} */
+                status: 'up' | 'degraded' | 'down';
+                /** @description Time the health indicator took to respond, in ms */
+                responseTime?: number;
               } & {
                 [key: string]: unknown;
               };
@@ -656,7 +699,10 @@ export interface operations {
           | 'cost_spike'
           | 'auth_failure_burst'
           | 'new_network'
-          | 'dormant_key_used';
+          | 'dormant_key_used'
+          | 'key_dormant_suspended'
+          | 'rotation_due'
+          | 'rotation_overdue';
         since?: string;
         limit?: number;
         cursor?: string;
@@ -872,6 +918,9 @@ export const pathsV1AlertsGetParametersQueryTypeValues: ReadonlyArray<
   'auth_failure_burst',
   'new_network',
   'dormant_key_used',
+  'key_dormant_suspended',
+  'rotation_due',
+  'rotation_overdue',
 ];
 export const alertDtoTypeValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['AlertDto']['type']
@@ -882,6 +931,9 @@ export const alertDtoTypeValues: ReadonlyArray<
   'auth_failure_burst',
   'new_network',
   'dormant_key_used',
+  'key_dormant_suspended',
+  'rotation_due',
+  'rotation_overdue',
 ];
 export const alertDtoSeverityValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['AlertDto']['severity']
@@ -895,6 +947,9 @@ export const createWebhookDtoTypesValues: ReadonlyArray<
   'auth_failure_burst',
   'new_network',
   'dormant_key_used',
+  'key_dormant_suspended',
+  'rotation_due',
+  'rotation_overdue',
 ];
 export const webhookDtoTypesValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['WebhookDto']['types']
@@ -905,6 +960,9 @@ export const webhookDtoTypesValues: ReadonlyArray<
   'auth_failure_burst',
   'new_network',
   'dormant_key_used',
+  'key_dormant_suspended',
+  'rotation_due',
+  'rotation_overdue',
 ];
 export const deliveryDtoStatusValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['DeliveryDto']['status']

@@ -48,6 +48,7 @@ export const CreateKeyDialog = ({ onClose }: { onClose: () => void }) => {
     budget: '',
     budgetPeriod: 'month',
     rotationPeriodDays: '' as number | string,
+    dormantAfterDays: '' as number | string,
     metadata: '',
   });
   const [error, setError] = useState<string | null>(null);
@@ -81,6 +82,7 @@ export const CreateKeyDialog = ({ onClose }: { onClose: () => void }) => {
         budget: { amountUsd: f.budget, period: f.budgetPeriod as 'day' | 'week' | 'month' },
       }),
       ...(f.rotationPeriodDays !== '' && { rotationPeriodDays: Number(f.rotationPeriodDays) }),
+      ...(f.dormantAfterDays !== '' && { dormantAfterDays: Number(f.dormantAfterDays) }),
       ...(f.metadata && { metadata: metadataOf(f.metadata) }),
     };
     setBusy(true);
@@ -215,6 +217,14 @@ export const CreateKeyDialog = ({ onClose }: { onClose: () => void }) => {
               max={3650}
               value={f.rotationPeriodDays}
               onChange={(rotationPeriodDays) => set({ rotationPeriodDays })}
+            />
+            <NumberInput
+              label="Suspend after days unused"
+              description="0 = never; empty = the deployment default"
+              min={0}
+              max={3650}
+              value={f.dormantAfterDays}
+              onChange={(dormantAfterDays) => set({ dormantAfterDays })}
             />
           </Group>
           <Textarea

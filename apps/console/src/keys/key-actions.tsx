@@ -16,6 +16,8 @@ export const KeyActions = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => 
   const [grace, setGrace] = useState<number | string>(3600);
   const [name, setName] = useState(k.name);
   const [description, setDescription] = useState(k.description);
+  // '' = the deployment default (null), 0 = never.
+  const [dormancy, setDormancy] = useState<number | string>(k.dormantAfterDays ?? '');
   // The rotated key in clear: only here, until its dialog is closed.
   const [rotated, setRotated] = useState<CreatedKey | null>(null);
   const path = { params: { path: { id: k.id } } };
@@ -81,6 +83,14 @@ export const KeyActions = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => 
               value={description}
               onChange={(e) => setDescription(e.currentTarget.value)}
             />
+            <NumberInput
+              label="Suspend after days unused"
+              description="0 = never; empty = the deployment default"
+              min={0}
+              max={3650}
+              value={dormancy}
+              onChange={setDormancy}
+            />
             <ErrorText error={error} />
             <Group justify="flex-end">
               <Button
@@ -89,7 +99,11 @@ export const KeyActions = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => 
                     unwrap(
                       keyService.PATCH('/v1/keys/{id}', {
                         ...path,
-                        body: { name, description },
+                        body: {
+                          name,
+                          description,
+                          dormantAfterDays: dormancy === '' ? null : Number(dormancy),
+                        },
                         headers: { 'if-match': `"${k.version}"` },
                       }),
                     ),

@@ -8,6 +8,7 @@ import { stateColor, when } from '../shared/format';
 import { UsageChart } from '../usage/usage-chart';
 import { useAlerts } from '../usage/usage.hooks';
 import { KeyActions } from './key-actions';
+import { dormancyText, KeyAsOf } from './key-as-of';
 import { useKey, useRefreshKeys, type KeyResource } from './keys.hooks';
 import { ErrorText } from '../shared/error-text';
 
@@ -47,6 +48,7 @@ const KeyDetails = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => void })
   const canWrite = useCanWrite();
   const names = groupNames(useGroups().data?.data);
   const alerts = useAlerts(k.id);
+  const [asOf, setAsOf] = useState<string | null>(null);
   const history = useQuery({
     queryKey: ['audit', k.id],
     queryFn: () =>
@@ -96,6 +98,7 @@ const KeyDetails = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => void })
             ['Rate limit', rateLimit],
             ['Budget', k.budget ? `$${k.budget.amountUsd} per ${k.budget.period}` : 'none'],
             ['Rotation period', k.rotationPeriodDays ? `${k.rotationPeriodDays} days` : 'none'],
+            ['Suspend when unused', dormancyText(k.dormantAfterDays)],
           ]}
         />
       </Section>
@@ -125,7 +128,7 @@ const KeyDetails = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => void })
       <Section title="Alerts">
         {(alerts.data?.data ?? []).map((a) => (
           <Text key={a.id} size="sm">
-            {when(a.raisedAt)} · {a.severity} · {a.message}
+            {when(a.raisedAt)} · {a.severity} · {a.type.replaceAll('_', ' ')} · {a.message}
           </Text>
         ))}
         {alerts.data?.data.length === 0 && <Text c="dimmed">No alert.</Text>}
@@ -138,10 +141,16 @@ const KeyDetails = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => void })
                 <Table.Td>{when(e.time)}</Table.Td>
                 <Table.Td>{e.type}</Table.Td>
                 <Table.Td>{e.actor}</Table.Td>
+                <Table.Td>
+                  <Button size="xs" variant="subtle" onClick={() => setAsOf(e.time)}>
+                    As of {when(e.time)}
+                  </Button>
+                </Table.Td>
               </Table.Tr>
             ))}
           </Table.Tbody>
         </Table>
+        {asOf && <KeyAsOf keyId={k.id} at={asOf} onClose={() => setAsOf(null)} />}
       </Section>
     </Stack>
   );

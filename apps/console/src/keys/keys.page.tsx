@@ -8,6 +8,7 @@ import { navigate } from '../shared/route';
 import { CreateKeyDialog } from './create-key.dialog';
 import { KeyDetailsDrawer } from './key-details.drawer';
 import { KeyFiltersBar } from './key-filters';
+import { ReportLeakedDialog } from './report-leaked.dialog';
 import { useKeyCosts, useKeys, type KeyFilters, type KeyResource } from './keys.hooks';
 import { ErrorText } from '../shared/error-text';
 
@@ -29,6 +30,7 @@ export const KeysPage = ({ openKeyId }: { openKeyId?: string }) => {
   const [cursors, setCursors] = useState<string[]>([]); // the cursors of the pages before this one
   const [sort, setSort] = useState<{ by: SortBy; desc: boolean }>({ by: 'createdAt', desc: true });
   const [creating, setCreating] = useState(false);
+  const [reporting, setReporting] = useState(false);
   const cursor = cursors[cursors.length - 1];
   const keys = useKeys(filters, cursor);
   const costs = useKeyCosts();
@@ -62,7 +64,14 @@ export const KeysPage = ({ openKeyId }: { openKeyId?: string }) => {
             setCursors([]);
           }}
         />
-        {canWrite && <Button onClick={() => setCreating(true)}>Create key</Button>}
+        {canWrite && (
+          <Group>
+            <Button variant="outline" color="red" onClick={() => setReporting(true)}>
+              Report leaked keys
+            </Button>
+            <Button onClick={() => setCreating(true)}>Create key</Button>
+          </Group>
+        )}
       </Group>
       <ErrorText error={keys.isError ? errorText(keys.error) : null} />
       <Table.ScrollContainer minWidth={1200}>
@@ -133,6 +142,7 @@ export const KeysPage = ({ openKeyId }: { openKeyId?: string }) => {
         </Button>
       </Group>
       {creating && <CreateKeyDialog onClose={() => setCreating(false)} />}
+      {reporting && <ReportLeakedDialog onClose={() => setReporting(false)} />}
       {openKeyId && <KeyDetailsDrawer keyId={openKeyId} onClose={() => navigate('keys')} />}
     </Stack>
   );

@@ -29,6 +29,7 @@ export const createdData = (overrides: Partial<KeyCreatedData> = {}): KeyCreated
   groupIds: [],
   metadata: {},
   rotationPeriodDays: null,
+  dormantAfterDays: null,
   expiresAt: null,
   ipAllow: [],
   ipDeny: [],

@@ -1,3 +1,4 @@
+import { generateApiKey } from '@keygate/contracts';
 import {
   evolve,
   initialState,
@@ -148,6 +149,31 @@ describe('api key decider: groups, rotation, lifecycle', () => {
       ];
       spec.given([created()]).when(revoke).then(expected);
       spec.given([created(), suspended]).when(revoke).then(expected);
+    });
+
+    it('keeps a leak report’s source in the revocation, with anything shaped like a key masked', () => {
+      const leaked = generateApiKey('live');
+      spec
+        .given([created()])
+        .when({
+          type: 'RevokeKey',
+          data: { keyId: KEY_ID, reason: 'leaked', source: `pastebin, line 3: ${leaked}` },
+        })
+        .then([
+          {
+            type: 'KeyRevoked',
+            data: {
+              keyId: KEY_ID,
+              reason: 'leaked',
+              revokedAt: NOW.toISOString(),
+              source: `pastebin, line 3: kg_live_…${leaked.slice(-4)}`,
+            },
+          },
+        ]);
+      spec
+        .given([created()])
+        .when({ type: 'RevokeKey', data: { keyId: KEY_ID, reason: 'leaked', source: ' ' } })
+        .thenThrows('VALIDATION_FAILED');
     });
 
     it('refuses to revoke twice', () => {

@@ -112,6 +112,38 @@ describe('api key decider', () => {
     });
   });
 
+  describe('dormancy policy', () => {
+    it('keeps a key’s own "suspend after N days unused" (0 = never), in its history', () => {
+      spec
+        .given([])
+        .when(createKey({ dormantAfterDays: 45 }))
+        .then([created({ dormantAfterDays: 45, createdAt: NOW.toISOString() })]);
+      spec
+        .given([created()])
+        .when({ type: 'UpdateKey', data: { keyId: KEY_ID, dormantAfterDays: 0 } })
+        .then([{ type: 'KeyUpdated', data: { keyId: KEY_ID, dormantAfterDays: 0 } }]);
+      spec
+        .given([created({ dormantAfterDays: 10 })])
+        .when({ type: 'UpdateKey', data: { keyId: KEY_ID, dormantAfterDays: null } })
+        .then([{ type: 'KeyUpdated', data: { keyId: KEY_ID, dormantAfterDays: null } }]);
+      spec
+        .given([created({ dormantAfterDays: 10 })])
+        .when({ type: 'UpdateKey', data: { keyId: KEY_ID, dormantAfterDays: 10 } })
+        .then([]);
+    });
+
+    it.each([-1, 1.5, 3651, '30'])('refuses dormantAfterDays %p with VALIDATION_FAILED', (value) => {
+      spec
+        .given([])
+        .when(createKey({ dormantAfterDays: value as number }))
+        .thenThrows('VALIDATION_FAILED');
+      spec
+        .given([created()])
+        .when({ type: 'UpdateKey', data: { keyId: KEY_ID, dormantAfterDays: value as number } })
+        .thenThrows('VALIDATION_FAILED');
+    });
+  });
+
   describe('UpdateKey', () => {
     it('emits only the fields that change', () => {
       spec

@@ -41,6 +41,7 @@ export interface ExistingApiKey extends KeyRestrictions {
   groupIds: string[];
   metadata: Record<string, string>;
   rotationPeriodDays: number | null;
+  dormantAfterDays: number | null;
   status: StoredKeyStatus;
   statusReason: string | null; // why it was suspended or revoked
   deleted: boolean; // deleted keys keep their history but answer KEY_NOT_FOUND
@@ -80,6 +81,7 @@ export const evolve = (state: ApiKeyState, event: ApiKeyEvent): ApiKeyState => {
       metadata: { ...metadata },
       ipAllow: [...ipAllow],
       ipDeny: [...ipDeny],
+      dormantAfterDays: event.data.dormantAfterDays ?? null,
       previousHash: null,
       previousValidUntil: null,
       status: 'active',

@@ -13,6 +13,7 @@ import {
   KEY_LIMITS,
   invalidField,
   requireBudget,
+  requireDormancy,
   requireExpiry,
   requireGracePeriod,
   requireHash,
@@ -23,6 +24,7 @@ import {
   requireRateLimit,
   requireReason,
   requireRotationPeriod,
+  requireSource,
   requireText,
   sameValue,
 } from './api-key.decider.validation';
@@ -51,6 +53,7 @@ export interface CreateKeyData {
   budget?: Budget | null;
   metadata?: Record<string, string>;
   rotationPeriodDays?: number | null;
+  dormantAfterDays?: number | null;
 }
 
 // Every field optional: only what differs from the current state is emitted.
@@ -66,7 +69,7 @@ export type ApiKeyCommand =
   | { type: 'RotateKey'; data: { keyId: string; hash: string; last4: string; gracePeriodSeconds: number } }
   | { type: 'SuspendKey'; data: { keyId: string; reason: string } }
   | { type: 'ReactivateKey'; data: { keyId: string } }
-  | { type: 'RevokeKey'; data: { keyId: string; reason: string } }
+  | { type: 'RevokeKey'; data: { keyId: string; reason: string; source?: string } }
   | { type: 'DeleteKey'; data: { keyId: string } };
 
 // Outside knowledge, prefetched by the handler so decide stays synchronous and pure.
@@ -135,6 +138,7 @@ const createKey = (data: CreateKeyData, state: ApiKeyState, ctx: ApiKeyContext):
       groupIds: requireGroupIds(data.groupIds ?? [], ctx.groupExists),
       metadata: requireMetadata(data.metadata ?? {}),
       rotationPeriodDays: requireRotationPeriod(data.rotationPeriodDays ?? null),
+      dormantAfterDays: requireDormancy(data.dormantAfterDays ?? null),
       expiresAt: requireExpiry(data.expiresAt ?? null, ctx.now),
       ipAllow: requireIpList('ipAllow', data.ipAllow ?? []),
       ipDeny: requireIpList('ipDeny', data.ipDeny ?? []),
@@ -159,6 +163,8 @@ const updateKey = (data: UpdateKeyData, key: ExistingApiKey): ApiKeyEvent[] => {
   const rotation =
     data.rotationPeriodDays === undefined ? undefined : requireRotationPeriod(data.rotationPeriodDays);
   if (rotation !== undefined && rotation !== key.rotationPeriodDays) changes.rotationPeriodDays = rotation;
+  const dormancy = data.dormantAfterDays === undefined ? undefined : requireDormancy(data.dormantAfterDays);
+  if (dormancy !== undefined && dormancy !== key.dormantAfterDays) changes.dormantAfterDays = dormancy;
   // A no-op PATCH is not an error: nothing to append, the caller answers with the current state.
   return Object.keys(changes).length > 1 ? [{ type: 'KeyUpdated', data: changes }] : [];
 };
@@ -274,10 +280,16 @@ export const decide = (command: ApiKeyCommand, state: ApiKeyState, ctx: ApiKeyCo
       if (key.status === 'revoked') {
         throw keyError('KEY_ALREADY_REVOKED', key.keyId, 'is already revoked');
       }
+      const { source } = command.data;
       return [
         {
           type: 'KeyRevoked',
-          data: { keyId: key.keyId, reason: requireReason(command.data.reason), revokedAt: now },
+          data: {
+            keyId: key.keyId,
+            reason: requireReason(command.data.reason),
+            revokedAt: now,
+            ...(source === undefined ? {} : { source: requireSource(source) }),
+          },
         },
       ];
     }

@@ -1,4 +1,4 @@
-import { hasPrefix, type Budget, type BudgetPeriod, type RateLimit } from '@keygate/contracts';
+import { hasPrefix, redactApiKeys, type Budget, type BudgetPeriod, type RateLimit } from '@keygate/contracts';
 import { DomainError } from '../domain-errors';
 import { normalizeCidrList } from './cidr';
 
@@ -14,6 +14,7 @@ export const KEY_LIMITS = {
   metadataValue: 512,
   ipEntries: 256,
   rotationPeriodDays: 3650,
+  dormantAfterDays: 3650,
   perMinute: 1_000_000_000,
 } as const;
 
@@ -92,7 +93,22 @@ export const requireRotationPeriod = (value: unknown): number | null => {
   return value as number;
 };
 
+// null: the deployment's default; 0: never suspended for disuse.
+export const requireDormancy = (value: unknown): number | null => {
+  if (value === null) return null;
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > KEY_LIMITS.dormantAfterDays)
+    throw invalidField(
+      'dormantAfterDays',
+      `must be an integer from 0 (never) to ${KEY_LIMITS.dormantAfterDays}, or null (the default)`,
+    );
+  return value as number;
+};
+
 export const requireReason = (value: unknown): string => requireText('reason', value, KEY_LIMITS.reason);
+
+// A leak report's source is outside text: whatever in it looks like a key is masked before it is stored.
+export const requireSource = (value: unknown): string =>
+  redactApiKeys(requireText('source', value, KEY_LIMITS.reason));
 
 export const requireGracePeriod = (value: unknown): number => {
   if (!Number.isSafeInteger(value) || (value as number) < 0) {

@@ -81,6 +81,18 @@ class KeyDetailsDto extends RestrictionsDto {
   @Min(1)
   @Max(3650)
   rotationPeriodDays?: number | null;
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    minimum: 0,
+    maximum: 3650,
+    description: 'suspend after this many days unused; 0 = never, null = the deployment default',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(3650)
+  dormantAfterDays?: number | null;
 }
 
 export class CreateKeyDto extends KeyDetailsDto {

@@ -37,6 +37,8 @@ export class KeyResourceDto implements KeyResource {
     string
   >;
   @ApiProperty({ type: Number, nullable: true }) rotationPeriodDays!: number | null;
+  @ApiProperty({ type: Number, nullable: true, description: '0 = never; null = the deployment default' })
+  dormantAfterDays!: number | null;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) rotatedAt!: string | null;

@@ -22,6 +22,8 @@ import {
 import type { FastifyReply } from 'fastify';
 import { type Caller, CurrentCaller } from '@keygate/platform';
 import { DomainError } from '../domain-errors';
+import { KeyAtQuery } from '../key-history/key-at.dto';
+import { KeyAtService } from '../key-history/key-at.service';
 import { CreateKeyDto, ListKeysQuery, ReasonDto, RotateKeyDto, UpdateKeyDto } from './api-key.dto';
 import { CreatedKeyDto, KeyPageDto, KeyResourceDto } from './api-key.resource';
 import { ApiKeysService } from './api-keys.service';
@@ -38,7 +40,10 @@ const parseIfMatch = (header: string | undefined): number | undefined => {
 @ApiBearerAuth()
 @Controller('v1/keys')
 export class ApiKeysController {
-  constructor(private readonly keys: ApiKeysService) {}
+  constructor(
+    private readonly keys: ApiKeysService,
+    private readonly history: KeyAtService,
+  ) {}
 
   @ApiCreatedResponse({ type: CreatedKeyDto })
   @Post()
@@ -52,9 +57,15 @@ export class ApiKeysController {
     return this.keys.list(q);
   }
 
-  @ApiOkResponse({ type: KeyResourceDto })
+  @ApiOkResponse({ type: KeyResourceDto, description: 'with ?at=: the key then, plus asOf: { at, event }' })
   @Get(':id')
-  async get(@Param('id') id: string, @Res({ passthrough: true }) reply: FastifyReply) {
+  async get(
+    @Param('id') id: string,
+    @Query() q: KeyAtQuery,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
+    // A past state has no ETag: it cannot be the base of a change.
+    if (q.at !== undefined) return this.history.at(id, q.at);
     const key = await this.keys.get(id);
     void reply.header('etag', `"${key.version}"`);
     return key;

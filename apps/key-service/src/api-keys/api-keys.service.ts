@@ -37,6 +37,7 @@ export interface KeyResource {
   budget: unknown;
   metadata: Record<string, string>;
   rotationPeriodDays: number | null;
+  dormantAfterDays: number | null;
   createdAt: string;
   updatedAt: string;
   rotatedAt: string | null;
@@ -60,6 +61,7 @@ interface KeyRow {
   budget: unknown;
   metadata: Record<string, string>;
   rotation_period_days: number | null;
+  dormant_after_days: number | null;
   created_at: Date;
   updated_at: Date;
   rotated_at: Date | null;
@@ -151,6 +153,7 @@ export class ApiKeysService {
           budget: dto.budget ? { ...dto.budget } : dto.budget,
           metadata: dto.metadata,
           rotationPeriodDays: dto.rotationPeriodDays,
+          dormantAfterDays: dto.dormantAfterDays,
         },
       },
       caller,
@@ -181,6 +184,7 @@ export class ApiKeysService {
       budget: d.budget,
       metadata: d.metadata,
       rotation_period_days: d.rotationPeriodDays,
+      dormant_after_days: d.dormantAfterDays ?? null,
       created_at: created.createdAt,
       updated_at: created.createdAt,
       rotated_at: null,
@@ -200,7 +204,9 @@ export class ApiKeysService {
   ): Promise<KeyResource> {
     const has = (k: keyof UpdateKeyDto) =>
       Object.prototype.hasOwnProperty.call(dto, k) && dto[k] !== undefined;
-    const details = (['name', 'description', 'metadata', 'rotationPeriodDays'] as const).filter(has);
+    const details = (
+      ['name', 'description', 'metadata', 'rotationPeriodDays', 'dormantAfterDays'] as const
+    ).filter(has);
     const restrictions = (['expiresAt', 'ipAllow', 'ipDeny', 'rateLimit', 'budget'] as const).filter(has);
     if (details.length + restrictions.length === 0)
       throw new DomainError('VALIDATION_FAILED', 'nothing to change: send at least one field');
@@ -239,8 +245,9 @@ export class ApiKeysService {
     return { ...(await this.get(keyId)), key };
   }
 
-  async revoke(keyId: string, reason: string, caller: Caller): Promise<KeyResource> {
-    await this.run(keyId, { type: 'RevokeKey', data: { keyId, reason } }, caller);
+  // source: where a leak report found the key (reason `leaked`), kept in the event.
+  async revoke(keyId: string, reason: string, caller: Caller, source?: string): Promise<KeyResource> {
+    await this.run(keyId, { type: 'RevokeKey', data: { keyId, reason, source } }, caller);
     await this.fence.waitApplied(keyId);
     return this.get(keyId);
   }
@@ -353,6 +360,7 @@ const toResource = (r: KeyRow): KeyResource => ({
   budget: r.budget,
   metadata: r.metadata,
   rotationPeriodDays: r.rotation_period_days,
+  dormantAfterDays: r.dormant_after_days,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
   rotatedAt: iso(r.rotated_at),

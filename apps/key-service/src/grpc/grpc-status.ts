@@ -45,6 +45,7 @@ export const grpcStatusOf = (code: DomainErrorCode): status => {
     // Deployment configuration, not retryable until an operator acts: not UNAVAILABLE, which invites retries.
     case 'MASTER_KEY_NOT_CONFIGURED':
     case 'CREDENTIAL_UNREADABLE':
+    case 'SECRET_SCANNING_NOT_CONFIGURED':
       return status.FAILED_PRECONDITION;
     default: {
       const unmapped: never = code;

@@ -37,6 +37,7 @@ export interface CreateKeyRequest {
   budget?: BudgetMessage;
   metadata: Record<string, string>;
   rotation_period_days?: number;
+  dormant_after_days?: number;
 }
 
 export interface UpdateKeyRequest {
@@ -55,6 +56,8 @@ export interface UpdateKeyRequest {
   clear_rate_limit?: boolean;
   clear_budget?: boolean;
   clear_rotation_period_days?: boolean;
+  dormant_after_days?: number;
+  clear_dormant_after_days?: boolean;
 }
 
 export interface ListKeysRequest {
@@ -97,6 +100,7 @@ export const createKeyInput = (r: CreateKeyRequest) =>
     budget: budgetInput(r.budget),
     metadata: nonEmptyMap(r.metadata),
     rotationPeriodDays: r.rotation_period_days,
+    dormantAfterDays: r.dormant_after_days,
   });
 
 // A field and its clear_* flag: set, cleared (null) or untouched (undefined). Both at once is ambiguous.
@@ -122,6 +126,7 @@ export const updateKeyInput = (r: UpdateKeyRequest) =>
       r.clear_rotation_period_days,
       'rotation_period_days',
     ),
+    dormantAfterDays: settable(r.dormant_after_days, r.clear_dormant_after_days, 'dormant_after_days'),
     expiresAt: settable(r.expires_at, r.clear_expires_at, 'expires_at'),
     ipAllow: r.ip_allow?.values,
     ipDeny: r.ip_deny?.values,
@@ -171,6 +176,7 @@ export const keyMessage = (k: KeyResource) => {
     budget: budget ? { amount_usd: budget.amountUsd, period: budget.period } : undefined,
     metadata: k.metadata,
     rotation_period_days: orUndefined(k.rotationPeriodDays),
+    dormant_after_days: orUndefined(k.dormantAfterDays),
     created_at: k.createdAt,
     updated_at: k.updatedAt,
     rotated_at: orUndefined(k.rotatedAt),

@@ -6,7 +6,9 @@ import { ApiKeysService } from '../api-keys/api-keys.service';
 import { KeyServiceRpc } from './key-service-rpc';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { requireId, validated } from './grpc-validation';
+import { KeyAtService } from '../key-history/key-at.service';
 import {
+  auditMessage,
   createKeyInput,
   keyMessage,
   listKeysInput,
@@ -26,7 +28,10 @@ interface KeyIdRequest {
 @UseGuards(AdminGrpcGuard)
 @UseFilters(GrpcExceptionFilter)
 export class KeysGrpcController {
-  constructor(private readonly keys: ApiKeysService) {}
+  constructor(
+    private readonly keys: ApiKeysService,
+    private readonly history: KeyAtService,
+  ) {}
 
   @KeyServiceRpc('CreateKey', 'write')
   async createKey(req: CreateKeyRequest, metadata: Metadata) {
@@ -41,8 +46,13 @@ export class KeysGrpcController {
   }
 
   @KeyServiceRpc('GetKey', 'read')
-  async getKey(req: KeyIdRequest) {
-    return keyMessage(await this.keys.get(requireId(req.key_id, 'key_id')));
+  async getKey(req: KeyIdRequest & { at?: string }) {
+    const keyId = requireId(req.key_id, 'key_id');
+    if (req.at) {
+      const { asOf, ...key } = await this.history.at(keyId, req.at);
+      return { ...keyMessage(key), as_of: { at: asOf.at, event: auditMessage(asOf.event) } };
+    }
+    return keyMessage(await this.keys.get(keyId));
   }
 
   @KeyServiceRpc('UpdateKey', 'write')

@@ -13,8 +13,9 @@ export const applyToReadModels = async (m: EntityManager, stored: StoredEvent): 
       const d = event.data;
       await m.query(
         `INSERT INTO api_keys (id, name, description, owner_id, environment, status, hash, last4, group_ids, expires_at,
-           ip_allow, ip_deny, rate_limit, budget, metadata, rotation_period_days, created_at, updated_at, version)
-         VALUES ($1,$2,$3,$4,$5,'active',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$16,$17)
+           ip_allow, ip_deny, rate_limit, budget, metadata, rotation_period_days, created_at, updated_at, version,
+           dormant_after_days)
+         VALUES ($1,$2,$3,$4,$5,'active',$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$16,$17,$18)
          ON CONFLICT (id) DO NOTHING`,
         [
           d.keyId,
@@ -34,6 +35,7 @@ export const applyToReadModels = async (m: EntityManager, stored: StoredEvent): 
           d.rotationPeriodDays,
           at,
           v,
+          d.dormantAfterDays ?? null,
         ],
       );
       return;
@@ -44,6 +46,7 @@ export const applyToReadModels = async (m: EntityManager, stored: StoredEvent): 
         `UPDATE api_keys SET name = COALESCE($2, name), description = COALESCE($3, description),
            metadata = COALESCE($4, metadata),
            rotation_period_days = CASE WHEN $5::boolean THEN $6 ELSE rotation_period_days END,
+           dormant_after_days = CASE WHEN $9::boolean THEN $10 ELSE dormant_after_days END,
            updated_at = $7, version = $8 WHERE id = $1`,
         [
           d.keyId,
@@ -54,6 +57,8 @@ export const applyToReadModels = async (m: EntityManager, stored: StoredEvent): 
           d.rotationPeriodDays ?? null,
           at,
           v,
+          'dormantAfterDays' in d,
+          d.dormantAfterDays ?? null,
         ],
       );
       return;

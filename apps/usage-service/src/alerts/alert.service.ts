@@ -99,8 +99,10 @@ export class AlertService {
     await m.query(
       `INSERT INTO webhook_deliveries (id, webhook_id, alert_id)
        SELECT gen_random_uuid(), id, $1 FROM webhooks
-       WHERE deleted_at IS NULL AND (types IS NULL OR $2 = ANY (types))`,
-      [row.id, input.type],
+       WHERE deleted_at IS NULL AND (types IS NULL OR $2 = ANY (types))
+         AND (owner_ids IS NULL OR EXISTS (
+           SELECT 1 FROM key_directory d WHERE d.key_id = $3 AND d.owner_id = ANY (owner_ids)))`,
+      [row.id, input.type, input.keyId],
     );
     raised.inc({ type: input.type });
     return toAlert(row);

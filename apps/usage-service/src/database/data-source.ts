@@ -4,6 +4,7 @@ import { KeyDirectory1732300000002 } from './migrations/1732300000002-key-direct
 import { LedgerPartitions1732300000003 } from './migrations/1732300000003-ledger-partitions';
 import { AlertsWebhooks1732300000004 } from './migrations/1732300000004-alerts-webhooks';
 import { BudgetEnforcements1732300000005 } from './migrations/1732300000005-budget-enforcements';
+import { KeyCare1764800000001 } from './migrations/1764800000001-key-care';
 
 export const usageMigrations = [
   UsageLedger1732300000001,
@@ -11,6 +12,7 @@ export const usageMigrations = [
   LedgerPartitions1732300000003,
   AlertsWebhooks1732300000004,
   BudgetEnforcements1732300000005,
+  KeyCare1764800000001,
 ];
 
 export const createUsageDataSource = (url: string): DataSource =>

@@ -80,11 +80,27 @@ describe('key directory fold', () => {
       statusReason: 'budget exceeded: x',
       budget: { amountUsd: '25', period: 'month' },
       rotationPeriodDays: 30,
+      dormantAfterDays: null,
       expiresAt: null,
       createdAt: T0,
       rotatedAt: '2025-01-06T00:00:00.000Z',
+      reactivatedAt: null,
       deletedAt: null,
       updatedAt: '2025-01-07T00:00:00.000Z',
+    });
+  });
+
+  it('keeps each key’s dormancy policy and when an admin last reactivated it', () => {
+    const doc = [
+      created({ dormantAfterDays: 14 }),
+      { type: 'KeySuspended', data: { keyId: 'key_1', reason: 'dormant: x', suspendedAt: T0 } },
+      { type: 'KeyReactivated', data: { keyId: 'key_1', reactivatedAt: '2025-02-01T00:00:00.000Z' } },
+      { type: 'KeyUpdated', data: { keyId: 'key_1', dormantAfterDays: 0 } },
+    ].reduce<KeyEntry | null>((d, e, i) => evolveKey(d, e as KeyEvent, i + 1, T0), null);
+    expect(doc).toMatchObject({
+      status: 'active',
+      dormantAfterDays: 0,
+      reactivatedAt: '2025-02-01T00:00:00.000Z',
     });
   });
 

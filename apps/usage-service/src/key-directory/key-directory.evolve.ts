@@ -17,9 +17,11 @@ export interface KeyEntry {
   statusReason: string | null;
   budget: Budget | null;
   rotationPeriodDays: number | null;
+  dormantAfterDays: number | null; // null: the deployment's default (KEY_DORMANT_AFTER_DAYS); 0: never
   expiresAt: string | null;
   createdAt: string;
   rotatedAt: string | null;
+  reactivatedAt: string | null; // a key an admin woke up counts its disuse from then
   deletedAt: string | null;
   updatedAt: string;
 }
@@ -60,9 +62,11 @@ export const evolveKey = (doc: KeyEntry | null, event: KeyEvent, v: number, at: 
       statusReason: null,
       budget: d.budget ? { ...d.budget } : null,
       rotationPeriodDays: d.rotationPeriodDays ?? null,
+      dormantAfterDays: d.dormantAfterDays ?? null,
       expiresAt: d.expiresAt ?? null,
       createdAt: d.createdAt ?? at,
       rotatedAt: null,
+      reactivatedAt: null,
       deletedAt: null,
       updatedAt: at,
     };
@@ -78,6 +82,7 @@ export const evolveKey = (doc: KeyEntry | null, event: KeyEvent, v: number, at: 
         name: d.name ?? doc.name,
         rotationPeriodDays:
           'rotationPeriodDays' in d ? (d.rotationPeriodDays ?? null) : doc.rotationPeriodDays,
+        dormantAfterDays: 'dormantAfterDays' in d ? (d.dormantAfterDays ?? null) : doc.dormantAfterDays,
       };
     }
     case 'KeyRestrictionsChanged': {
@@ -100,7 +105,7 @@ export const evolveKey = (doc: KeyEntry | null, event: KeyEvent, v: number, at: 
     case 'KeySuspended':
       return { ...next, status: 'suspended', statusReason: event.data.reason };
     case 'KeyReactivated':
-      return { ...next, status: 'active', statusReason: null };
+      return { ...next, status: 'active', statusReason: null, reactivatedAt: event.data.reactivatedAt ?? at };
     case 'KeyRevoked':
       return { ...next, status: 'revoked', statusReason: event.data.reason };
     case 'KeyDeleted':

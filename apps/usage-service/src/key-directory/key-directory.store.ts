@@ -14,9 +14,11 @@ interface KeyRow {
   budget_amount_usd: string | null;
   budget_period: BudgetPeriod | null;
   rotation_period_days: number | null;
+  dormant_after_days: number | null;
   expires_at: Date | null;
   created_at: Date;
   rotated_at: Date | null;
+  reactivated_at: Date | null;
   deleted_at: Date | null;
   updated_at: Date;
 }
@@ -40,9 +42,11 @@ const toKey = (r: KeyRow): KeyEntry => ({
       ? { amountUsd: trimDecimal(r.budget_amount_usd), period: r.budget_period }
       : null,
   rotationPeriodDays: r.rotation_period_days,
+  dormantAfterDays: r.dormant_after_days,
   expiresAt: iso(r.expires_at),
   createdAt: r.created_at.toISOString(),
   rotatedAt: iso(r.rotated_at),
+  reactivatedAt: iso(r.reactivated_at),
   deletedAt: iso(r.deleted_at),
   updatedAt: r.updated_at.toISOString(),
 });
@@ -100,14 +104,15 @@ export class KeyDirectoryStore {
       await m.query(
         `INSERT INTO key_directory (key_id, v, name, owner_id, environment, group_ids, status, status_reason,
            budget_amount_usd, budget_period, rotation_period_days, expires_at, created_at, rotated_at, deleted_at,
-           updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+           updated_at, dormant_after_days, reactivated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
          ON CONFLICT (key_id) DO UPDATE SET v = excluded.v, name = excluded.name, owner_id = excluded.owner_id,
            environment = excluded.environment, group_ids = excluded.group_ids, status = excluded.status,
            status_reason = excluded.status_reason, budget_amount_usd = excluded.budget_amount_usd,
            budget_period = excluded.budget_period, rotation_period_days = excluded.rotation_period_days,
            expires_at = excluded.expires_at, created_at = excluded.created_at, rotated_at = excluded.rotated_at,
-           deleted_at = excluded.deleted_at, updated_at = excluded.updated_at
+           deleted_at = excluded.deleted_at, updated_at = excluded.updated_at,
+           dormant_after_days = excluded.dormant_after_days, reactivated_at = excluded.reactivated_at
          WHERE key_directory.v < excluded.v`,
         [
           k.keyId,
@@ -126,6 +131,8 @@ export class KeyDirectoryStore {
           k.rotatedAt,
           k.deletedAt,
           k.updatedAt,
+          k.dormantAfterDays,
+          k.reactivatedAt,
         ],
       );
     }

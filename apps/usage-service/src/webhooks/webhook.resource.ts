@@ -6,6 +6,12 @@ export class WebhookDto {
   @ApiProperty({ example: 'whk_…' }) id!: string;
   @ApiProperty() url!: string;
   @ApiProperty({ enum: ALERT_TYPES, isArray: true, nullable: true }) types!: string[] | null;
+  @ApiProperty({
+    type: [String],
+    nullable: true,
+    description: 'owners whose keys’ alerts it gets; null = all',
+  })
+  ownerIds!: string[] | null;
   @ApiProperty() description!: string;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty() createdBy!: string;

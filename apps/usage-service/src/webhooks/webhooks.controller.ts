@@ -39,6 +39,16 @@ class CreateWebhookDto {
   @ArrayMaxSize(ALERT_TYPES.length)
   @IsIn(ALERT_TYPES, { each: true })
   types?: AlertType[];
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'only alerts about these owners’ keys; all when absent',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  @MaxLength(128, { each: true })
+  ownerIds?: string[];
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(256) description?: string;
 }
 

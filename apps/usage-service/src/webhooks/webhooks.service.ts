@@ -11,12 +11,14 @@ export interface WebhookInput {
   secret: string;
   types?: AlertType[];
   description?: string;
+  ownerIds?: string[];
 }
 
 interface WebhookRow {
   id: string;
   url: string;
   types: AlertType[] | null;
+  owner_ids: string[] | null;
   description: string;
   created_at: Date;
   created_by: string;
@@ -46,6 +48,7 @@ const present = (r: WebhookRow) => ({
   id: r.id,
   url: r.url,
   types: r.types,
+  ownerIds: r.owner_ids,
   description: r.description,
   createdAt: r.created_at.toISOString(),
   createdBy: r.created_by,
@@ -87,8 +90,8 @@ export class WebhooksService {
   async create(input: WebhookInput, createdBy: string) {
     await this.checkUrl(input.url);
     const [row]: WebhookRow[] = await this.db.query(
-      `INSERT INTO webhooks (id, url, secret_ciphertext, types, description, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+      `INSERT INTO webhooks (id, url, secret_ciphertext, types, description, created_by, owner_ids)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
       [
         newId('whk'),
         input.url,
@@ -96,6 +99,7 @@ export class WebhooksService {
         input.types?.length ? [...new Set(input.types)] : null,
         input.description ?? '',
         createdBy,
+        input.ownerIds?.length ? [...new Set(input.ownerIds)] : null,
       ],
     );
     return present(row);

@@ -36,6 +36,9 @@ export interface KeyCreatedData extends KeyRestrictions {
   groupIds: string[];
   metadata: Record<string, string>;
   rotationPeriodDays: number | null;
+  // Suspend after this many days unused: null (or absent, in events before it existed) = the deployment's
+  // default, 0 = never for this key.
+  dormantAfterDays?: number | null;
   createdAt: string;
 }
 
@@ -45,6 +48,7 @@ export interface KeyUpdatedData {
   description?: string;
   metadata?: Record<string, string>;
   rotationPeriodDays?: number | null;
+  dormantAfterDays?: number | null;
 }
 
 export type KeyRestrictionsChangedData = { keyId: string } & Partial<KeyRestrictions>;
@@ -79,6 +83,8 @@ export interface KeyRevokedData {
   keyId: string;
   reason: string;
   revokedAt: string;
+  // Where a leak report found the key (reason `leaked`): the reporter's words or GitHub's URL, never the key.
+  source?: string;
 }
 
 export interface KeyDeletedData {
@@ -229,5 +235,7 @@ export const aggregateOf = (e: {
 // A suspension the usage-service's budget enforcement made starts with this; the gateway answers it with
 // budget_exceeded, any other suspension with key_suspended (never with the admin's free text).
 export const BUDGET_SUSPENSION_PREFIX = 'budget exceeded:';
+// A suspension usage-service made for a key left unused past its dormancy policy; only an admin reactivates it.
+export const DORMANT_SUSPENSION_PREFIX = 'dormant:';
 
 export const KEY_EVENTS_SCHEMA_VERSION = 1;

@@ -10,6 +10,9 @@ export const ALERT_TYPES = [
   'auth_failure_burst',
   'new_network',
   'dormant_key_used',
+  'key_dormant_suspended',
+  'rotation_due',
+  'rotation_overdue',
 ] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
 

@@ -5,7 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TopicSpecs } from '@keygate/contracts';
-import { ensureInfra, isPortOpen, sleep, stopKafka, waitFor } from '@keygate/stack';
+import {
+  ensureInfra,
+  ensureKafkaCluster,
+  isPortOpen,
+  sleep,
+  stopKafka,
+  stopKafkaCluster,
+  waitFor,
+} from '@keygate/stack';
 
 const ROOT = resolve(__dirname, '..', '..');
 // Where the stack keeps its state, logs and generated secrets (another directory runs a second stack).
@@ -16,6 +24,7 @@ const log = (msg: string) => process.stdout.write(`[keygate] ${msg}\n`);
 interface StackState {
   pids: number[];
   startedKafka: boolean;
+  startedKafkaCluster?: boolean;
   detached: boolean;
 }
 
@@ -70,7 +79,7 @@ const waitReady = async (
   );
 };
 
-const up = async (detach: boolean): Promise<void> => {
+const up = async (detach: boolean, clustered: boolean): Promise<void> => {
   mkdirSync(join(STACK, 'logs'), { recursive: true });
   const state = readState();
   if (state && state.pids.some(alive)) {
@@ -91,7 +100,9 @@ const up = async (detach: boolean): Promise<void> => {
     () => `kgadm_${randomBytes(24).toString('base64url')}`,
   );
   const masterKey = secret('KEYGATE_MASTER_KEY', 'master-key', () => randomBytes(32).toString('base64'));
-  const brokers = (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+  // --cluster: a three-node KRaft cluster under .stack/kafka-cluster (topics replicated three times).
+  const kafkaCluster = clustered ? await ensureKafkaCluster({ stackDir: STACK, log }) : null;
+  const brokers = kafkaCluster?.brokers ?? (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
   const infra = await ensureInfra({
     kafkaBrokers: brokers,
     databaseUrls: [
@@ -144,6 +155,7 @@ const up = async (detach: boolean): Promise<void> => {
     KEYGATE_MASTER_KEY: masterKey,
     // The usage-service suspends keys over budget through the key-service's gRPC API, on whatever port it has.
     KEY_SERVICE_GRPC_URL: env.KEY_SERVICE_GRPC_URL ?? `127.0.0.1:${ports.grpc}`,
+    KAFKA_BROKERS: brokers.join(','),
     ...mockEnv,
     ...consoleEnv,
   };
@@ -159,6 +171,7 @@ const up = async (detach: boolean): Promise<void> => {
       JSON.stringify({
         pids: children.map((c) => c.pid!),
         startedKafka: infra.kafka.started,
+        startedKafkaCluster: kafkaCluster?.started ?? false,
         detached,
       } satisfies StackState),
     );
@@ -183,6 +196,7 @@ const up = async (detach: boolean): Promise<void> => {
     log(`  mock provider http://127.0.0.1:${ports.mock}  (no real provider configured)`);
   log(`  admin token   ${adminToken}   (also in .stack/admin-token)`);
   log(`  logs          ${join(STACK, 'logs')}`);
+  log(`  kafka         ${brokers.join(',')}${kafkaCluster ? ' (three-node cluster)' : ''}`);
 
   if (detach) {
     for (const c of children) c.unref();
@@ -225,6 +239,7 @@ const down = async (): Promise<void> => {
       }
     }
     if (state.startedKafka) await stopKafka(STACK);
+    if (state.startedKafkaCluster) await stopKafkaCluster({ stackDir: STACK, log });
     rmSync(STATE, { force: true });
     log('stopped');
   } else {
@@ -233,7 +248,8 @@ const down = async (): Promise<void> => {
 };
 
 const command = process.argv[2];
-const run = command === 'down' ? down() : up(process.argv.includes('--detach'));
+const run =
+  command === 'down' ? down() : up(process.argv.includes('--detach'), process.argv.includes('--cluster'));
 run.catch((e: unknown) => {
   process.stderr.write(`[keygate] ${(e as Error).message}\n`);
   process.exit(1);

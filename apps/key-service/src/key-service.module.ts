@@ -14,6 +14,7 @@ import {
   loggingModule,
   OutboundPolicy,
   ROUTES_CONFIG,
+  kafkaLog,
 } from '@keygate/platform';
 import { AdminAuthenticator, AdminAuthGuard } from './admin-auth/admin-auth.guard';
 import { AdminTokensController } from './admin-auth/admin-tokens.controller';
@@ -94,7 +95,7 @@ const health = healthParts({
       provide: OutboundPolicy,
       useValue: new OutboundPolicy({ allowPrivate: keyServiceEnv.ALLOW_PRIVATE_UPSTREAMS }),
     },
-    { provide: Kafka, useFactory: () => createKafka('key-service', keyServiceEnv.KAFKA_BROKERS) },
+    { provide: Kafka, useFactory: () => createKafka('key-service', keyServiceEnv.KAFKA_BROKERS, kafkaLog) },
     { provide: EventProducer, useFactory: (kafka: Kafka) => new EventProducer(kafka), inject: [Kafka] },
     EventStore,
     CommandHandler,

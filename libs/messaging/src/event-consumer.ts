@@ -1,6 +1,7 @@
 import { context, type Context } from '@opentelemetry/api';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, Kafka } from 'kafkajs';
 import { isEnvelope, topicConfig, type EventEnvelope, type Topic } from '@keygate/contracts';
+import { hasKafkaErrorType } from './kafka-errors';
 import { assertTopicConfig } from './topic-config';
 import { extractTraceContext } from './trace-context';
 
@@ -31,18 +32,17 @@ export interface ConsumerOptions {
   // Batches of different partitions handled at once (kafkajs partitionsConsumedConcurrently); the handler must
   // then be safe to run concurrently for disjoint partitions. Order within a partition is kept either way.
   partitionsConcurrently?: number;
-  // A consumer that neither fetches nor handles a batch for this long is restarted (30 s by default).
-  stallMs?: number;
 }
 
 // The one consumer wrapper: batches, JSON envelopes, trace context, commit-after-handle (at-least-once;
 // handlers are idempotent by event id / stream position).
+const COORDINATOR_MOVED = new Set(['NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE']);
+
 export class EventConsumer {
   private consumer?: Consumer;
   private lag = new Map<string, number>();
   private stopped = false;
   private restartTimer?: NodeJS.Timeout;
-  private watchdog?: NodeJS.Timeout;
 
   constructor(private readonly kafka: Kafka) {}
 
@@ -59,6 +59,11 @@ export class EventConsumer {
       sessionTimeout: options.sessionTimeout ?? 10000,
       heartbeatInterval: 1000,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
+      // kafkajs fetches each partition from the leader its metadata names and refreshes that metadata only every
+      // metadataMaxAge (5 min by default): after a broker of a cluster died, the partitions it led were fetched
+      // from nowhere for minutes (the projection and the ledger stood still, no error), while the producers had
+      // long moved on. Refreshed every 10 s, they move to their new leaders within seconds.
+      metadataMaxAge: 10_000,
       allowAutoTopicCreation: false,
       retry: {
         retries: Number.MAX_SAFE_INTEGER,
@@ -76,98 +81,77 @@ export class EventConsumer {
       if (payload.restart || this.stopped || this.consumer !== consumer) return;
       this.scheduleRestart(consumer, options, 1);
     });
-    this.watch(consumer, options);
     await consumer.connect();
     await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
+    // kafkajs keeps sending commits to a group coordinator that has moved (its broker died): NOT_COORDINATOR,
+    // retried for ever, while the batch is handled again and again. Seen with a three-broker cluster: the usage
+    // ledger stood still. A rejoin from scratch finds the new coordinator; the batch is delivered again.
+    let rejoining = false;
+    const commitOrRejoin = async (offsets: Parameters<Consumer['commitOffsets']>[0]): Promise<void> => {
+      try {
+        await consumer.commitOffsets(offsets);
+      } catch (e) {
+        if (
+          hasKafkaErrorType(e, COORDINATOR_MOVED) &&
+          !rejoining &&
+          this.consumer === consumer &&
+          !this.stopped
+        ) {
+          rejoining = true;
+          this.kafka.logger().warn(`consumer ${options.groupId}: group coordinator moved, rejoining`);
+          this.scheduleRestart(consumer, options, 0);
+        }
+        throw e;
+      }
+    };
     await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: options.partitionsConcurrently ?? 1,
       eachBatchAutoResolve: false,
-      eachBatch: async (payload) => {
-        this.busy = true;
-        try {
-          await this.handleBatch(consumer, options, payload);
-        } finally {
-          this.busy = false;
-          this.lastActivity = Date.now();
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        const events: IncomingEvent[] = [];
+        for (const message of batch.messages) {
+          const raw = message.value?.toString('utf8') ?? null;
+          let parsed: unknown;
+          try {
+            parsed = raw === null ? null : JSON.parse(raw);
+          } catch {
+            parsed = undefined;
+          }
+          if (isEnvelope(parsed)) {
+            events.push({
+              envelope: parsed,
+              partition: batch.partition,
+              offset: message.offset,
+              trace: extractTraceContext(message.headers),
+            });
+          } else {
+            await options.onMalformed?.(raw, parsed === undefined ? 'not JSON' : 'not an event envelope', {
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: message.offset,
+            });
+          }
         }
+        if (!isRunning() || isStale()) return;
+        if (events.length > 0) await options.handle(events);
+        const last = batch.messages[batch.messages.length - 1];
+        if (last) resolveOffset(last.offset);
+        // Committed only after the handler's effects are durable: a crash re-delivers, never skips.
+        await commitOrRejoin([
+          {
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: (BigInt(batch.lastOffset()) + 1n).toString(),
+          },
+        ]);
+        this.lag.set(
+          `${batch.topic}:${batch.partition}`,
+          Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n),
+        );
+        await heartbeat();
       },
     });
-  }
-
-  // kafkajs can stop fetching without crashing or logging: after one node of a three-broker cluster was killed,
-  // the gateway projection and the usage ledger stood still for good while the producers went on. A consumer that
-  // has neither started a fetch nor handled a batch for stallMs (and is not inside a batch) is restarted: it rejoins
-  // its group and goes on from its committed offsets.
-  private busy = false;
-  private lastActivity = Date.now();
-  private watch(consumer: Consumer, options: ConsumerOptions): void {
-    clearInterval(this.watchdog);
-    this.lastActivity = Date.now();
-    const touch = (): void => void (this.lastActivity = Date.now());
-    consumer.on(consumer.events.FETCH_START, touch);
-    consumer.on(consumer.events.GROUP_JOIN, touch);
-    const stallMs = options.stallMs ?? 30_000;
-    this.watchdog = setInterval(
-      () => {
-        if (this.stopped || this.consumer !== consumer || this.busy) return;
-        const idle = Date.now() - this.lastActivity;
-        if (idle < stallMs) return;
-        this.kafka.logger().warn(`consumer ${options.groupId} has not fetched for ${idle} ms: restarting it`);
-        clearInterval(this.watchdog);
-        this.scheduleRestart(consumer, options, 0);
-      },
-      Math.min(5_000, stallMs),
-    );
-    this.watchdog.unref();
-  }
-
-  private async handleBatch(
-    consumer: Consumer,
-    options: ConsumerOptions,
-    { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload,
-  ): Promise<void> {
-    const events: IncomingEvent[] = [];
-    for (const message of batch.messages) {
-      const raw = message.value?.toString('utf8') ?? null;
-      let parsed: unknown;
-      try {
-        parsed = raw === null ? null : JSON.parse(raw);
-      } catch {
-        parsed = undefined;
-      }
-      if (isEnvelope(parsed)) {
-        events.push({
-          envelope: parsed,
-          partition: batch.partition,
-          offset: message.offset,
-          trace: extractTraceContext(message.headers),
-        });
-      } else {
-        await options.onMalformed?.(raw, parsed === undefined ? 'not JSON' : 'not an event envelope', {
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: message.offset,
-        });
-      }
-    }
-    if (!isRunning() || isStale()) return;
-    if (events.length > 0) await options.handle(events);
-    const last = batch.messages[batch.messages.length - 1];
-    if (last) resolveOffset(last.offset);
-    // Committed only after the handler's effects are durable: a crash re-delivers, never skips.
-    await consumer.commitOffsets([
-      {
-        topic: batch.topic,
-        partition: batch.partition,
-        offset: (BigInt(batch.lastOffset()) + 1n).toString(),
-      },
-    ]);
-    this.lag.set(
-      `${batch.topic}:${batch.partition}`,
-      Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n),
-    );
-    await heartbeat();
   }
 
   private scheduleRestart(crashed: Consumer, options: ConsumerOptions, attempt: number): void {
@@ -188,7 +172,6 @@ export class EventConsumer {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.restartTimer);
-    clearInterval(this.watchdog);
     await this.consumer?.disconnect();
   }
 }

@@ -38,7 +38,8 @@ export async function ensureTopics(
   await admin.connect();
   try {
     const { brokers: nodes } = await admin.describeCluster();
-    const replicationFactor = Math.min(3, nodes.length);
+    // The brokers named count too: a node that has just joined may not be in every node's view yet.
+    const replicationFactor = Math.min(3, Math.max(nodes.length, brokers.length));
     const replicated = replicationFactor >= 3 ? { 'min.insync.replicas': '2' } : {};
     const existing = new Set(await admin.listTopics());
     const toCreate = [...wanted].filter(([topic]) => !existing.has(topic));

@@ -1,7 +1,6 @@
 import { context, type Context } from '@opentelemetry/api';
 import type { Consumer, Kafka } from 'kafkajs';
 import { isEnvelope, topicConfig, type EventEnvelope, type Topic } from '@keygate/contracts';
-import { hasKafkaErrorType } from './kafka-errors';
 import { assertTopicConfig } from './topic-config';
 import { extractTraceContext } from './trace-context';
 
@@ -36,8 +35,6 @@ export interface ConsumerOptions {
 
 // The one consumer wrapper: batches, JSON envelopes, trace context, commit-after-handle (at-least-once;
 // handlers are idempotent by event id / stream position).
-const COORDINATOR_MOVED = new Set(['NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE']);
-
 export class EventConsumer {
   private consumer?: Consumer;
   private lag = new Map<string, number>();
@@ -60,9 +57,8 @@ export class EventConsumer {
       heartbeatInterval: 1000,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
       // kafkajs fetches each partition from the leader its metadata names and refreshes that metadata only every
-      // metadataMaxAge (5 min by default): after a broker of a cluster died, the partitions it led were fetched
-      // from nowhere for minutes (the projection and the ledger stood still, no error), while the producers had
-      // long moved on. Refreshed every 10 s, they move to their new leaders within seconds.
+      // metadataMaxAge (5 min by default): after a broker of a cluster died, partitions it led could be fetched from
+      // nowhere for minutes. Refreshed every 10 s (one small request), they find their new leaders sooner.
       metadataMaxAge: 10_000,
       allowAutoTopicCreation: false,
       retry: {
@@ -83,27 +79,6 @@ export class EventConsumer {
     });
     await consumer.connect();
     await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
-    // kafkajs keeps sending commits to a group coordinator that has moved (its broker died): NOT_COORDINATOR,
-    // retried for ever, while the batch is handled again and again. Seen with a three-broker cluster: the usage
-    // ledger stood still. A rejoin from scratch finds the new coordinator; the batch is delivered again.
-    let rejoining = false;
-    const commitOrRejoin = async (offsets: Parameters<Consumer['commitOffsets']>[0]): Promise<void> => {
-      try {
-        await consumer.commitOffsets(offsets);
-      } catch (e) {
-        if (
-          hasKafkaErrorType(e, COORDINATOR_MOVED) &&
-          !rejoining &&
-          this.consumer === consumer &&
-          !this.stopped
-        ) {
-          rejoining = true;
-          this.kafka.logger().warn(`consumer ${options.groupId}: group coordinator moved, rejoining`);
-          this.scheduleRestart(consumer, options, 0);
-        }
-        throw e;
-      }
-    };
     await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: options.partitionsConcurrently ?? 1,
@@ -138,7 +113,7 @@ export class EventConsumer {
         const last = batch.messages[batch.messages.length - 1];
         if (last) resolveOffset(last.offset);
         // Committed only after the handler's effects are durable: a crash re-delivers, never skips.
-        await commitOrRejoin([
+        await consumer.commitOffsets([
           {
             topic: batch.topic,
             partition: batch.partition,

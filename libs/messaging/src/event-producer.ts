@@ -1,7 +1,6 @@
 import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import type { EventEnvelope, Topic } from '@keygate/contracts';
-import { hasKafkaErrorType } from './kafka-errors';
 import { extractTraceContext, injectTraceHeaders } from './trace-context';
 
 export interface OutgoingEvent {
@@ -123,7 +122,17 @@ const PRODUCER_STATE_ERRORS = new Set([
   'INVALID_PRODUCER_EPOCH',
 ]);
 
-const lostProducerState = (e: unknown): boolean => hasKafkaErrorType(e, PRODUCER_STATE_ERRORS);
+// kafkajs wraps the broker's error (retriers, aggregates): look through the causes.
+const lostProducerState = (e: unknown, depth = 0): boolean => {
+  if (!e || typeof e !== 'object' || depth > 5) return false;
+  const err = e as { type?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
+  if (typeof err.type === 'string' && PRODUCER_STATE_ERRORS.has(err.type)) return true;
+  return (
+    lostProducerState(err.cause, depth + 1) ||
+    lostProducerState(err.originalError, depth + 1) ||
+    (Array.isArray(err.errors) && err.errors.some((x) => lostProducerState(x, depth + 1)))
+  );
+};
 
 // One producer span per message, a child of the context that caused the event, so the trace runs from the
 // request through Kafka to the consumer even though the send itself happens later, in a batch, on a timer.

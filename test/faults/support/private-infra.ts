@@ -4,16 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // Relative imports: the faults global setup loads this file without jest's module mapper.
 import { TopicSpecs } from '../../../libs/contracts/src/topics';
-import {
-  ensureKafka,
-  ensureKafkaCluster,
-  ensureTopics,
-  isPortOpen,
-  runCommand,
-  stopKafka,
-  waitFor,
-  type KafkaCluster,
-} from '../../../libs/stack/src';
+import { ensureKafka, ensureTopics, runCommand, stopKafka, waitFor } from '../../../libs/stack/src';
 import { freeTestPort, STACK_DIR } from '../../../libs/testing/src/stack/test-stack';
 
 // Private instances of the infrastructure, on their own ports and directories, that a fault test may stop and
@@ -170,32 +161,6 @@ export const startPrivatePostgres = async (): Promise<PrivatePostgres> => {
     stop,
     destroy: async () => {
       await stop('immediate').catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-};
-
-// A private three-node KRaft cluster (libs/stack kafka-cluster), its topics replicated three times with
-// min.insync.replicas=2, on six consecutive free ports.
-export const startPrivateKafkaCluster = async (): Promise<KafkaCluster & { destroy(): Promise<void> }> => {
-  let basePort = 0;
-  for (let attempt = 0; attempt < 50 && !basePort; attempt++) {
-    const candidate = 20_000 + 2 * Math.floor(Math.random() * 10_000);
-    const taken = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => isPortOpen('127.0.0.1', candidate + i)),
-    );
-    if (!taken.some(Boolean)) basePort = candidate;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'kg-fault-kafka-cluster-'));
-  const cluster = await ensureKafkaCluster({ stackDir: STACK_DIR, dir, basePort, log });
-  await ensureTopics(cluster.brokers, TopicSpecs, log).catch(async (e: unknown) => {
-    await cluster.stop();
-    throw e;
-  });
-  return {
-    ...cluster,
-    destroy: async () => {
-      await cluster.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -5,7 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TopicSpecs } from '@keygate/contracts';
-import { ensureInfra, isPortOpen, sleep, stopKafka, waitFor } from '@keygate/stack';
+import {
+  ensureInfra,
+  ensureKafkaCluster,
+  isPortOpen,
+  sleep,
+  stopKafka,
+  stopKafkaCluster,
+  waitFor,
+} from '@keygate/stack';
 import { printObserve, startObserve, type Observe } from './observe';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -17,6 +25,7 @@ const log = (msg: string) => process.stdout.write(`[keygate] ${msg}\n`);
 interface StackState {
   pids: number[];
   startedKafka: boolean;
+  startedKafkaCluster?: boolean;
   detached: boolean;
 }
 
@@ -71,7 +80,7 @@ const waitReady = async (
   );
 };
 
-const up = async (detach: boolean, observe: boolean): Promise<void> => {
+const up = async (detach: boolean, observe: boolean, clustered: boolean): Promise<void> => {
   mkdirSync(join(STACK, 'logs'), { recursive: true });
   const state = readState();
   if (state && state.pids.some(alive)) {
@@ -94,7 +103,9 @@ const up = async (detach: boolean, observe: boolean): Promise<void> => {
     () => `kgadm_${randomBytes(24).toString('base64url')}`,
   );
   const masterKey = secret('KEYGATE_MASTER_KEY', 'master-key', () => randomBytes(32).toString('base64'));
-  const brokers = (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+  // --cluster: a three-node KRaft cluster under .stack/kafka-cluster (topics replicated three times).
+  const kafkaCluster = clustered ? await ensureKafkaCluster({ stackDir: STACK, log }) : null;
+  const brokers = kafkaCluster?.brokers ?? (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
   const infra = await ensureInfra({
     kafkaBrokers: brokers,
     databaseUrls: [
@@ -164,6 +175,7 @@ const up = async (detach: boolean, observe: boolean): Promise<void> => {
     KEYGATE_MASTER_KEY: masterKey,
     // The usage-service suspends keys over budget through the key-service's gRPC API, on whatever port it has.
     KEY_SERVICE_GRPC_URL: env.KEY_SERVICE_GRPC_URL ?? `127.0.0.1:${ports.grpc}`,
+    KAFKA_BROKERS: brokers.join(','),
     ...mockEnv,
     ...consoleEnv,
     ...observed?.serviceEnv,
@@ -183,6 +195,7 @@ const up = async (detach: boolean, observe: boolean): Promise<void> => {
           (pid): pid is number => pid !== undefined,
         ),
         startedKafka: infra.kafka.started,
+        startedKafkaCluster: kafkaCluster?.started ?? false,
         detached,
       } satisfies StackState),
     );
@@ -208,6 +221,7 @@ const up = async (detach: boolean, observe: boolean): Promise<void> => {
   if (observed) printObserve(observed, log);
   log(`  admin token   ${adminToken}   (also in .stack/admin-token)`);
   log(`  logs          ${join(STACK, 'logs')}`);
+  log(`  kafka         ${brokers.join(',')}${kafkaCluster ? ' (three-node cluster)' : ''}`);
 
   if (detach) {
     for (const c of children) c.unref();
@@ -250,6 +264,7 @@ const down = async (): Promise<void> => {
       }
     }
     if (state.startedKafka) await stopKafka(STACK);
+    if (state.startedKafkaCluster) await stopKafkaCluster({ stackDir: STACK, log });
     rmSync(STATE, { force: true });
     log('stopped');
   } else {
@@ -259,7 +274,13 @@ const down = async (): Promise<void> => {
 
 const command = process.argv[2];
 const run =
-  command === 'down' ? down() : up(process.argv.includes('--detach'), process.argv.includes('--observe'));
+  command === 'down'
+    ? down()
+    : up(
+        process.argv.includes('--detach'),
+        process.argv.includes('--observe'),
+        process.argv.includes('--cluster'),
+      );
 run.catch((e: unknown) => {
   process.stderr.write(`[keygate] ${(e as Error).message}\n`);
   process.exit(1);

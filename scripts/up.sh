@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run up [-- --detach]: install what is missing, build, then start the stack (scripts/stack.ts).
+# npm run up [-- --detach] [--observe] [--cluster]: install what is missing, build, then start the stack (scripts/stack.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -1,14 +1,7 @@
 import { eventually, startMockProvider, waitForGateway, type MockProvider } from '@keygate/testing';
 import { buildFaultStack, type FaultStack } from './support/fault-stack';
-import {
-  ledgerOf,
-  outboxDepth,
-  projectedEventCount,
-  projectionGaps,
-  readModelGaps,
-  sql,
-  usageApiTotals,
-} from './support/consistency';
+import { outboxDepth, sql } from './support/consistency';
+import { expectKeyEventsDelivered, expectLedgerExact } from './support/delivery';
 import {
   chatOnce,
   countBy,
@@ -16,7 +9,6 @@ import {
   createKeyOnce,
   log,
   loop,
-  metric,
   sleep,
   type ChatResult,
   type CreateResult,
@@ -68,43 +60,6 @@ describe('Kafka broker outage', () => {
     return { id: created.id, key: created.key };
   };
 
-  // Every stream of the event store is in the projection at its last position, the read model agrees, the outbox
-  // is drained, and the projection applied each event exactly once (redeliveries are counted as skipped).
-  const expectKeyEventsDelivered = async () => {
-    await eventually(
-      async () => ({ outbox: await outboxDepth(stack.keysDatabaseUrl) }),
-      (s) => s.outbox === 0,
-      { timeoutMs: 60_000, intervalMs: 500 },
-    );
-    const gaps = await eventually(
-      () => projectionGaps(stack.keysDatabaseUrl, stack.redisUrl),
-      (g) => g.length === 0,
-      { timeoutMs: 60_000, intervalMs: 500 },
-    );
-    expect(gaps).toEqual([]);
-    expect(await readModelGaps(stack.keysDatabaseUrl)).toEqual([]);
-    // The broker is private and the projection group fresh: the gateway saw exactly this store's events.
-    const events = await projectedEventCount(stack.keysDatabaseUrl);
-    const applied = await eventually(
-      () => metric(stack.gatewayUrl, 'keygate_projection_events_total', { result: 'applied' }),
-      (n) => n >= events,
-      { timeoutMs: 30_000, intervalMs: 500 },
-    );
-    expect(applied).toBe(events);
-    // usage-service's key directory folds the same topic.
-    const keys = Number(
-      (await sql<{ n: string }>(stack.keysDatabaseUrl, `SELECT count(*) AS n FROM api_keys`))[0].n,
-    );
-    await eventually(
-      async () =>
-        Number(
-          (await sql<{ n: string }>(stack.usageDatabaseUrl, 'SELECT count(*) AS n FROM key_directory'))[0].n,
-        ),
-      (n) => n === keys,
-      { timeoutMs: 30_000, intervalMs: 500 },
-    );
-  };
-
   it('keeps serving known keys through a 30 s broker stop under load; no key or usage event is lost or counted twice', async () => {
     const known = await Promise.all([newKey(), newKey(), newKey(), newKey()]);
     await Promise.all(known.map((k) => waitForGateway(stack.gatewayUrl, k.key, 30_000)));
@@ -141,35 +96,9 @@ describe('Kafka broker outage', () => {
 
     // Every key created while the broker was away reaches the gateway.
     await Promise.all(made.map((c) => waitForGateway(stack.gatewayUrl, c.key!, 60_000)));
-    await expectKeyEventsDelivered();
+    await expectKeyEventsDelivered(stack);
 
-    // The usage ledger holds exactly the requests clients got a 200 for: the same request ids, once each,
-    // and the aggregates users query add up to the same numbers.
-    for (const k of known) {
-      const mine = calls.filter((c) => c.key === k.key);
-      const ids = mine.map((c) => c.requestId!).sort();
-      await eventually(
-        async () => ({
-          ingested: (await ledgerOf(stack.usageDatabaseUrl, k.id)).requestIds.length,
-          sent: ids.length,
-        }),
-        (l) => l.ingested >= l.sent,
-        { timeoutMs: 90_000, intervalMs: 500 },
-      );
-      expect((await ledgerOf(stack.usageDatabaseUrl, k.id)).requestIds).toEqual(ids);
-      expect(await usageApiTotals(stack.usageServiceUrl, stack.adminToken, k.id)).toEqual({
-        requests: mine.length,
-        errors: 0,
-        promptTokens: mine.reduce((s, c) => s + c.promptTokens, 0),
-        completionTokens: mine.reduce((s, c) => s + c.completionTokens, 0),
-      });
-    }
-    // Late redeliveries would show up now: nothing grows.
-    await sleep(3_000);
-    for (const k of known) {
-      const n = calls.filter((c) => c.key === k.key).length;
-      expect((await usageApiTotals(stack.usageServiceUrl, stack.adminToken, k.id)).requests).toBe(n);
-    }
+    await expectLedgerExact(stack, known, calls);
   }, 240_000);
 
   it('delivers events committed before a key-service SIGKILL while the broker could not take them', async () => {
@@ -197,7 +126,7 @@ describe('Kafka broker outage', () => {
       (r) => r.status === 401 && r.code === 'key_revoked',
       { timeoutMs: 60_000, intervalMs: 200 },
     );
-    await expectKeyEventsDelivered();
+    await expectKeyEventsDelivered(stack);
   }, 180_000);
 
   it('delivers events committed right before a SIGKILL with the broker up', async () => {
@@ -219,6 +148,6 @@ describe('Kafka broker outage', () => {
     );
     for (const r of answered) expect(stored.has(r.id!)).toBe(true);
     await Promise.all(answered.map((r) => waitForGateway(stack.gatewayUrl, r.key!, 60_000)));
-    await expectKeyEventsDelivered();
+    await expectKeyEventsDelivered(stack);
   }, 120_000);
 });

@@ -13,6 +13,7 @@ import {
   loggingModule,
   ROUTES_CONFIG,
   type RoutesConfig,
+  kafkaLog,
 } from '@keygate/platform';
 import { KeyAuthenticator } from './auth/key-authenticator';
 import { GatewayEnv } from './gateway.env';
@@ -91,18 +92,13 @@ const health = healthParts({
     { provide: SUBSCRIBER, useFactory: (env: GatewayEnv) => redisClient(env, true), inject: [GatewayEnv] },
     {
       provide: Kafka,
-      useFactory: (env: GatewayEnv) => createKafka('gateway', env.KAFKA_BROKERS),
+      useFactory: (env: GatewayEnv) => createKafka('gateway', env.KAFKA_BROKERS, kafkaLog),
       inject: [GatewayEnv],
     },
     {
       // Usage events leave through kafkajs in a worker thread: its record encoding stays off the request loop.
       provide: USAGE_PRODUCER,
-      useFactory: (env: GatewayEnv) => {
-        const logger = new Logger('kafka');
-        return new ThreadedEventProducer('gateway', env.KAFKA_BROKERS, (level, msg) =>
-          level === 'error' ? logger.error(msg) : logger.warn(msg),
-        );
-      },
+      useFactory: (env: GatewayEnv) => new ThreadedEventProducer('gateway', env.KAFKA_BROKERS, kafkaLog),
       inject: [GatewayEnv],
     },
     {

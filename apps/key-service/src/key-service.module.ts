@@ -17,6 +17,7 @@ import {
   loggingModule,
   OutboundPolicy,
   ROUTES_CONFIG,
+  kafkaLog,
 } from '@keygate/platform';
 import { AdminTokensController } from './admin-auth/admin-tokens.controller';
 import { AdminTokensService } from './admin-auth/admin-tokens.service';
@@ -101,7 +102,7 @@ const health = healthParts({
       provide: OutboundPolicy,
       useValue: new OutboundPolicy({ allowPrivate: keyServiceEnv.ALLOW_PRIVATE_UPSTREAMS }),
     },
-    { provide: Kafka, useFactory: () => createKafka('key-service', keyServiceEnv.KAFKA_BROKERS) },
+    { provide: Kafka, useFactory: () => createKafka('key-service', keyServiceEnv.KAFKA_BROKERS, kafkaLog) },
     { provide: EventProducer, useFactory: (kafka: Kafka) => new EventProducer(kafka), inject: [Kafka] },
     EventStore,
     CommandHandler,

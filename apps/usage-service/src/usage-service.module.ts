@@ -16,6 +16,7 @@ import {
   loggingModule,
   OutboundPolicy,
   strictValidationPipe,
+  kafkaLog,
 } from '@keygate/platform';
 import { Topics } from '@keygate/contracts';
 import { adminTokenLookup } from './admin-auth/admin-token.lookup';
@@ -100,7 +101,7 @@ const health = healthParts({
     ...health.providers,
     { provide: UsageServiceEnv, useValue: env },
     { provide: MigrationRunner, inject: [DB], useFactory: (db: DataSource) => new MigrationRunner(db) },
-    { provide: Kafka, useFactory: () => createKafka('usage-service', env.KAFKA_BROKERS) },
+    { provide: Kafka, useFactory: () => createKafka('usage-service', env.KAFKA_BROKERS, kafkaLog) },
     { provide: Pricing, useValue: new Pricing(routes.pricing) },
     { provide: SecretBox, useValue: new SecretBox(env.KEYGATE_MASTER_KEY) },
     { provide: OutboundPolicy, useValue: new OutboundPolicy({ allowPrivate: env.ALLOW_PRIVATE_UPSTREAMS }) },

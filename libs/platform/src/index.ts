@@ -5,6 +5,7 @@ export * from './http/management-error.filter';
 export * from './http/bootstrap';
 export * from './http/json-depth';
 export * from './logging/logging.module';
+export * from './logging/kafka-log';
 export * from './health/health.module';
 export * from './metrics/metrics.module';
 export * from './telemetry/telemetry';

@@ -12,7 +12,8 @@ export interface TopicSpec {
 const TOPICS_TIMEOUT_MS = 30_000;
 
 /**
- * Creates the missing topics (replication factor 1) with their settings, grows existing ones that have fewer
+ * Creates the missing topics with their settings, replicated to min(3, brokers) nodes (a three-broker cluster:
+ * replication factor 3 and min.insync.replicas=2, so acks=all writes survive one broker down), grows existing ones that have fewer
  * partitions than asked, corrects settings that differ from those asked (e.g. a finite retention.ms), and waits
  * until every partition has a leader. Never shrinks or deletes anything.
  */
@@ -36,6 +37,10 @@ export async function ensureTopics(
   const admin = quietKafka(brokers, 'keygate-infra-topics', 10_000, 3).admin();
   await admin.connect();
   try {
+    const { brokers: nodes } = await admin.describeCluster();
+    // The brokers named count too: a node that has just joined may not be in every node's view yet.
+    const replicationFactor = Math.min(3, Math.max(nodes.length, brokers.length));
+    const replicated = replicationFactor >= 3 ? { 'min.insync.replicas': '2' } : {};
     const existing = new Set(await admin.listTopics());
     const toCreate = [...wanted].filter(([topic]) => !existing.has(topic));
     if (toCreate.length > 0) {
@@ -44,12 +49,17 @@ export async function ensureTopics(
         topics: toCreate.map(([topic, numPartitions]) => ({
           topic,
           numPartitions,
-          replicationFactor: 1,
-          configEntries: Object.entries(configs.get(topic) ?? {}).map(([name, value]) => ({ name, value })),
+          replicationFactor,
+          configEntries: Object.entries({ ...replicated, ...configs.get(topic) }).map(([name, value]) => ({
+            name,
+            value,
+          })),
         })),
-        waitForLeaders: true,
+        // Our own wait below: kafkajs's gives up when a node has not heard of the topic yet (a cluster).
+        waitForLeaders: false,
       });
-      log?.(`kafka: created topics ${toCreate.map(([t, n]) => `${t}(${n})`).join(', ')}`);
+      const rf = replicationFactor > 1 ? `, replication factor ${replicationFactor}` : '';
+      log?.(`kafka: created topics ${toCreate.map(([t, n]) => `${t}(${n})`).join(', ')}${rf}`);
     }
 
     const present = [...wanted.keys()].filter((t) => existing.has(t));
@@ -75,7 +85,10 @@ export async function ensureTopics(
     const names = [...wanted.keys()];
     await waitFor(
       async () => {
-        const { topics: meta } = await admin.fetchTopicMetadata({ topics: names });
+        // A node that has not heard of a new topic yet answers UNKNOWN_TOPIC_OR_PARTITION: not yet, not an error.
+        const { topics: meta } = await admin
+          .fetchTopicMetadata({ topics: names })
+          .catch(() => ({ topics: [] }));
         return (
           meta.length === names.length &&
           meta.every(

@@ -1,20 +1,21 @@
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, promises as fsp, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { promises as fsp } from 'node:fs';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { resolveMavenArtifacts } from './maven';
 import {
-  commandExists,
-  errorMessage,
-  type InfraLog,
-  isPortOpen,
-  runCommand,
-  sleep,
-  tailFile,
-  waitFor,
-} from './wait';
+  failureDetail,
+  findPom,
+  formatStorage,
+  isAlive,
+  kafkaPaths,
+  livePid,
+  readPidFile,
+  resolveJars,
+  singleNode,
+  spawnBroker,
+  stopBroker,
+  writeConfig,
+  type KafkaPaths,
+} from './kafka-node';
+import { commandExists, errorMessage, type InfraLog, isPortOpen, sleep, waitFor } from './wait';
 
 export interface EnsureKafkaOptions {
   brokers: string[];
@@ -40,39 +41,10 @@ export interface EnsureKafkaResult {
 
 const LOCAL_BROKERS = new Set(['127.0.0.1:9092', 'localhost:9092']);
 const READY_TIMEOUT_MS = 90_000;
-const STOP_TIMEOUT_MS = 30_000;
 /** A broker someone else is booting answers within seconds of binding; anything longer is not Kafka. */
 const FOREIGN_PORT_TIMEOUT_MS = 30_000;
 const LOCK_TIMEOUT_MS = 10 * 60_000;
 const PROBE_TOPIC = '__keygate_probe';
-
-interface KafkaPaths {
-  dir: string;
-  libs: string;
-  data: string;
-  config: string;
-  log4j: string;
-  serverLog: string;
-  out: string;
-  pid: string;
-  lock: string;
-}
-
-function kafkaPaths(stackDir: string, dataDir?: string): KafkaPaths {
-  const shared = join(resolve(stackDir), 'kafka');
-  const dir = dataDir ? resolve(dataDir) : shared;
-  return {
-    dir,
-    libs: join(shared, 'libs'),
-    data: join(dir, 'data'),
-    config: join(dir, 'server.properties'),
-    log4j: join(dir, 'log4j.properties'),
-    serverLog: join(dir, 'server.log'),
-    out: join(dir, 'kafka.out'),
-    pid: join(dir, 'kafka.pid'),
-    lock: join(dir, 'start.lock'),
-  };
-}
 
 /** A kafkajs client that fails fast and prints nothing: probing must not spam the console. */
 export function quietKafka(brokers: string[], clientId: string, requestTimeout = 3_000, retries = 0): Kafka {
@@ -139,51 +111,6 @@ async function probeProduce(brokers: string[]): Promise<true> {
   }
 }
 
-/** Whether `pid` runs (a zombie does not). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A zombie (exited, not yet reaped by its parent) still accepts signal 0.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
-}
-
-/** Guards against a recycled pid: only signal a process that really is a Kafka broker. */
-async function isKafkaProcess(pid: number): Promise<boolean> {
-  try {
-    const cmdline = await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.split('\0').includes('kafka.Kafka');
-  } catch {
-    // No /proc (not Linux): trust the pid file.
-    return isAlive(pid);
-  }
-}
-
-async function readPidFile(path: string): Promise<number | undefined> {
-  try {
-    const pid = Number.parseInt((await fsp.readFile(path, 'utf8')).trim(), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The pid of a live broker started from this stackDir, if any; clears a stale pid file. */
-async function livePid(paths: KafkaPaths): Promise<number | undefined> {
-  const pid = await readPidFile(paths.pid);
-  if (pid === undefined) return undefined;
-  if (isAlive(pid) && (await isKafkaProcess(pid))) return pid;
-  await fsp.rm(paths.pid, { force: true });
-  return undefined;
-}
-
 const inProcessStarts = new Map<string, Promise<void>>();
 
 /**
@@ -245,143 +172,6 @@ async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, log: Infr
   }
 }
 
-function findPom(explicit?: string): string {
-  if (explicit) return resolve(explicit);
-  // Walk up so this works from the sources and from dist/ alike.
-  for (const start of [__dirname, process.cwd()]) {
-    let dir = start;
-    for (;;) {
-      const candidate = join(dir, 'infra', 'kafka', 'pom.xml');
-      if (existsSync(candidate)) return candidate;
-      const parent = dirname(dir);
-      if (parent === dir) break;
-      dir = parent;
-    }
-  }
-  throw new Error('Cannot find infra/kafka/pom.xml (looked above this module and the working directory)');
-}
-
-async function writeConfig(paths: KafkaPaths, port: number, controllerPort: number): Promise<void> {
-  const server = [
-    '# Written by libs/stack/src/kafka.ts on every start; edits are overwritten.',
-    'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
-    'controller.listener.names=CONTROLLER',
-    'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-    `log.dirs=${paths.data}`,
-    'num.partitions=1',
-    'default.replication.factor=1',
-    'offsets.topic.replication.factor=1',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
-    'group.initial.rebalance.delay.ms=0',
-    // Topics are declared (ensureTopics / the services' start-up), never created by a typo.
-    'auto.create.topics.enable=false',
-    '',
-  ].join('\n');
-  const log4j = [
-    '# Kafka logs go to a file so the console running `npm run up` / `npm test` stays readable.',
-    'log4j.rootLogger=INFO, file',
-    'log4j.appender.file=org.apache.log4j.RollingFileAppender',
-    `log4j.appender.file.File=${paths.serverLog}`,
-    'log4j.appender.file.MaxFileSize=20MB',
-    'log4j.appender.file.MaxBackupIndex=2',
-    'log4j.appender.file.layout=org.apache.log4j.PatternLayout',
-    'log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n',
-    'log4j.logger.kafka=INFO',
-    'log4j.logger.org.apache.kafka=INFO',
-    'log4j.logger.kafka.request.logger=WARN',
-    'log4j.logger.kafka.controller=INFO',
-    'log4j.logger.state.change.logger=WARN',
-    'log4j.logger.kafka.log.LogCleaner=WARN',
-    'log4j.logger.kafka.authorizer.logger=WARN',
-    'log4j.logger.org.apache.zookeeper=WARN',
-    '',
-  ].join('\n');
-  await fsp.writeFile(paths.config, server);
-  await fsp.writeFile(paths.log4j, log4j);
-}
-
-function javaArgs(paths: KafkaPaths): string[] {
-  return [
-    '-Djava.awt.headless=true',
-    `-Dlog4j.configuration=${pathToFileURL(paths.log4j).href}`,
-    `-Dkafka.logs.dir=${paths.dir}`,
-    '-cp',
-    // The JVM expands the wildcard itself; no shell is involved.
-    `${paths.libs}/*`,
-  ];
-}
-
-/** KRaft needs its log dir formatted once with a cluster id; meta.properties marks that it was. */
-async function formatStorage(paths: KafkaPaths, log: InfraLog): Promise<void> {
-  if (existsSync(join(paths.data, 'meta.properties'))) return;
-  // Same shape as Uuid.randomUuid(): 16 random bytes, base64url, never starting with '-'.
-  let clusterId: string;
-  do clusterId = randomBytes(16).toString('base64url');
-  while (clusterId.startsWith('-'));
-  log('kafka: formatting storage (first run only)');
-  await runCommand(
-    'java',
-    [...javaArgs(paths), 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', paths.config],
-    {
-      timeoutMs: 60_000,
-    },
-  );
-}
-
-async function failureDetail(paths: KafkaPaths): Promise<string> {
-  const parts: string[] = [];
-  const out = await tailFile(paths.out, 20);
-  if (out) parts.push(`--- ${paths.out} (tail) ---\n${out}`);
-  const server = await tailFile(paths.serverLog, 400);
-  // The useful line (e.g. "failed to bind to 127.0.0.1:9093") tends to sit inside a long stack trace.
-  const errors = server
-    .split('\n')
-    .filter((l) => /^\[[^\]]+\] (ERROR|FATAL) |^Caused by: /.test(l))
-    .slice(-8);
-  if (errors.length) parts.push(`--- errors in ${paths.serverLog} ---\n${errors.join('\n')}`);
-  if (server) parts.push(`--- ${paths.serverLog} (tail) ---\n${server.split('\n').slice(-15).join('\n')}`);
-  return parts.length ? `\n${parts.join('\n')}` : '';
-}
-
-async function spawnBroker(
-  paths: KafkaPaths,
-): Promise<{ pid: number; exitReason: () => string | undefined }> {
-  let exitReason: string | undefined;
-  const out = openSync(paths.out, 'a');
-  let child;
-  try {
-    // detached: its own process group, so stopKafka can signal the JVM and anything it forks, and so
-    // Ctrl-C in the terminal that ran `npm run up` is handled by our code rather than hitting the JVM directly.
-    child = spawn(
-      'java',
-      ['-Xmx512m', '-Xms256m', '-XX:+UseG1GC', ...javaArgs(paths), 'kafka.Kafka', paths.config],
-      {
-        cwd: paths.dir,
-        detached: true,
-        stdio: ['ignore', out, out],
-      },
-    );
-  } finally {
-    closeSync(out);
-  }
-  child.on('error', (err) => (exitReason = `java could not be started: ${err.message}`));
-  child.on('exit', (code, signal) => (exitReason = `the broker exited (${signal ?? `code ${code}`})`));
-  child.unref();
-  const pid = child.pid;
-  if (pid === undefined) {
-    await sleep(50); // let the 'error' event land
-    throw new Error(exitReason ?? 'java could not be started');
-  }
-  await fsp.writeFile(paths.pid, `${pid}\n`);
-  return { pid, exitReason: () => exitReason };
-}
-
 /**
  * Makes Kafka available at `brokers`: reuses whatever answers there, otherwise (only for the default
  * single-node 127.0.0.1:9092) starts Apache Kafka in KRaft mode from Maven Central jars under <stackDir>/kafka.
@@ -429,10 +219,8 @@ export async function ensureKafka(opts: EnsureKafkaOptions): Promise<EnsureKafka
       if (!(await commandExists('java')))
         throw new Error('Cannot start Kafka: `java` is not on PATH (Java 17+ is needed)');
       const t0 = Date.now();
-      await resolveMavenArtifacts(findPom(opts.pomPath), paths.libs, 'Apache Kafka jars', (m) =>
-        log(`kafka: ${m}`),
-      );
-      await writeConfig(paths, port, controllerPort);
+      await resolveJars(paths, findPom(opts.pomPath), log);
+      await writeConfig(paths, singleNode(port, controllerPort));
       await formatStorage(paths, log);
       const { pid, exitReason } = await spawnBroker(paths);
       log(`kafka: started broker pid ${pid} (logs in ${paths.dir}); waiting until it takes writes`);
@@ -479,31 +267,5 @@ async function waitForReady(
  * of ours to stop.
  */
 export async function stopKafka(stackDir: string, dataDir?: string): Promise<boolean> {
-  const paths = kafkaPaths(stackDir, dataDir);
-  const pid = await livePid(paths);
-  if (pid === undefined) return false;
-  const signal = (sig: NodeJS.Signals): void => {
-    try {
-      process.kill(-pid, sig);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-    }
-  };
-  signal('SIGTERM');
-  try {
-    await waitFor(async () => !isAlive(pid), {
-      timeoutMs: STOP_TIMEOUT_MS,
-      intervalMs: 200,
-      what: `Kafka pid ${pid} to exit`,
-    });
-  } catch {
-    signal('SIGKILL');
-    await waitFor(async () => !isAlive(pid), {
-      timeoutMs: 5_000,
-      intervalMs: 100,
-      what: `Kafka pid ${pid} to die`,
-    });
-  }
-  await fsp.rm(paths.pid, { force: true });
-  return true;
+  return stopBroker(kafkaPaths(stackDir, dataDir));
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, promises as fsp } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ensureDebianPackage } from './apt';
-import { isAlive } from './kafka';
+import { isAlive } from './kafka-node';
 import { resolveMavenArtifacts } from './maven';
 import { commandExists, tailFile, waitFor, type InfraLog } from './wait';
 

@@ -143,6 +143,8 @@ const main = async (): Promise<void> => {
       AZURE_OPENAI_ENDPOINT: mock.url,
       GEMINI_BASE_URL: mock.url,
       OPENAI_API_KEY: 'mock-openai',
+      // The mock provider listens on loopback, which the gateway connects to only when allowed.
+      ALLOW_PRIVATE_UPSTREAMS: 'true',
       AZURE_OPENAI_API_KEY: 'mock-azure',
       GEMINI_API_KEY: 'mock-gemini',
       OTEL_SDK_DISABLED: 'true',

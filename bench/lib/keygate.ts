@@ -70,6 +70,8 @@ export const startKeygate = async (o: KeygateOptions): Promise<Keygate> => {
     AZURE_OPENAI_ENDPOINT: o.mockUrl,
     GEMINI_BASE_URL: o.mockUrl,
     OPENAI_API_KEY: 'mock-openai',
+    // The mock provider listens on loopback, which the gateway connects to only when allowed.
+    ALLOW_PRIVATE_UPSTREAMS: 'true',
     AZURE_OPENAI_API_KEY: 'mock-azure',
     GEMINI_API_KEY: 'mock-gemini',
     // Only the gateways are measured; the other services do not trace unless a bench asks for it.

@@ -14,6 +14,7 @@ import {
   ROUTES_CONFIG,
   type RoutesConfig,
   kafkaLog,
+  OutboundPolicy,
 } from '@keygate/platform';
 import { KeyAuthenticator } from './auth/key-authenticator';
 import { GatewayEnv } from './gateway.env';
@@ -150,7 +151,15 @@ const health = healthParts({
       useFactory: (routes: RoutesConfig) => new BudgetGuard(routes.pricing),
       inject: [ROUTES_CONFIG],
     },
-    { provide: UpstreamClient, useFactory: () => new UpstreamClient() },
+    {
+      // Provider URLs are checked where they are set (key-service) and again at every connection the gateway makes.
+      provide: UpstreamClient,
+      useFactory: (env: GatewayEnv) =>
+        new UpstreamClient({
+          connect: new OutboundPolicy({ allowPrivate: env.ALLOW_PRIVATE_UPSTREAMS }).connect,
+        }),
+      inject: [GatewayEnv],
+    },
     {
       provide: UsageEmitter,
       useFactory: (producer: EventSender, env: GatewayEnv) =>

@@ -86,6 +86,8 @@ export const buildFaultStack = async (o: FaultStackOptions): Promise<FaultStack>
       AZURE_OPENAI_ENDPOINT: o.mockUrl,
       GEMINI_BASE_URL: o.mockUrl,
       OPENAI_API_KEY: 'mock-openai',
+      // The mock provider listens on loopback, which the gateway connects to only when allowed.
+      ALLOW_PRIVATE_UPSTREAMS: 'true',
       AZURE_OPENAI_API_KEY: 'mock-azure',
       GEMINI_API_KEY: 'mock-gemini',
       ...o.env,

@@ -9,7 +9,7 @@
 //   queueing included) and each wait for the next body chunk, but not the time a slow client takes to read.
 // - A stream is returned only once its first frame is in, so a stream that fails before any byte reached the
 //   client is still a retryable error result. After that, failures are thrown by the iterator as UpstreamError.
-import { Pool, type Dispatcher } from 'undici';
+import { Pool, type buildConnector, type Dispatcher } from 'undici';
 import { targetModel, type ProviderConfig, type RouteTarget } from '@keygate/platform/config/routes-config';
 import type { ProviderAdapter, StreamTranslator, UpstreamEndpoint, UpstreamUsage } from './upstream-adapter';
 import { openAiAdapter } from './openai.adapter';
@@ -195,12 +195,15 @@ const replayFirst = (
 export class UpstreamClient {
   private readonly pools = new Map<string, Pool>();
   private readonly connections: number;
+  private readonly connect?: buildConnector.connector;
   private closed = false;
 
   // Bounded per origin: beyond it requests queue in the pool, and the headers timeout (which includes the
   // queueing) turns a saturated upstream into upstream_timeout, hence a fallback.
-  constructor(opts: { connections?: number } = {}) {
+  // `connect`: the outbound address policy's checked connect (ALLOW_PRIVATE_UPSTREAMS), run on every connection.
+  constructor(opts: { connections?: number; connect?: buildConnector.connector } = {}) {
     this.connections = opts.connections ?? 128;
+    this.connect = opts.connect;
   }
 
   async call(c: UpstreamCall): Promise<UpstreamResult> {
@@ -279,7 +282,10 @@ export class UpstreamClient {
   private pool(origin: string): Pool {
     let pool = this.pools.get(origin);
     if (!pool) {
-      pool = new Pool(origin, { connections: this.connections });
+      pool = new Pool(origin, {
+        connections: this.connections,
+        ...(this.connect ? { connect: this.connect } : {}),
+      });
       this.pools.set(origin, pool);
     }
     return pool;

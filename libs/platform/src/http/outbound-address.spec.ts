@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { request } from 'undici';
+import { Pool, request } from 'undici';
 import { addressRefusal, OutboundAddressError, outboundFailure, OutboundPolicy } from './outbound-address';
 
 // The URL forms issue 14 names. Every check here is answered before a connection: nothing is sent anywhere.
@@ -97,6 +97,14 @@ describe('outbound address policy', () => {
         );
         expect({ host, failure: outboundFailure(err) }).toEqual({ host, failure: 'ADDRESS_NOT_ALLOWED' });
       }
+      expect(connections).toBe(0);
+    });
+
+    it('checks every connection of a client of its own (a Pool, as the gateway keeps per provider)', async () => {
+      const pool = new Pool(`http://localhost:${port}`, { connect: strict.connect });
+      const err = await pool.request({ path: '/', method: 'GET' }).catch((e: unknown) => e);
+      await pool.close();
+      expect(outboundFailure(err)).toBe('ADDRESS_NOT_ALLOWED');
       expect(connections).toBe(0);
     });
 

@@ -75,6 +75,10 @@ export interface OutboundPolicyOptions {
 
 export class OutboundPolicy {
   readonly dispatcher: Dispatcher;
+  // The checked connect, for a client of its own (the gateway's per-origin undici Pools): a stored URL is checked
+  // again at every connection, so a name that resolved to a public address at creation and to a private one since
+  // (DNS rebinding) is refused.
+  readonly connect: buildConnector.connector;
 
   constructor(private readonly options: OutboundPolicyOptions) {
     const base = buildConnector({
@@ -88,6 +92,7 @@ export class OutboundPolicy {
       if (reason) return callback(refused(reason), null);
       return base(opts, callback);
     };
+    this.connect = connect;
     this.dispatcher = new Agent({ connect });
   }
 

@@ -69,6 +69,8 @@ export const startObserve = async (opts: {
       OTEL_EXPORTER_ZIPKIN_ENDPOINT: `${zipkin.value.url}/api/v2/spans`,
       // A trace shows up in Zipkin a second after the request instead of five.
       OTEL_BSP_SCHEDULE_DELAY: env.OTEL_BSP_SCHEDULE_DELAY ?? '1000',
+      // Looking is the point of --observe: every request is traced (the shipped default samples one root in ten).
+      OTEL_TRACES_SAMPLER: env.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on',
     },
   };
 };

@@ -130,7 +130,7 @@ describe('Kafka stopped for 60 s at full rate; keys.events retention', () => {
     await setWeekRetention();
     expect(await retention()).toEqual({ 'retention.ms': '604800000', 'retention.bytes': '-1' });
 
-    const message = 'Kafka topic keys.events has retention.ms=604800000; keygate needs retention.ms=-1';
+    const message = `Kafka topic ${Topics.keysEvents} has retention.ms=604800000; keygate needs retention.ms=-1`;
     expect(await refusal('gateway')).toContain(`gateway failed to start: ${message}`);
     expect(await refusal('usage-service')).toContain(`usage-service failed to start: ${message}`);
 

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { startKeygate, startOtlpSink } from './lib/keygate';
+import { BENCH_KEY, startKeygate, startOtlpSink } from './lib/keygate';
 import { runLoad, warmUp, type Target } from './lib/load';
 import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
 import {
   BENCH_STACK_DIR,
   cleanup,
+  envNumber,
   log,
   onCleanup,
   ROOT,
@@ -22,11 +23,6 @@ import { load } from './lib/report';
 //   git archive <commit> | tar -x -C /tmp/before && ln -s $PWD/node_modules /tmp/before/ && (cd /tmp/before &&
 //   npx tsc -p tsconfig.build.json && npx tsc-alias -p tsconfig.build.json)
 //   npm run build && node dist/bench/ab-gateway.js /tmp/before     BENCH_ROUNDS=3 BENCH_SECONDS=5
-
-const num = (name: string, fallback: number): number => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
 
 const main = async (): Promise<void> => {
   const before = process.argv[2];
@@ -65,12 +61,7 @@ const main = async (): Promise<void> => {
     perGatewayBuildRoot: configs.map((c) => c.root),
   });
   const groupId = await keygate.createGroup(['gpt-4o-mini']);
-  const key = await keygate.createKey({
-    groupIds: [groupId],
-    rateLimit: { requestsPerMinute: 10_000_000, tokensPerMinute: 1_000_000_000 },
-    budget: { amountUsd: '1000000', period: 'month' },
-    ipAllow: ['127.0.0.0/8', '::1/128'],
-  });
+  const key = await keygate.createKey({ groupIds: [groupId], ...BENCH_KEY });
   await keygate.waitForRoute(key.key, 'gpt-4o-mini');
   const barePort = await freeTestPort();
   const bare = spawnProc(
@@ -96,8 +87,8 @@ const main = async (): Promise<void> => {
     })),
   ];
   for (const t of targets) await warmUp(t);
-  const rounds = num('BENCH_ROUNDS', 3);
-  const seconds = num('BENCH_SECONDS', 5);
+  const rounds = envNumber('BENCH_ROUNDS', 3);
+  const seconds = envNumber('BENCH_SECONDS', 5);
   const cpu = new Map<string, number[]>();
   const rps = new Map<string, number[]>();
   const loads: string[] = [load().loadavg.join(' ')];

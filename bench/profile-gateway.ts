@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startKeygate, startOtlpSink } from './lib/keygate';
+import { BENCH_KEY, startKeygate, startOtlpSink } from './lib/keygate';
 import { runLoad, warmUp } from './lib/load';
 import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
-import { BENCH_STACK_DIR, cleanup, log, startMockProvider } from './lib/processes';
+import { BENCH_STACK_DIR, cleanup, envNumber, log, startMockProvider } from './lib/processes';
 
 // Where the gateway's CPU goes: keygate's gateway under chat-completion load (same set-up as npm run bench:
 // private Kafka/Redis, key through key-service, rate limit, budget, IP allow list, usage events, telemetry on with the
@@ -12,11 +12,6 @@ import { BENCH_STACK_DIR, cleanup, log, startMockProvider } from './lib/processe
 // with `node --cpu-prof`, then the self time by package and by function.
 //   node dist/bench/profile-gateway.js          BENCH_CONNECTIONS=10 BENCH_SECONDS=20 BENCH_TELEMETRY=on|all|off
 // The .cpuprofile opens in Chrome DevTools (Performance → Load profile) for the full picture.
-
-const num = (name: string, fallback: number): number => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
 
 interface ProfileNode {
   id: number;
@@ -103,12 +98,7 @@ const main = async (): Promise<void> => {
     gatewayNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
   });
   const groupId = await keygate.createGroup(['gpt-4o-mini']);
-  const key = await keygate.createKey({
-    groupIds: [groupId],
-    rateLimit: { requestsPerMinute: 10_000_000, tokensPerMinute: 1_000_000_000 },
-    budget: { amountUsd: '1000000', period: 'month' },
-    ipAllow: ['127.0.0.0/8', '::1/128'],
-  });
+  const key = await keygate.createKey({ groupIds: [groupId], ...BENCH_KEY });
   await keygate.waitForRoute(key.key, 'gpt-4o-mini');
   const target = {
     name: 'keygate',
@@ -118,7 +108,7 @@ const main = async (): Promise<void> => {
   };
   await warmUp(target);
   const loadFrom = Date.now();
-  const s = await runLoad(target, num('BENCH_CONNECTIONS', 10), num('BENCH_SECONDS', 20));
+  const s = await runLoad(target, envNumber('BENCH_CONNECTIONS', 10), envNumber('BENCH_SECONDS', 20));
   log(`telemetry ${process.env.BENCH_TELEMETRY ?? 'on'}: ${JSON.stringify(s)}`);
   await keygate.gateways[0].stop(); // the profile is written as the process exits
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));

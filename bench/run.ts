@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTables, type GatewayBench, type SearchStep } from './lib/gateway-table';
-import { startKeygate, startOtlpSink } from './lib/keygate';
+import { BENCH_KEY, startKeygate, startOtlpSink } from './lib/keygate';
 import { measureTtft, runLoad, warmUp, type LoadStats, type Target } from './lib/load';
 import { findPortkey, startPortkey } from './lib/peer';
 import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
 import {
   BENCH_STACK_DIR,
   cleanup,
+  envNumber,
   log,
   onCleanup,
   ROOT,
@@ -37,13 +38,9 @@ import {
 // usage-service consuming the events meanwhile, BENCH_PORTKEY_DIR where @portkey-ai/gateway is installed when it is
 // not in node_modules, BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=.stack/prof") to profile.
 
-const num = (name: string, fallback: number): number => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
-const SECONDS = num('BENCH_SECONDS', 10);
-const SEARCH_SECONDS = num('BENCH_SEARCH_SECONDS', 5);
-const TTFT_SAMPLES = num('BENCH_TTFT_SAMPLES', 200);
+const SECONDS = envNumber('BENCH_SECONDS', 10);
+const SEARCH_SECONDS = envNumber('BENCH_SEARCH_SECONDS', 5);
+const TTFT_SAMPLES = envNumber('BENCH_TTFT_SAMPLES', 200);
 const CONCURRENCY = [1, 10, 100];
 const MOCK_LATENCIES = [0, 20];
 const SEARCH_CONNECTIONS = [1, 2, 4, 8, 16, 32, 64, 128];
@@ -57,11 +54,6 @@ const VARIANTS = (process.env.BENCH_KEYGATE_VARIANTS ?? 'traced,notrace')
   .filter((v): v is Variant => v === 'traced' || v === 'sampled' || v === 'notrace');
 const WITH_USAGE_SERVICE = process.env.BENCH_USAGE_SERVICE === '1';
 export const P99_LIMIT_MS = 10;
-const BENCH_KEY = {
-  rateLimit: { requestsPerMinute: 10_000_000, tokensPerMinute: 1_000_000_000 },
-  budget: { amountUsd: '1000000', period: 'month' },
-  ipAllow: ['127.0.0.0/8', '::1/128'],
-};
 const KEY_FEATURES =
   'a rate limit of 10,000,000 req/min and 1,000,000,000 tokens/min, a budget of 1,000,000 USD a month, an IP allow list';
 export const ERROR_LIMIT = 0.001;

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { startKeygate } from './lib/keygate';
 import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
 import { freeTestPort } from '@keygate/testing/stack/test-stack';
-import { BENCH_STACK_DIR, cleanup, log, startMockProvider, startService } from './lib/processes';
+import { BENCH_STACK_DIR, cleanup, envNumber, log, startMockProvider, startService } from './lib/processes';
 import {
   load,
   machine,
@@ -38,16 +38,12 @@ import { measureUsageLag, type UsageLagStats } from './scale/usage-lag';
 // BENCH_LAG_RATE (200 req/s) for BENCH_LAG_SECONDS (20), BENCH_KEY_SERVICE=reuse (take the newest
 // bench/results/key-service-*.json), BENCH_ONLY=revoke,usage,lag,keys,projection.
 
-const num = (name: string, fallback: number): number => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
-const REVOCATIONS = num('BENCH_REVOCATIONS', 200);
-const USAGE_EVENTS = num('BENCH_USAGE_EVENTS', 200_000);
-const KEYS = num('BENCH_KEYS', 1_000_000);
-const HOT = Math.min(KEYS, num('BENCH_HOT_KEYS', 100_000));
-const LAG_RATE = num('BENCH_LAG_RATE', 200);
-const LAG_SECONDS = num('BENCH_LAG_SECONDS', 20);
+const REVOCATIONS = envNumber('BENCH_REVOCATIONS', 200);
+const USAGE_EVENTS = envNumber('BENCH_USAGE_EVENTS', 200_000);
+const KEYS = envNumber('BENCH_KEYS', 1_000_000);
+const HOT = Math.min(KEYS, envNumber('BENCH_HOT_KEYS', 100_000));
+const LAG_RATE = envNumber('BENCH_LAG_RATE', 200);
+const LAG_SECONDS = envNumber('BENCH_LAG_SECONDS', 20);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'revoke,usage,lag,keys,projection').split(','));
 const TARGETS = { revokeP99Ms: 100 };
 

@@ -19,6 +19,7 @@ import {
   stopTestInfra,
   type TestStack,
 } from '@keygate/testing/stack/test-stack';
+import { envNumber } from './lib/processes';
 
 // bench:telemetry-overhead — what tracing costs a gateway request. Two gateways built from the same dist/, one
 // with OpenTelemetry off (OTEL_SDK_DISABLED=true), one exporting every span and metric over OTLP to a local sink
@@ -27,13 +28,9 @@ import {
 //   npm run build && node dist/bench/telemetry-overhead.js
 //   BENCH_CONNECTIONS=16 BENCH_SECONDS=10 BENCH_ROUNDS=3
 
-const num = (name: string, fallback: number): number => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
-const CONNECTIONS = num('BENCH_CONNECTIONS', 16);
-const SECONDS = num('BENCH_SECONDS', 10);
-const ROUNDS = num('BENCH_ROUNDS', 3);
+const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 16);
+const SECONDS = envNumber('BENCH_SECONDS', 10);
+const ROUNDS = envNumber('BENCH_ROUNDS', 3);
 const TARGET_ADDED_P99_MS = 1;
 interface LoadResult {
   latency: { average: number; p50: number; p90: number; p99: number };

@@ -9,6 +9,7 @@ import { KAFKA_BROKERS } from '@keygate/testing/stack/test-stack';
 import { cpuUse, sampleCpu, type CpuSample } from './bench-cpu';
 import { startLagProbe } from './bench-lag';
 import { REPO_ROOT, startBenchService, type BenchService } from './bench-service';
+import { envNumber } from '../lib/processes';
 
 // bench:key-service — creates/s with 32 concurrent clients (POST /v1/keys over keep-alive connections) and the
 // outbox publish lag (event created_at → received from keys.events), against a key-service started for the
@@ -16,13 +17,9 @@ import { REPO_ROOT, startBenchService, type BenchService } from './bench-service
 //   node dist/bench/key-service/main.js        (after npm run build)
 //   BENCH_CLIENTS=32 BENCH_SECONDS=20 BENCH_WARMUP_SECONDS=3 BENCH_LOG_LEVEL=info
 
-const num = (name: string, fallback: number): number => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
-const CLIENTS = num('BENCH_CLIENTS', 32);
-const SECONDS = num('BENCH_SECONDS', 20);
-const WARMUP_SECONDS = num('BENCH_WARMUP_SECONDS', 3);
+const CLIENTS = envNumber('BENCH_CLIENTS', 32);
+const SECONDS = envNumber('BENCH_SECONDS', 20);
+const WARMUP_SECONDS = envNumber('BENCH_WARMUP_SECONDS', 3);
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info';
 const TARGETS = { createsPerSecond: 1000, lagP99Ms: 200 };
 

@@ -45,6 +45,14 @@ export interface Keygate {
   stop(): Promise<void>;
 }
 
+// The key every gateway bench measures: every feature on, none of them ever refusing (rate limit, token limit,
+// budget, IP allow list).
+export const BENCH_KEY = {
+  rateLimit: { requestsPerMinute: 10_000_000, tokensPerMinute: 1_000_000_000 },
+  budget: { amountUsd: '1000000', period: 'month' },
+  ipAllow: ['127.0.0.0/8', '::1/128'],
+};
+
 export const startKeygate = async (o: KeygateOptions): Promise<Keygate> => {
   const [keysPort, grpcPort, usagePort] = [await freeTestPort(), await freeTestPort(), await freeTestPort()];
   const gatewayPorts: number[] = [];

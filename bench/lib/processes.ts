@@ -12,6 +12,12 @@ export { ROOT };
 // <root>/.stack, where `npm run up` keeps the shared broker's jars (a private broker reuses them) and the logs.
 export const BENCH_STACK_DIR = join(ROOT, '.stack');
 
+// A positive number from the environment (BENCH_SECONDS=5), or the fallback.
+export const envNumber = (name: string, fallback: number): number => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+
 export interface Proc {
   name: string;
   pid: number;

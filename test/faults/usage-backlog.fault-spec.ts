@@ -5,7 +5,8 @@ import { Topics, TopicSpecs } from '@keygate/contracts';
 import { ensureTopics } from '@keygate/stack';
 import { eventually, ROOT, startMockProvider, waitForGateway, type MockProvider } from '@keygate/testing';
 import { buildFaultStack, type FaultStack, type ServiceName } from './support/fault-stack';
-import { ledgerOf, usageApiTotals } from './support/consistency';
+import { ledgerOf } from './support/consistency';
+import { expectLedgerExact } from './support/delivery';
 import {
   chatOnce,
   countBy,
@@ -189,22 +190,7 @@ describe('Kafka stopped for 60 s at full rate; keys.events retention', () => {
       (n) => n === 0,
       { timeoutMs: 120_000, intervalMs: 1_000 },
     );
-    for (const k of keys) {
-      const mine = calls.filter((c) => c.key === k.key);
-      const ids = mine.map((c) => c.requestId!).sort();
-      await eventually(
-        async () => (await ledgerOf(stack.usageDatabaseUrl, k.id)).requestIds.length,
-        (n) => n >= ids.length,
-        { timeoutMs: 120_000, intervalMs: 1_000 },
-      );
-      expect((await ledgerOf(stack.usageDatabaseUrl, k.id)).requestIds).toEqual(ids);
-      expect(await usageApiTotals(stack.usageServiceUrl, stack.adminToken, k.id)).toEqual({
-        requests: mine.length,
-        errors: 0,
-        promptTokens: mine.reduce((s, c) => s + c.promptTokens, 0),
-        completionTokens: mine.reduce((s, c) => s + c.completionTokens, 0),
-      });
-    }
+    await expectLedgerExact(stack, keys, calls, { timeoutMs: 120_000, intervalMs: 1_000, recheckAfterMs: 0 });
     expect(await metric(stack.gatewayUrl, 'keygate_usage_events_dropped_total')).toBe(0);
     expect(await metric(stack.gatewayUrl, 'keygate_usage_backlog_refusals_total')).toBe(0);
   }, 420_000);

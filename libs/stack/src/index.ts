@@ -7,7 +7,7 @@ import { errorMessage, type InfraLog } from './wait';
 export { ensureKafka, kafkaAnswers, stopKafka } from './kafka';
 export type { EnsureKafkaOptions, EnsureKafkaResult } from './kafka';
 export { ensureTopics } from './kafka-topics';
-export { ensureKafkaCluster, kafkaClusterAnswers, stopKafkaCluster } from './kafka-cluster';
+export { ensureKafkaCluster, stopKafkaCluster } from './kafka-cluster';
 export type { KafkaCluster, KafkaClusterOptions } from './kafka-cluster';
 export type { TopicSpec } from './kafka-topics';
 export { dropDatabase, ensurePostgres, quoteIdent } from './postgres';

@@ -4,7 +4,7 @@
 // producer with acks=all keeps going while any one node is down.
 import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { kafkaAnswers, quietKafka } from './kafka';
+import { quietKafka } from './kafka';
 import {
   failureDetail,
   findPom,
@@ -141,10 +141,6 @@ export async function ensureKafkaCluster(opts: KafkaClusterOptions): Promise<Kaf
   opts.log(`kafka cluster: ready at ${brokers.join(',')} after ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   return cluster;
 }
-
-/** Whether a cluster of this layout answers (for `npm run down`, which stops only what `up` started). */
-export const kafkaClusterAnswers = async (opts: KafkaClusterOptions): Promise<boolean> =>
-  kafkaAnswers(layout(opts).nodes.map((n) => n.broker));
 
 export async function stopKafkaCluster(opts: KafkaClusterOptions): Promise<void> {
   await Promise.all(layout(opts).nodes.map((n) => stopBroker(n.paths)));

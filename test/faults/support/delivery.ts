@@ -57,6 +57,7 @@ export const expectLedgerExact = async (
   stack: FaultStack,
   keys: { id: string; key: string }[],
   calls: ChatResult[],
+  { timeoutMs = 90_000, intervalMs = 500, recheckAfterMs = 3_000 } = {},
 ): Promise<void> => {
   for (const k of keys) {
     const mine = calls.filter((c) => c.key === k.key && c.status === 200);
@@ -67,7 +68,7 @@ export const expectLedgerExact = async (
         sent: ids.length,
       }),
       (l) => l.ingested >= l.sent,
-      { timeoutMs: 90_000, intervalMs: 500 },
+      { timeoutMs, intervalMs },
     );
     expect((await ledgerOf(stack.usageDatabaseUrl, k.id)).requestIds).toEqual(ids);
     expect(await usageApiTotals(stack.usageServiceUrl, stack.adminToken, k.id)).toEqual({
@@ -77,7 +78,8 @@ export const expectLedgerExact = async (
       completionTokens: mine.reduce((s, c) => s + c.completionTokens, 0),
     });
   }
-  await sleep(3_000);
+  if (recheckAfterMs === 0) return;
+  await sleep(recheckAfterMs);
   for (const k of keys) {
     const n = calls.filter((c) => c.key === k.key && c.status === 200).length;
     expect((await usageApiTotals(stack.usageServiceUrl, stack.adminToken, k.id)).requests).toBe(n);

@@ -45,11 +45,16 @@ const durationOf = {
   chat: duration.labels({ endpoint: 'chat' }),
   embeddings: duration.labels({ endpoint: 'embeddings' }),
 } satisfies Record<UpstreamEndpoint, unknown>;
-const upstreamLatencyBound = new Map<string, { observe(value: number): void }>();
-const upstreamLatencyOf = (provider: string, outcome: 'ok' | 'failed' | 'rejected') => {
-  const name = `${provider}\u0000${outcome}`;
-  let bound = upstreamLatencyBound.get(name);
-  if (!bound) upstreamLatencyBound.set(name, (bound = upstreamLatency.labels({ provider, outcome })));
+type UpstreamOutcome = 'ok' | 'failed' | 'rejected';
+const upstreamLatencyBound: Record<UpstreamOutcome, Map<string, { observe(value: number): void }>> = {
+  ok: new Map(),
+  failed: new Map(),
+  rejected: new Map(),
+};
+const upstreamLatencyOf = (provider: string, outcome: UpstreamOutcome) => {
+  const byProvider = upstreamLatencyBound[outcome];
+  let bound = byProvider.get(provider);
+  if (!bound) byProvider.set(provider, (bound = upstreamLatency.labels({ provider, outcome })));
   return bound;
 };
 const tracer = trace.getTracer('keygate-gateway');

@@ -137,7 +137,7 @@ describe('Kafka stopped for 60 s at full rate; keys.events retention', () => {
 
     const lines: string[] = [];
     await ensureTopics(kafka!.brokers, TopicSpecs, (m) => lines.push(m));
-    expect(lines).toContain('kafka: corrected keys.events: retention.ms 604800000->-1');
+    expect(lines).toContain(`kafka: corrected ${Topics.keysEvents}: retention.ms 604800000->-1`);
     expect(await retention()).toEqual({ 'retention.ms': '-1', 'retention.bytes': '-1' });
   }, 120_000);
 

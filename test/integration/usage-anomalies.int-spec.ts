@@ -27,7 +27,7 @@ interface Alert {
 }
 
 // Each detector against the real ledger, fed synthetic RequestCompleted events: request/cost spikes against the
-// key's own EWMA baseline, auth-failure bursts per key and per IP, a new network, a dormant key; alerts listed and
+// key's own EWMA baseline, auth-failure bursts per key, invalid-key bursts per client network, a new network, a dormant key; alerts listed and
 // acknowledged through the API, deduplicated, and published on usage.alerts.
 describe('anomaly alerts (real Kafka + PostgreSQL)', () => {
   let h: UsageHarness;
@@ -114,7 +114,7 @@ describe('anomaly alerts (real Kafka + PostgreSQL)', () => {
     expect(await alerts(`keyId=${key('steady')}`)).toEqual([]);
   });
 
-  it('alerts on auth-failure bursts per key and per client IP, once per window, not below the threshold', async () => {
+  it('alerts on auth-failure bursts per key and invalid-key bursts per client network, once per window, not below the threshold', async () => {
     const rejected = (keyId: string | null, clientIp: string, errorCode: string) =>
       usage({
         keyId,
@@ -128,19 +128,28 @@ describe('anomaly alerts (real Kafka + PostgreSQL)', () => {
         promptTokens: 0,
         completionTokens: 0,
       });
-    const probeIp = `192.0.2.${Number.parseInt(run.slice(0, 2), 16) % 250}`;
+    // Guessing from one network: six addresses of one /24, two unknown keys each (no address alone reaches the
+    // threshold of 10), next to four of another network's, which stays below it.
+    const probe = `192.0.2`;
     await h.produceUsage([
       ...Array.from({ length: 12 }, (_, i) => rejected(key('revoked'), `198.18.0.${i}`, 'key_revoked')),
-      ...Array.from({ length: 12 }, () => rejected(null, probeIp, 'invalid_api_key')),
+      ...Array.from({ length: 12 }, (_, i) => rejected(null, `${probe}.${10 + (i % 6)}`, 'invalid_api_key')),
+      ...Array.from({ length: 4 }, () => rejected(null, '203.0.113.9', 'invalid_api_key')),
       ...Array.from({ length: 5 }, () => rejected(key('quiet'), '198.18.1.1', 'key_expired')),
     ]);
     const [byKey] = await alertsFor(key('revoked'), 'auth_failure_burst');
     expect(byKey.details).toMatchObject({ failures: 12, windowSeconds: 60 });
-    const byIp = await eventuallyRows(
-      async () => (await alerts('type=auth_failure_burst')).filter((a) => a.subject === `ip:${probeIp}`),
-      (a) => a.length === 1,
+    const byNetwork = await eventuallyRows(
+      async () => (await alerts('type=invalid_key_burst')).filter((a) => a.subject === `net:${probe}.0/24`),
+      (a) => a.length >= 1,
     );
-    expect(byIp[0]).toMatchObject({ keyId: null, details: { clientIp: probeIp, failures: 12 } });
+    expect(byNetwork[0]).toMatchObject({
+      keyId: null,
+      subject: `net:${probe}.0/24`,
+      details: { network: `${probe}.0/24`, failures: 12, windowSeconds: 60 },
+    });
+    expect((byNetwork[0].details.clientIps as string[]).length).toBe(5);
+    expect(byNetwork[0].message).toContain(`network ${probe}.0/24`);
     // More failures inside the dedupe window raise nothing new.
     await h.produceUsage(
       Array.from({ length: 12 }, () => rejected(key('revoked'), '198.18.0.1', 'key_revoked')),
@@ -150,6 +159,11 @@ describe('anomaly alerts (real Kafka + PostgreSQL)', () => {
       (r) => r.length === 24,
     );
     expect(await alerts(`keyId=${key('revoked')}`)).toHaveLength(1);
+    // The revoked key's failures came from 198.18.0.0/24 too: 12 + 12 there, one alert for that network as well.
+    expect((await alerts('type=invalid_key_burst')).map((a) => a.subject).sort()).toEqual([
+      `net:${probe}.0/24`,
+      'net:198.18.0.0/24',
+    ]);
     expect(await alerts(`keyId=${key('quiet')}`)).toEqual([]);
   });
 

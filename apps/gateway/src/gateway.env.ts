@@ -21,6 +21,14 @@ export class GatewayEnv extends CommonEnv {
   })
   TRUSTED_PROXIES: string[] = [];
 
+  // Key-guessing and stuffing (issue 20): INVALID_KEY_COOLDOWN_FAILURES invalid keys from one client network (IPv4 /24,
+  // IPv6 /48) within the window refuse that network with 429 for INVALID_KEY_COOLDOWN_SECONDS on every instance.
+  // 0 (the default) turns the cool-down off; usage-service's invalid_key_burst alert is raised either way. Never
+  // applied to TRUSTED_PROXIES.
+  @IsInt() @Min(0) @Max(86_400) INVALID_KEY_COOLDOWN_SECONDS: number = 0;
+  @IsInt() @Min(1) @Max(1_000_000) INVALID_KEY_COOLDOWN_FAILURES: number = 20;
+  @IsInt() @Min(1) @Max(86_400) INVALID_KEY_COOLDOWN_WINDOW_SECONDS: number = 60;
+
   // Consumer group of the shared Redis projection; every instance also listens for invalidations itself.
   @IsString() GATEWAY_PROJECTION_GROUP: string = namespaced('gateway-projection');
 

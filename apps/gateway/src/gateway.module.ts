@@ -17,6 +17,8 @@ import {
   OutboundPolicy,
 } from '@keygate/platform';
 import { KeyAuthenticator } from './auth/key-authenticator';
+import { ipIn, parseCidrs } from './auth/ip-rules';
+import { NetworkCooldown } from './auth/network-cooldown';
 import { GatewayEnv } from './gateway.env';
 import { KeyProjectionConsumer } from './key-projection/key-projection.consumer';
 import { KeyProjectionStore } from './key-projection/key-projection.store';
@@ -182,8 +184,9 @@ const health = healthParts({
         routes: RoutesConfig,
         env: GatewayEnv,
         vault: CredentialVault,
+        cooldown: NetworkCooldown,
       ) =>
-        new ProxyService(auth, admission, upstream, vault, usage, budgets, {
+        new ProxyService(auth, admission, upstream, vault, usage, budgets, cooldown, {
           routes,
           trustedProxies: env.TRUSTED_PROXIES,
         }),
@@ -196,7 +199,21 @@ const health = healthParts({
         ROUTES_CONFIG,
         GatewayEnv,
         CredentialVault,
+        NetworkCooldown,
       ],
+    },
+    {
+      provide: NetworkCooldown,
+      useFactory: (redis: Redis, subscriber: Redis, env: GatewayEnv) => {
+        const trusted = parseCidrs(env.TRUSTED_PROXIES);
+        return new NetworkCooldown(redis, subscriber, {
+          seconds: env.INVALID_KEY_COOLDOWN_SECONDS,
+          failures: env.INVALID_KEY_COOLDOWN_FAILURES,
+          windowSeconds: env.INVALID_KEY_COOLDOWN_WINDOW_SECONDS,
+          exempt: (ip) => ipIn(ip, trusted),
+        });
+      },
+      inject: [Redis, SUBSCRIBER, GatewayEnv],
     },
     {
       provide: CredentialVault,

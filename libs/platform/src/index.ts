@@ -21,3 +21,4 @@ export * from './admin-auth/actor';
 export * from './admin-auth/admin-authenticator';
 export * from './admin-auth/admin-auth.rest-guard';
 export * from './admin-auth/admin-auth.grpc-guard';
+export * from './http/client-network';

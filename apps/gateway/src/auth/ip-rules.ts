@@ -2,6 +2,12 @@ import ipaddr from 'ipaddr.js';
 
 type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
+// True when the address is in one of the CIDRs (false for anything unparsable).
+export const ipIn = (ip: string, cidrs: Cidr[]): boolean => {
+  const addr = parseIp(ip);
+  return addr !== null && inAny(addr, cidrs);
+};
+
 // IPv4-mapped IPv6 (::ffff:1.2.3.4), as Node reports IPv4 peers on dual-stack sockets, compares as IPv4.
 export const parseIp = (ip: string): ipaddr.IPv4 | ipaddr.IPv6 | null => {
   if (!ipaddr.isValid(ip)) return null;

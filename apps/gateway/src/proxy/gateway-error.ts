@@ -14,6 +14,7 @@ export type GatewayErrorCode =
   | 'auth_unavailable'
   // restrictions and admission (proxy.service.ts, admission/)
   | 'ip_not_allowed'
+  | 'invalid_key_cooldown'
   | 'model_not_found'
   | 'rate_limit_tier_unknown'
   | 'rate_limit_exceeded'
@@ -76,6 +77,12 @@ const TABLE = {
     status: 403,
     type: 'permission_denied',
     message: 'Requests from this IP address are not allowed for this API key.',
+  },
+  invalid_key_cooldown: {
+    status: 429,
+    type: 'rate_limit_exceeded',
+    message:
+      'Too many requests with invalid API keys came from your network. Retry after the time in Retry-After.',
   },
   model_not_found: {
     status: 404,

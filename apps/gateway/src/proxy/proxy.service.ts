@@ -10,6 +10,7 @@ import { Admission, type AdmissionPlan, type AdmissionResult } from '../admissio
 import { admissionPlan } from '../auth/compiled-key';
 import { BudgetGuard } from '../budget/budget-guard';
 import { clientIp, ipAllowed, parseCidrs } from '../auth/ip-rules';
+import type { NetworkCooldown } from '../auth/network-cooldown';
 import { rateLimitHeaders } from '../rate-limit/rate-limiter';
 import { UsageEmitter } from '../usage-events/usage-emitter';
 import type { CredentialSource } from './credentials';
@@ -116,6 +117,7 @@ export class ProxyService {
     private readonly credentials: CredentialSource,
     private readonly usage: UsageEmitter,
     private readonly budgets: BudgetGuard,
+    private readonly cooldown: NetworkCooldown,
     private readonly options: ProxyOptions,
   ) {
     this.trusted = parseCidrs(options.trustedProxies);
@@ -129,17 +131,28 @@ export class ProxyService {
     return typeof key === 'string' ? key.trim() : null;
   }
 
-  async authorize(req: FastifyRequest): Promise<{ key: AuthenticatedKey; ip: string | null }> {
-    const ip = clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.trusted);
-    const key = await this.auth.authenticate(this.presentedKey(req));
+  clientIp(req: FastifyRequest): string | null {
+    return clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.trusted);
+  }
+
+  // A network in an invalid-key cool-down is refused before its key is looked at; an authentication failure counts
+  // towards its network's cool-down.
+  async authorize(req: FastifyRequest, ip: string | null): Promise<AuthenticatedKey> {
+    const wait = this.cooldown.refusal(ip);
+    if (wait !== null)
+      throw new GatewayError('invalid_key_cooldown', { headers: { 'retry-after': String(wait) } });
+    const key = await this.auth.authenticate(this.presentedKey(req)).catch((e: unknown) => {
+      if (e instanceof GatewayError) this.cooldown.failed(ip, e.code);
+      throw e;
+    });
     if (!key.ipOpen && !ipAllowed(ip, key.ipRules))
       throw new GatewayError('ip_not_allowed', { keyId: key.keyId });
-    return { key, ip };
+    return key;
   }
 
   async models(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     try {
-      const { key } = await this.authorize(req);
+      const key = await this.authorize(req, this.clientIp(req));
       const data = [...key.routes]
         .filter((r) => this.options.routes.routes[r])
         .sort()
@@ -173,18 +186,16 @@ export class ProxyService {
       streamed: false,
       keyId: null,
     };
-    let ip: string | null = null;
+    const ip = this.clientIp(req);
     let charge: AdmissionPlan | undefined;
     void reply.header('x-request-id', outcome.requestId);
     // The id a client sees in x-request-id finds this request's trace.
     trace.getActiveSpan()?.setAttribute('keygate.request.id', outcome.requestId);
     try {
-      const authorized = await this.authorize(req).catch((e: unknown) => {
+      const key = await this.authorize(req, ip).catch((e: unknown) => {
         if (e instanceof GatewayError) outcome.keyId = e.keyId;
         throw e;
       });
-      ip = authorized.ip;
-      const key = authorized.key;
       outcome.keyId = key.keyId;
       const body = req.body;
       if (typeof body !== 'object' || body === null || Array.isArray(body))

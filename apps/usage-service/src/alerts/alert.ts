@@ -12,7 +12,7 @@ export type AlertSeverity = AlertRaisedData['severity'];
 export interface AlertInput {
   type: AlertType;
   keyId: string | null;
-  // What the alert is about: the key id, or `ip:<address>` for a burst from one client IP.
+  // What the alert is about: the key id, or `net:<network>` for a burst of invalid keys from one client network.
   subject: string;
   severity: AlertSeverity;
   message: string;

@@ -9,7 +9,7 @@ import {
   type UsageRow,
 } from '../ingest/usage-row';
 import type { AnomalyConfig } from './anomaly-config';
-import { dormantDays, networkOf } from './network';
+import { dormantDays } from './dormancy';
 
 const maxBy = <T>(items: T[], key: (t: T) => string, value: (t: T) => number): Map<string, number> => {
   const out = new Map<string, number>();
@@ -17,7 +17,7 @@ const maxBy = <T>(items: T[], key: (t: T) => string, value: (t: T) => number): M
   return out;
 };
 
-// Who uses a key and from where: auth-failure bursts per key and per client IP, a key used from a network it was
+// Who uses a key and from where: auth-failure bursts per key, invalid-key bursts per client network, a key used from a network it was
 // never used from, a dormant key used again, and the key's last-used time (hygiene reports). Each state change
 // commits in the same transaction as the alert it causes, so a crash cannot lose the alert while keeping the
 // change; a redelivered batch finds the state already moved and raises nothing new.
@@ -38,54 +38,76 @@ export class AccessMonitor implements AfterIngest {
     if (this.cfg.newNetwork) await this.newNetworks(uses);
   }
 
+  // Per key: a key (revoked, expired) presented again and again. Per client network: invalid, malformed, revoked or
+  // expired keys from one /24 (IPv6 /48), where guessing and stuffing show even with no key id to hang them on.
   private async authBursts(failures: UsageRow[]): Promise<void> {
     if (failures.length === 0) return;
-    const byKey = maxBy(
-      failures.filter((f) => f.keyId),
-      (f) => f.keyId!,
-      (f) => f.timeMs,
-    );
-    const byIp = maxBy(
-      failures.filter((f) => f.clientIp),
-      (f) => f.clientIp!,
-      (f) => f.timeMs,
-    );
-    const window = this.cfg.authWindowSeconds;
-    const count = async (column: 'key_id' | 'client_ip', latest: Map<string, number>) =>
-      latest.size === 0
+    const latest = (subject: (f: UsageRow) => string | null): Map<string, number> =>
+      maxBy(
+        failures.filter((f) => subject(f) !== null),
+        (f) => subject(f)!,
+        (f) => f.timeMs,
+      );
+    const count = async (column: 'key_id' | 'client_network', at: Map<string, number>) =>
+      at.size === 0
         ? []
         : ((await this.db.query(
-            `SELECT k.v AS subject, count(*)::int AS n
+            `SELECT k.v AS subject, count(*)::int AS n, (array_agg(DISTINCT r.client_ip))[1:5] AS ips
              FROM unnest($1::text[], $2::timestamptz[]) AS k(v, t)
              JOIN usage_requests r ON r.${column} = k.v AND r.time > k.t - make_interval(secs => $3) AND r.time <= k.t
              WHERE r.outcome = 'rejected' AND r.error_code = ANY ($4)
              GROUP BY 1 HAVING count(*) >= $5`,
             [
-              [...latest.keys()],
-              [...latest.values()].map((t) => new Date(t)),
-              window,
+              [...at.keys()],
+              [...at.values()].map((t) => new Date(t)),
+              this.cfg.authWindowSeconds,
               [...AUTH_FAILURE_CODES],
               this.cfg.authFailures,
             ],
-          )) as { subject: string; n: number }[]);
+          )) as { subject: string; n: number; ips: (string | null)[] }[]);
     const alerts: AlertInput[] = [];
-    for (const { subject, n } of await count('key_id', byKey)) alerts.push(this.burst(subject, null, n));
-    for (const { subject, n } of await count('client_ip', byIp))
-      alerts.push(this.burst(`ip:${subject}`, subject, n));
+    for (const { subject, n } of await count(
+      'key_id',
+      latest((f) => f.keyId),
+    ))
+      alerts.push(this.keyBurst(subject, n));
+    for (const { subject, n, ips } of await count(
+      'client_network',
+      latest((f) => f.clientNetwork),
+    ))
+      alerts.push(this.networkBurst(subject, n, ips));
     await this.alerts.raiseAll(alerts);
   }
 
-  private burst(subject: string, ip: string | null, n: number): AlertInput {
-    const keyId = ip === null ? subject : null;
-    const who = ip === null ? `key ${subject}` : `client IP ${ip}`;
+  private keyBurst(keyId: string, n: number): AlertInput {
+    const window = this.cfg.authWindowSeconds;
     return {
       type: 'auth_failure_burst',
       keyId,
-      subject,
+      subject: keyId,
       severity: 'warning',
-      message: `${n} authentication failures for ${who} within ${this.cfg.authWindowSeconds} s`,
-      details: { failures: n, windowSeconds: this.cfg.authWindowSeconds, ...(ip ? { clientIp: ip } : {}) },
-      dedupeKey: `auth_failure_burst:${subject}`,
+      message: `${n} authentication failures for key ${keyId} within ${window} s`,
+      details: { failures: n, windowSeconds: window },
+      dedupeKey: `auth_failure_burst:${keyId}`,
+      dedupeSeconds: this.cfg.dedupeSeconds,
+    };
+  }
+
+  private networkBurst(network: string, n: number, ips: (string | null)[]): AlertInput {
+    const window = this.cfg.authWindowSeconds;
+    return {
+      type: 'invalid_key_burst',
+      keyId: null,
+      subject: `net:${network}`,
+      severity: 'warning',
+      message: `${n} requests with invalid API keys from network ${network} within ${window} s`,
+      details: {
+        network,
+        failures: n,
+        windowSeconds: window,
+        clientIps: ips.filter((ip): ip is string => ip !== null),
+      },
+      dedupeKey: `invalid_key_burst:${network}`,
       dedupeSeconds: this.cfg.dedupeSeconds,
     };
   }
@@ -141,7 +163,7 @@ export class AccessMonitor implements AfterIngest {
   private async newNetworks(uses: (UsageRow & { keyId: string })[]): Promise<void> {
     const seen = new Map<string, { keyId: string; network: string; ip: string; timeMs: number }>();
     for (const u of uses) {
-      const network = u.clientIp ? networkOf(u.clientIp) : null;
+      const network = u.clientNetwork;
       if (!network) continue;
       const id = `${u.keyId} ${network}`;
       const was = seen.get(id);

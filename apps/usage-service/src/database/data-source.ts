@@ -5,6 +5,7 @@ import { LedgerPartitions1732300000003 } from './migrations/1732300000003-ledger
 import { AlertsWebhooks1732300000004 } from './migrations/1732300000004-alerts-webhooks';
 import { BudgetEnforcements1732300000005 } from './migrations/1732300000005-budget-enforcements';
 import { KeyCare1764800000001 } from './migrations/1764800000001-key-care';
+import { InvalidKeyNetworks1764900000001 } from './migrations/1764900000001-invalid-key-networks';
 
 export const usageMigrations = [
   UsageLedger1732300000001,
@@ -13,6 +14,7 @@ export const usageMigrations = [
   AlertsWebhooks1732300000004,
   BudgetEnforcements1732300000005,
   KeyCare1764800000001,
+  InvalidKeyNetworks1764900000001,
 ];
 
 export const createUsageDataSource = (url: string): DataSource =>

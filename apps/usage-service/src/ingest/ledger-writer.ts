@@ -31,10 +31,11 @@ export class LedgerWriter {
     const result: { inserted: string }[] = await this.db.query(
       `WITH ins AS (
          INSERT INTO usage_requests (request_id, key_id, route, provider, upstream_model, endpoint, status, outcome,
-           error_code, prompt_tokens, completion_tokens, streamed, latency_ms, client_ip, cost_usd, price_version, time)
+           error_code, prompt_tokens, completion_tokens, streamed, latency_ms, client_ip, cost_usd, price_version, time,
+           client_network)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
            $8::text[], $9::text[], $10::int[], $11::int[], $12::bool[], $13::int[], $14::text[], $15::numeric[],
-           $16::text[], $17::timestamptz[])
+           $16::text[], $17::timestamptz[], $18::text[])
          ON CONFLICT (request_id, time) DO NOTHING
          RETURNING key_id, time, route, provider, upstream_model, error_code, status, prompt_tokens,
            completion_tokens, cost_usd
@@ -78,6 +79,7 @@ export class LedgerWriter {
         col((r) => r.costUsd),
         col(() => this.priceVersion),
         col((r) => r.time),
+        col((r) => r.clientNetwork),
       ],
     );
     return Number(result[0].inserted);

@@ -3,7 +3,7 @@ import { trace } from '@opentelemetry/api';
 import type { DataSource } from 'typeorm';
 import { REQUEST_COMPLETED, Topics, type RequestCompletedData } from '@keygate/contracts';
 import { EventConsumer, withMessageSpans, type IncomingEvent } from '@keygate/messaging';
-import { counter, gauge, histogram } from '@keygate/platform';
+import { counter, gauge, histogram, networkOf } from '@keygate/platform';
 import { BackgroundConsumer } from '../background/background-consumer';
 import { Pricing } from '../costs/pricing';
 import { LedgerPartitions } from './ledger-partitions';
@@ -215,6 +215,7 @@ export class UsageIngestConsumer implements OnApplicationBootstrap, OnApplicatio
       streamed: data.streamed,
       latencyMs: data.latencyMs,
       clientIp: data.clientIp ?? null,
+      clientNetwork: data.clientIp ? networkOf(data.clientIp) : null,
       time: data.time,
       timeMs,
       costUsd: this.pricing.cost(data.upstreamModel, data.promptTokens, data.completionTokens),

@@ -16,6 +16,7 @@ export interface UsageRow {
   streamed: boolean;
   latencyMs: number;
   clientIp: string | null;
+  clientNetwork: string | null; // networkOf(clientIp): where invalid-key bursts are counted
   time: string; // ISO-8601 as emitted: part of the dedupe key, so never re-formatted
   timeMs: number;
   costUsd: string;

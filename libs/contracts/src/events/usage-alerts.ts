@@ -1,5 +1,6 @@
-// Alerts on usage.alerts, produced by usage-service (message key: the key id, or `ip:<address>` for alerts about
-// a client IP). The same envelope is the body of usage-service's signed webhooks.
+// Alerts on usage.alerts, produced by usage-service (message key: the key id, or `net:<network>` for alerts about
+// a client network; `ip:<address>` on auth_failure_burst alerts raised before invalid_key_burst existed).
+// The same envelope is the body of usage-service's signed webhooks.
 export const ALERT_RAISED = 'AlertRaised' as const;
 export const USAGE_ALERTS_SCHEMA_VERSION = 1;
 
@@ -13,6 +14,7 @@ export const ALERT_TYPES = [
   'key_dormant_suspended',
   'rotation_due',
   'rotation_overdue',
+  'invalid_key_burst',
 ] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
 

@@ -1,4 +1,4 @@
-import { dormantDays, networkOf } from './network';
+import { networkOf } from './client-network';
 
 describe('networkOf', () => {
   it.each([
@@ -15,15 +15,5 @@ describe('networkOf', () => {
     expect(networkOf('2001:db8:abce::1')).not.toBe(networkOf('2001:db8:abcd::1'));
     expect(networkOf('not-an-ip')).toBeNull();
     expect(networkOf('')).toBeNull();
-  });
-});
-
-describe('dormantDays', () => {
-  const day = 86_400_000;
-  it('reports a use after N quiet days, not before', () => {
-    expect(dormantDays(0, 30 * day, 30)).toBe(30);
-    expect(dormantDays(0, 30 * day - 1, 30)).toBeNull();
-    expect(dormantDays(null, 90 * day, 30)).toBeNull();
-    expect(dormantDays(0, 45.5 * day, 30)).toBe(45);
   });
 });

@@ -299,7 +299,8 @@ export interface components {
         | 'dormant_key_used'
         | 'key_dormant_suspended'
         | 'rotation_due'
-        | 'rotation_overdue';
+        | 'rotation_overdue'
+        | 'invalid_key_burst';
       /** @enum {string} */
       severity: 'info' | 'warning' | 'critical';
       message: string;
@@ -332,6 +333,7 @@ export interface components {
         | 'key_dormant_suspended'
         | 'rotation_due'
         | 'rotation_overdue'
+        | 'invalid_key_burst'
       )[];
       /** @description only alerts about these owners’ keys; all when absent */
       ownerIds?: string[];
@@ -352,6 +354,7 @@ export interface components {
             | 'key_dormant_suspended'
             | 'rotation_due'
             | 'rotation_overdue'
+            | 'invalid_key_burst'
           )[]
         | null;
       /** @description owners whose keys’ alerts it gets; null = all */
@@ -702,7 +705,8 @@ export interface operations {
           | 'dormant_key_used'
           | 'key_dormant_suspended'
           | 'rotation_due'
-          | 'rotation_overdue';
+          | 'rotation_overdue'
+          | 'invalid_key_burst';
         since?: string;
         limit?: number;
         cursor?: string;
@@ -921,6 +925,7 @@ export const pathsV1AlertsGetParametersQueryTypeValues: ReadonlyArray<
   'key_dormant_suspended',
   'rotation_due',
   'rotation_overdue',
+  'invalid_key_burst',
 ];
 export const alertDtoTypeValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['AlertDto']['type']
@@ -934,6 +939,7 @@ export const alertDtoTypeValues: ReadonlyArray<
   'key_dormant_suspended',
   'rotation_due',
   'rotation_overdue',
+  'invalid_key_burst',
 ];
 export const alertDtoSeverityValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['AlertDto']['severity']
@@ -950,6 +956,7 @@ export const createWebhookDtoTypesValues: ReadonlyArray<
   'key_dormant_suspended',
   'rotation_due',
   'rotation_overdue',
+  'invalid_key_burst',
 ];
 export const webhookDtoTypesValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['WebhookDto']['types']
@@ -963,6 +970,7 @@ export const webhookDtoTypesValues: ReadonlyArray<
   'key_dormant_suspended',
   'rotation_due',
   'rotation_overdue',
+  'invalid_key_burst',
 ];
 export const deliveryDtoStatusValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['DeliveryDto']['status']

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateApiKey } from '@keygate/contracts';
-import { api, testStack } from '@keygate/testing';
+import { api, chat, createKey, eventually, testStack } from '@keygate/testing';
 import { json, keygateCli } from './support/keygate-cli';
 
 interface Key {
@@ -12,7 +12,7 @@ interface Key {
 }
 
 // Keys that look after themselves, from a terminal: a leak report from a file or stdin, the dormancy policy,
-// and a key as it was at an instant.
+// a key as it was at an instant, and the key a request was served under.
 describe('keygate CLI: leak reports, dormancy, as-of', () => {
   const stack = testStack();
   const admin = api(stack.keyServiceUrl, stack.adminToken);
@@ -62,5 +62,31 @@ describe('keygate CLI: leak reports, dormancy, as-of', () => {
     expect(then.stdout).toMatch(/made so by\s+#1 KeyCreated/);
     const reset = json<Key>(await run(['keys', 'update', created.id, '--dormant-days', 'default', '--json']));
     expect(reset.dormantAfterDays).toBeNull();
+  });
+
+  it('finds a request by its x-request-id and shows the key as it was when the request arrived', async () => {
+    const k = await createKey(stack, { routes: ['gpt-4o-mini'] });
+    const served = await chat(stack.gatewayUrl, k.key, {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const requestId = served.headers.get('x-request-id')!;
+    expect((await admin('POST', `/v1/keys/${k.id}/revoke`, { reason: 'rotated out' })).status).toBe(200);
+    const shown = await eventually(
+      () => run(['usage', 'request', requestId]),
+      (r) => r.code === 0,
+    );
+    expect(shown.stdout).toContain(requestId);
+    expect(shown.stdout).toContain('The key when the request arrived');
+    expect(shown.stdout).toMatch(/state\s+active/);
+    expect(shown.stdout).toMatch(/made so by\s+#\d+ Key/);
+    expect(shown.stdout).not.toContain(k.key);
+    const asJson = json<{ request: { keyId: string }; keyAsOf: { state: string } }>(
+      await run(['usage', 'request', requestId, '--json']),
+    );
+    expect(asJson).toMatchObject({ request: { keyId: k.id }, keyAsOf: { state: 'active' } });
+    const missing = await run(['usage', 'request', 'req_nope']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('REQUEST_NOT_FOUND');
   });
 });

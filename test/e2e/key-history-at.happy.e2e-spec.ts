@@ -1,4 +1,4 @@
-import { api, createKey, testStack } from '@keygate/testing';
+import { api, chat, createKey, eventually, testStack } from '@keygate/testing';
 import { errorCode, GrpcStatus, keyServiceGrpc } from './support/key-service-grpc.client';
 
 interface KeyAt {
@@ -73,5 +73,38 @@ describe('a key as it was at an instant', () => {
     const grpcBad = await grpc.error('GetKey', { key_id: k.id, at: 'yesterday' });
     expect(grpcBad.code).toBe(GrpcStatus.INVALID_ARGUMENT);
     expect(errorCode(grpcBad)).toBe('VALIDATION_FAILED');
+  });
+
+  it('links a ledger row to the key as it was when its request arrived (which restrictions applied to req_…)', async () => {
+    const usage = api(stack.usageServiceUrl, stack.adminToken);
+    const k = await createKey(stack, { routes: ['gpt-4o-mini'] });
+    const served = await chat(stack.gatewayUrl, k.key, {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(served.status).toBe(200);
+    const requestId = served.headers.get('x-request-id')!;
+    // Restricted and revoked afterwards: the request's key state is still the one it was served under.
+    expect((await admin('PATCH', `/v1/keys/${k.id}`, { ipAllow: ['10.0.0.0/8'] })).status).toBe(200);
+    expect((await admin('POST', `/v1/keys/${k.id}/revoke`, { reason: 'leaked' })).status).toBe(200);
+
+    const row = await eventually(
+      () =>
+        usage<{ keyId: string; status: number; keyAsOf: string }>('GET', `/v1/usage/requests/${requestId}`),
+      (r) => r.status === 200,
+    );
+    expect(row.body).toMatchObject({ keyId: k.id, status: 200, route: 'gpt-4o-mini' });
+    const then = await admin<KeyAt>('GET', row.body.keyAsOf);
+    expect(then.status).toBe(200);
+    expect(then.body).toMatchObject({
+      state: 'active',
+      ipAllow: [],
+      asOf: { event: { type: 'KeyCreated' } },
+    });
+    expect((await admin<KeyAt>('GET', `/v1/keys/${k.id}`)).body.state).toBe('revoked');
+
+    const missing = await usage<{ error: { code: string } }>('GET', '/v1/usage/requests/req_nope');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('REQUEST_NOT_FOUND');
   });
 });

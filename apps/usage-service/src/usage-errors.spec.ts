@@ -9,6 +9,7 @@ describe('usage-service errors', () => {
       FORBIDDEN: 403,
       ALERT_NOT_FOUND: 404,
       WEBHOOK_NOT_FOUND: 404,
+      REQUEST_NOT_FOUND: 404,
       HOST_NOT_FOUND: 422,
       ADDRESS_NOT_ALLOWED: 422,
     };

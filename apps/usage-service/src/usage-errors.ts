@@ -12,6 +12,7 @@ export type UsageErrorCode =
   | 'VALIDATION_FAILED'
   | 'ALERT_NOT_FOUND'
   | 'WEBHOOK_NOT_FOUND'
+  | 'REQUEST_NOT_FOUND'
   // A webhook URL whose host does not resolve, or resolves to an address keygate may not call.
   | 'HOST_NOT_FOUND'
   | 'ADDRESS_NOT_ALLOWED';
@@ -28,6 +29,7 @@ const USAGE_ERROR_STATUS: Record<UsageErrorCode, number> = {
   FORBIDDEN: 403,
   ALERT_NOT_FOUND: 404,
   WEBHOOK_NOT_FOUND: 404,
+  REQUEST_NOT_FOUND: 404,
   // The body parses, but names somewhere keygate will not send to.
   HOST_NOT_FOUND: 422,
   ADDRESS_NOT_ALLOWED: 422,

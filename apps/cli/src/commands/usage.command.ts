@@ -7,6 +7,7 @@ import type { Io } from '../io/io';
 import { print, renderTable, type Column } from '../io/output';
 import { checkWritable } from '../io/pak-file';
 import { withContext } from './context';
+import { renderKey, type KeyResource } from './key-view';
 import { oneOf, pastArg } from './option-parsers';
 
 interface Totals {
@@ -18,6 +19,20 @@ interface Totals {
 }
 
 type Bucket = Totals & { start: string };
+
+interface UsageRequest {
+  requestId: string;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: string;
+  keyId: string | null;
+  time: string;
+  route: string | null;
+  status: number;
+  errorCode: string | null;
+  clientIp: string | null;
+  keyAsOf: string | null;
+}
 type SummaryRow = Totals & Record<string, unknown>;
 
 interface RangeOptions {
@@ -108,6 +123,50 @@ export const registerUsage = (program: Command, io: Io): void => {
       );
     }),
   );
+
+  usage
+    .command('request')
+    .description('one request by its x-request-id, and the key as it was when the request arrived')
+    .argument('<requestId>', 'request id (req_…), as the gateway answered it in x-request-id')
+    .action(
+      withContext(io, async (ctx, [requestId]) => {
+        const row = (
+          await ctx
+            .usageService()
+            .request<UsageRequest>('GET', `/v1/usage/requests/${encodeURIComponent(requestId)}`)
+        ).body;
+        // The ledger links the request to its key's state then: the key-service folds it from the key's events.
+        const link = row.keyAsOf ? new URL(row.keyAsOf, 'http://keygate') : null;
+        const key = link
+          ? (
+              await ctx.keyService().request<KeyResource>('GET', link.pathname, {
+                query: { at: link.searchParams.get('at') ?? undefined },
+              })
+            ).body
+          : null;
+        print(ctx.io, ctx.json, { request: row, keyAsOf: key }, () =>
+          [
+            renderTable<UsageRequest>(
+              [
+                ['REQUEST', (r) => r.requestId],
+                ['TIME', (r) => r.time],
+                ['KEY', (r) => r.keyId],
+                ['ROUTE', (r) => r.route],
+                ['STATUS', (r) => r.status],
+                ['ERROR', (r) => r.errorCode],
+                ['TOKENS', (r) => r.promptTokens + r.completionTokens],
+                ['COST USD', (r) => r.costUsd],
+                ['CLIENT IP', (r) => r.clientIp],
+              ],
+              [row],
+            ),
+            key
+              ? `\nThe key when the request arrived:\n${renderKey(key)}`
+              : '\nNo key of ours was presented.\n',
+          ].join(''),
+        );
+      }),
+    );
 
   rangeOptions(
     usage

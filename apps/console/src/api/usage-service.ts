@@ -68,6 +68,22 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/usage/requests/{requestId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get: operations['UsageController_request'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/usage/summary': {
     parameters: {
       query?: never;
@@ -251,6 +267,36 @@ export interface components {
     };
     UsageSeriesDto: {
       data: components['schemas']['UsageBucketDto'][];
+    };
+    UsageRequestDto: {
+      requestId: string;
+      /** @description null: no key of ours was presented */
+      keyId: string | null;
+      /** Format: date-time */
+      time: string;
+      endpoint: string;
+      route: string | null;
+      provider: string | null;
+      model: string | null;
+      status: number;
+      /** @enum {string} */
+      outcome: 'success' | 'upstream_error' | 'rejected';
+      errorCode: string | null;
+      promptTokens: number;
+      completionTokens: number;
+      streamed: boolean;
+      latencyMs: number;
+      clientIp: string | null;
+      /**
+       * @description USD, decimal string
+       * @example 0.001250
+       */
+      costUsd: string;
+      /**
+       * @description the key-service path of the key's state when the request arrived (time − latency): its restrictions, groups, state
+       * @example /v1/keys/key_01J…?at=2026-12-03T10:00:00.000Z
+       */
+      keyAsOf: string | null;
     };
     UsageSummaryRowDto: {
       requests: number;
@@ -644,6 +690,27 @@ export interface operations {
       };
     };
   };
+  UsageController_request: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        requestId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['UsageRequestDto'];
+        };
+      };
+    };
+  };
   UsageController_summary: {
     parameters: {
       query?: {
@@ -927,6 +994,9 @@ export const pathsV1AlertsGetParametersQueryTypeValues: ReadonlyArray<
   'rotation_overdue',
   'invalid_key_burst',
 ];
+export const usageRequestDtoOutcomeValues: ReadonlyArray<
+  FlattenedDeepRequired<components>['schemas']['UsageRequestDto']['outcome']
+> = ['success', 'upstream_error', 'rejected'];
 export const alertDtoTypeValues: ReadonlyArray<
   FlattenedDeepRequired<components>['schemas']['AlertDto']['type']
 > = [

@@ -5,6 +5,7 @@ import { errorText } from '../api/clients';
 import { useConsoleConfig } from '../api/config';
 import { currentToken } from '../api/session';
 import { download, usd } from '../shared/format';
+import { RequestLookup } from './request-lookup';
 import { UsageChart } from './usage-chart';
 import { RANGES, useUsageSummary, type Dimension, type RangeName } from './usage.hooks';
 import { ErrorText } from '../shared/error-text';
@@ -103,6 +104,7 @@ export const UsagePage = () => {
         {stat('Tokens', String(sum.tokens))}
         {stat('Cost', usd(String(sum.cost)))}
       </SimpleGrid>
+      <RequestLookup />
       <Paper withBorder p="sm">
         <UsageChart title="Requests, tokens and cost over time" />
       </Paper>

@@ -115,6 +115,53 @@ export class UsageQueryService {
     return { data: rows.map((r) => ({ start: r.start.toISOString(), ...totals(r) })) };
   }
 
+  async request(requestId: string) {
+    if (requestId.length > 64) return null;
+    const [r]: {
+      request_id: string;
+      key_id: string | null;
+      time: Date;
+      endpoint: string;
+      route: string | null;
+      provider: string | null;
+      upstream_model: string | null;
+      status: number;
+      outcome: string;
+      error_code: string | null;
+      prompt_tokens: number;
+      completion_tokens: number;
+      streamed: boolean;
+      latency_ms: number;
+      client_ip: string | null;
+      cost_usd: string;
+    }[] = await this.db.query(`SELECT * FROM usage_requests WHERE request_id = $1 LIMIT 1`, [requestId]);
+    if (!r) return null;
+    const time = r.time.toISOString();
+    // The ledger's time is when the answer ended; the key was checked when the request arrived.
+    const admittedAt = new Date(r.time.getTime() - r.latency_ms).toISOString();
+    return {
+      requestId: r.request_id,
+      keyId: r.key_id,
+      time,
+      endpoint: r.endpoint,
+      route: r.route,
+      provider: r.provider,
+      model: r.upstream_model,
+      status: r.status,
+      outcome: r.outcome,
+      errorCode: r.error_code,
+      promptTokens: r.prompt_tokens,
+      completionTokens: r.completion_tokens,
+      streamed: r.streamed,
+      latencyMs: r.latency_ms,
+      clientIp: r.client_ip,
+      costUsd: normalizeDecimal(r.cost_usd),
+      keyAsOf: r.key_id
+        ? `/v1/keys/${encodeURIComponent(r.key_id)}?at=${encodeURIComponent(admittedAt)}`
+        : null,
+    };
+  }
+
   async summary({ from, to }: UsageRange, groupBy: GroupBy) {
     const d = DIMENSIONS[groupBy];
     const rows: (Totals & { dim: string | null; label: Record<string, string | null> })[] =

@@ -41,3 +41,32 @@ export class UsageSummaryDto {
   @ApiProperty({ format: 'date-time' }) from!: string;
   @ApiProperty({ format: 'date-time' }) to!: string;
 }
+
+// One gateway request as the ledger holds it, with where to read the key as it was when the request was served.
+export class UsageRequestDto {
+  @ApiProperty() requestId!: string;
+  @ApiProperty({ type: String, nullable: true, description: 'null: no key of ours was presented' }) keyId!:
+    string | null;
+  @ApiProperty({ format: 'date-time' }) time!: string;
+  @ApiProperty() endpoint!: string;
+  @ApiProperty({ type: String, nullable: true }) route!: string | null;
+  @ApiProperty({ type: String, nullable: true }) provider!: string | null;
+  @ApiProperty({ type: String, nullable: true }) model!: string | null;
+  @ApiProperty() status!: number;
+  @ApiProperty({ enum: ['success', 'upstream_error', 'rejected'] }) outcome!: string;
+  @ApiProperty({ type: String, nullable: true }) errorCode!: string | null;
+  @ApiProperty() promptTokens!: number;
+  @ApiProperty() completionTokens!: number;
+  @ApiProperty() streamed!: boolean;
+  @ApiProperty() latencyMs!: number;
+  @ApiProperty({ type: String, nullable: true }) clientIp!: string | null;
+  @ApiProperty({ example: '0.001250', description: 'USD, decimal string' }) costUsd!: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: '/v1/keys/key_01J…?at=2026-12-03T10:00:00.000Z',
+    description:
+      "the key-service path of the key's state when the request arrived (time − latency): its restrictions, groups, state",
+  })
+  keyAsOf!: string | null;
+}

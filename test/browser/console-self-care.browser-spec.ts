@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { generateApiKey } from '@keygate/contracts';
-import { api, ROOT, testStack } from '@keygate/testing';
+import { api, chat, createKey, eventually, ROOT, testStack } from '@keygate/testing';
 import { launchChromium } from './browser';
 import { browserRun } from './browser-run';
 
 // Keys that look after themselves, in the console (issue 20): a leak report pasted into a dialog, the dormancy
-// policy, and a key's history read back "as of" one of its events.
+// policy, a key's history read back "as of" one of its events, and the key a request was served under.
 process.env.KEYGATE_E2E_RUN = browserRun();
 const stack = testStack();
 const admin = api(stack.keyServiceUrl, stack.adminToken);
@@ -73,5 +73,30 @@ describe('the console: leak reports, dormancy, as-of', () => {
       .getByRole('button')
       .click();
     await asOf.getByText('revoked', { exact: true }).waitFor();
+  });
+
+  it('finds a request by its x-request-id and shows the key as it was when it arrived', async () => {
+    const k = await createKey(stack, { routes: ['gpt-4o-mini'] });
+    const served = await chat(stack.gatewayUrl, k.key, {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const requestId = served.headers.get('x-request-id')!;
+    expect((await admin('POST', `/v1/keys/${k.id}/revoke`, { reason: 'test' })).status).toBe(200);
+    await eventually(
+      () => api(stack.usageServiceUrl, stack.adminToken)('GET', `/v1/usage/requests/${requestId}`),
+      (r) => r.status === 200,
+    );
+
+    await page.goto(`${stack.keyServiceUrl}/console/#/usage`);
+    await page.getByLabel('Find a request').fill(requestId);
+    await page.getByRole('button', { name: 'Look up' }).click();
+    const row = page.getByRole('table', { name: `Request ${requestId}` });
+    await row.getByRole('row', { name: `Key ${k.id}` }).waitFor();
+    await row.getByRole('row', { name: 'Status 200' }).waitFor();
+    const asOf = page.getByRole('region', { name: /^Key as of/ });
+    await asOf.getByText('active', { exact: true }).waitFor();
+    await asOf.getByText('KeyCreated by bootstrap', { exact: false }).waitFor();
+    expect(await page.textContent('body')).not.toContain(k.key);
   });
 });

@@ -1,7 +1,8 @@
-import { Badge, Button, Group, Stack, Table, Text } from '@mantine/core';
+import { Badge, Button, Group, Stack, Text } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { errorText, keyService, unwrap } from '../api/clients';
 import { ErrorText } from '../shared/error-text';
+import { Facts } from '../shared/facts';
 import { stateColor, when } from '../shared/format';
 import type { KeyResource } from './keys.hooks';
 
@@ -30,38 +31,29 @@ export const KeyAsOf = ({ keyId, at, onClose }: { keyId: string; at: string; onC
       </Group>
       <ErrorText error={then.isError ? errorText(then.error) : null} />
       {k && (
-        <Table withRowBorders={false} verticalSpacing={2}>
-          <Table.Tbody>
-            {(
-              [
-                [
-                  'State',
-                  <Badge key="s" color={stateColor(k.state)} variant="filled">
-                    {k.state}
-                  </Badge>,
-                ],
-                [
-                  'Made so by',
-                  k.asOf ? `${k.asOf.event.type} by ${k.asOf.event.actor}, ${when(k.asOf.event.time)}` : '—',
-                ],
-                ['Name', k.name],
-                ['Key', k.maskedKey],
-                ['Routes', k.accessibleRoutes.join(', ') || 'none'],
-                ['Expires', when(k.expiresAt, 'never')],
-                ['IP allow list', k.ipAllow.join(', ') || 'any'],
-                ['IP deny list', k.ipDeny.join(', ') || 'none'],
-                ['Budget', k.budget ? `$${k.budget.amountUsd} per ${k.budget.period}` : 'none'],
-                ['Dormancy', dormancyText(k.dormantAfterDays)],
-                ['Version', k.version],
-              ] as [string, React.ReactNode][]
-            ).map(([label, value]) => (
-              <Table.Tr key={label}>
-                <Table.Th w={170}>{label}</Table.Th>
-                <Table.Td>{value}</Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
+        <Facts
+          rows={[
+            [
+              'State',
+              <Badge key="s" color={stateColor(k.state)} variant="filled">
+                {k.state}
+              </Badge>,
+            ],
+            [
+              'Made so by',
+              k.asOf ? `${k.asOf.event.type} by ${k.asOf.event.actor}, ${when(k.asOf.event.time)}` : '—',
+            ],
+            ['Name', k.name],
+            ['Key', k.maskedKey],
+            ['Routes', k.accessibleRoutes.join(', ') || 'none'],
+            ['Expires', when(k.expiresAt, 'never')],
+            ['IP allow list', k.ipAllow.join(', ') || 'any'],
+            ['IP deny list', k.ipDeny.join(', ') || 'none'],
+            ['Budget', k.budget ? `$${k.budget.amountUsd} per ${k.budget.period}` : 'none'],
+            ['Dormancy', dormancyText(k.dormantAfterDays)],
+            ['Version', k.version],
+          ]}
+        />
       )}
     </Stack>
   );

@@ -10,6 +10,7 @@ import { useAlerts } from '../usage/usage.hooks';
 import { KeyActions } from './key-actions';
 import { dormancyText, KeyAsOf } from './key-as-of';
 import { useKey, useRefreshKeys, type KeyResource } from './keys.hooks';
+import { Facts } from '../shared/facts';
 import { ErrorText } from '../shared/error-text';
 
 const Section = ({ title, children }: { title: string; children: React.ReactNode }) => (
@@ -19,19 +20,6 @@ const Section = ({ title, children }: { title: string; children: React.ReactNode
     </Title>
     {children}
   </Stack>
-);
-
-const Facts = ({ rows }: { rows: [string, React.ReactNode][] }) => (
-  <Table withRowBorders={false} verticalSpacing={2}>
-    <Table.Tbody>
-      {rows.map(([k, v]) => (
-        <Table.Tr key={k}>
-          <Table.Th w={170}>{k}</Table.Th>
-          <Table.Td>{v}</Table.Td>
-        </Table.Tr>
-      ))}
-    </Table.Tbody>
-  </Table>
 );
 
 export const KeyDetailsDrawer = ({ keyId, onClose }: { keyId: string; onClose: () => void }) => {

@@ -1,10 +1,11 @@
-import { Button, Group, Paper, Stack, Table, Text, TextInput } from '@mantine/core';
+import { Button, Group, Paper, Stack, Text, TextInput } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { errorText, unwrap } from '../api/clients';
 import { useUsageService } from '../api/config';
 import { KeyAsOf } from '../keys/key-as-of';
 import { ErrorText } from '../shared/error-text';
+import { Facts } from '../shared/facts';
 import { usd, when } from '../shared/format';
 
 // "Which restrictions applied to request req_…": the ledger's row for an x-request-id, and the key as it was when
@@ -49,27 +50,19 @@ export const RequestLookup = () => {
         </form>
         <ErrorText error={found.isError ? errorText(found.error) : null} />
         {r && (
-          <Table withRowBorders={false} verticalSpacing={2} aria-label={`Request ${r.requestId}`}>
-            <Table.Tbody>
-              {(
-                [
-                  ['Request', r.requestId],
-                  ['Time', when(r.time)],
-                  ['Key', r.keyId ?? 'none of ours'],
-                  ['Route', r.route ?? '—'],
-                  ['Status', `${r.status}${r.errorCode ? ` ${r.errorCode}` : ''}`],
-                  ['Tokens', `${r.promptTokens} in, ${r.completionTokens} out`],
-                  ['Cost', usd(r.costUsd)],
-                  ['Client IP', r.clientIp ?? '—'],
-                ] as [string, string][]
-              ).map(([label, value]) => (
-                <Table.Tr key={label}>
-                  <Table.Th w={170}>{label}</Table.Th>
-                  <Table.Td>{value}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
+          <Facts
+            label={`Request ${r.requestId}`}
+            rows={[
+              ['Request', r.requestId],
+              ['Time', when(r.time)],
+              ['Key', r.keyId ?? 'none of ours'],
+              ['Route', r.route ?? '—'],
+              ['Status', `${r.status}${r.errorCode ? ` ${r.errorCode}` : ''}`],
+              ['Tokens', `${r.promptTokens} in, ${r.completionTokens} out`],
+              ['Cost', usd(r.costUsd)],
+              ['Client IP', r.clientIp ?? '—'],
+            ]}
+          />
         )}
         {r && !r.keyId && (
           <Text size="sm" c="dimmed">

@@ -21,7 +21,7 @@ describe('key lifecycle over gRPC', () => {
       owner_id: `team-grpc-${run}`,
       group_ids: [group.id],
       ip_allow: ['192.168.0.0/16'],
-      rate_limit: { requests_per_minute: 120 },
+      rate_limit: { requests_per_minute: 120, max_concurrent_requests: 4 },
       budget: { amount_usd: '10.00', period: 'day' },
       metadata: { via: 'grpc' },
     });
@@ -37,7 +37,7 @@ describe('key lifecycle over gRPC', () => {
       group_ids: [group.id],
       accessible_routes: ['gpt-4o-mini'],
       ip_allow: ['192.168.0.0/16'],
-      rate_limit: { requests_per_minute: 120 },
+      rate_limit: { requests_per_minute: 120, max_concurrent_requests: 4 },
       budget: { amount_usd: '10.00', period: 'day' },
       metadata: { via: 'grpc' },
       version: 1,
@@ -170,6 +170,7 @@ describe('key lifecycle over gRPC', () => {
       [{ name: 'x', owner_id: owner, environment: 'prod' }, 'VALIDATION_FAILED'],
       [{ name: 'x', owner_id: owner, budget: { amount_usd: 'ten', period: 'day' } }, 'VALIDATION_FAILED'],
       [{ name: 'x', owner_id: owner, rate_limit: { requests_per_minute: 0 } }, 'VALIDATION_FAILED'],
+      [{ name: 'x', owner_id: owner, rate_limit: { max_concurrent_requests: 0 } }, 'VALIDATION_FAILED'],
       // PostgreSQL stores no NUL: refused up front, as over REST, not failed in the database.
       [{ name: 'nul \u0000 name', owner_id: owner }, 'VALIDATION_FAILED'],
       [{ name: 'x', owner_id: owner, metadata: { 'k\u0000': 'v' } }, 'VALIDATION_FAILED'],

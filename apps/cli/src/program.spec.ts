@@ -153,6 +153,8 @@ describe('keygate command line', () => {
           'none',
           '--rpm',
           '5',
+          '--max-concurrent',
+          '4',
           '--metadata',
           'team=x',
           '--ip-deny',
@@ -173,7 +175,7 @@ describe('keygate command line', () => {
           body: {
             expiresAt: null,
             ipDeny: [],
-            rateLimit: { tier: 'free', requestsPerMinute: 5 },
+            rateLimit: { tier: 'free', requestsPerMinute: 5, maxConcurrentRequests: 4 },
             budget: null,
             rotationPeriodDays: null,
             metadata: { app: 'a', team: 'x' },

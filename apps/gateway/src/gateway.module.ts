@@ -147,7 +147,11 @@ const health = healthParts({
         new ProjectionHealer(store, redis, kafka),
       inject: [KeyProjectionStore, Redis, Kafka],
     },
-    { provide: Admission, useFactory: (redis: Redis) => new Admission(redis), inject: [Redis] },
+    {
+      provide: Admission,
+      useFactory: (redis: Redis, env: GatewayEnv) => new Admission(redis, env.CONCURRENCY_LEASE_MS),
+      inject: [Redis, GatewayEnv],
+    },
     {
       provide: BudgetGuard,
       useFactory: (routes: RoutesConfig) => new BudgetGuard(routes.pricing),

@@ -20,6 +20,7 @@ export interface RestrictionOptions {
   ipDeny?: string[];
   rpm?: number;
   tpm?: number;
+  maxConcurrent?: number;
   tier?: string;
   budget?: Clearable<Budget>;
   rotationDays?: Clearable<number>;
@@ -42,6 +43,7 @@ export const restrictionOptions = (cmd: Command, { update }: { update: boolean }
     )
     .option('--rpm <n>', 'requests per minute', intArg(1, 10_000_000))
     .option('--tpm <n>', 'tokens per minute', intArg(1, 1_000_000_000))
+    .option('--max-concurrent <n>', 'requests in flight at once, across every gateway', intArg(1, 100_000))
     .option('--tier <tier>', 'a rate-limit tier of routes.yaml, e.g. free')
     .option(
       '--budget <usd/period>',
@@ -65,9 +67,14 @@ export const restrictionOptions = (cmd: Command, { update }: { update: boolean }
     );
 
 export const rateLimitOf = (o: RestrictionOptions) =>
-  o.rpm === undefined && o.tpm === undefined && o.tier === undefined
+  o.rpm === undefined && o.tpm === undefined && o.tier === undefined && o.maxConcurrent === undefined
     ? undefined
-    : { tier: o.tier, requestsPerMinute: o.rpm, tokensPerMinute: o.tpm };
+    : {
+        tier: o.tier,
+        requestsPerMinute: o.rpm,
+        tokensPerMinute: o.tpm,
+        maxConcurrentRequests: o.maxConcurrent,
+      };
 
 // Fields left undefined are dropped by JSON.stringify: the API sees only what was given; "none"/"never" → null.
 export const restrictionsBody = (o: RestrictionOptions) => ({

@@ -15,7 +15,12 @@ export interface KeyResource {
   expiresAt: string | null;
   ipAllow: string[];
   ipDeny: string[];
-  rateLimit: { tier?: string; requestsPerMinute?: number; tokensPerMinute?: number } | null;
+  rateLimit: {
+    tier?: string;
+    requestsPerMinute?: number;
+    tokensPerMinute?: number;
+    maxConcurrentRequests?: number;
+  } | null;
   budget: Budget | null;
   metadata?: Record<string, string>;
   rotationPeriodDays?: number | null;
@@ -45,6 +50,7 @@ const limits = (k: KeyResource): string | null =>
         k.rateLimit.tier && `tier ${k.rateLimit.tier}`,
         k.rateLimit.requestsPerMinute && `${k.rateLimit.requestsPerMinute} rpm`,
         k.rateLimit.tokensPerMinute && `${k.rateLimit.tokensPerMinute} tpm`,
+        k.rateLimit.maxConcurrentRequests && `${k.rateLimit.maxConcurrentRequests} in flight`,
       ]
         .filter(Boolean)
         .join(', ')

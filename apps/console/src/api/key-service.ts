@@ -388,6 +388,8 @@ export interface components {
       tier?: string;
       requestsPerMinute?: number;
       tokensPerMinute?: number;
+      /** @description requests in flight at once, across every gateway instance (429 concurrency_limit_exceeded beyond) */
+      maxConcurrentRequests?: number;
     };
     BudgetDto: {
       /**

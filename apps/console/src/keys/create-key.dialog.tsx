@@ -45,6 +45,7 @@ export const CreateKeyDialog = ({ onClose }: { onClose: () => void }) => {
     tier: '',
     rpm: '' as number | string,
     tpm: '' as number | string,
+    maxConcurrent: '' as number | string,
     budget: '',
     budgetPeriod: 'month',
     rotationPeriodDays: '' as number | string,
@@ -76,6 +77,7 @@ export const CreateKeyDialog = ({ onClose }: { onClose: () => void }) => {
         rateLimit: {
           ...(f.rpm !== '' && { requestsPerMinute: Number(f.rpm) }),
           ...(f.tpm !== '' && { tokensPerMinute: Number(f.tpm) }),
+          ...(f.maxConcurrent !== '' && { maxConcurrentRequests: Number(f.maxConcurrent) }),
         },
       }),
       ...(f.budget && {
@@ -195,6 +197,13 @@ export const CreateKeyDialog = ({ onClose }: { onClose: () => void }) => {
                 onChange={(rpm) => set({ rpm })}
               />
               <NumberInput label="Tokens per minute" min={1} value={f.tpm} onChange={(tpm) => set({ tpm })} />
+              <NumberInput
+                label="Requests in flight"
+                description="at once, across every gateway"
+                min={1}
+                value={f.maxConcurrent}
+                onChange={(maxConcurrent) => set({ maxConcurrent })}
+              />
             </Group>
           )}
           <Group grow>

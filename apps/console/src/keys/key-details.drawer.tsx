@@ -45,7 +45,8 @@ const KeyDetails = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => void })
   const rateLimit = k.rateLimit
     ? k.rateLimit.tier
       ? `tier ${k.rateLimit.tier}`
-      : `${k.rateLimit.requestsPerMinute ?? '∞'} req/min, ${k.rateLimit.tokensPerMinute ?? '∞'} tokens/min`
+      : `${k.rateLimit.requestsPerMinute ?? '∞'} req/min, ${k.rateLimit.tokensPerMinute ?? '∞'} tokens/min` +
+        (k.rateLimit.maxConcurrentRequests ? `, ${k.rateLimit.maxConcurrentRequests} in flight` : '')
     : 'none';
   return (
     <Stack gap="lg">

@@ -108,4 +108,27 @@ describe('Admission on Redis', () => {
       await redis.del(`kg:rl:{${id}}:r`, spend);
     }
   });
+
+  it('holds a lease per request in flight: refuses beyond the cap, takes one back on release or when it expires', async () => {
+    const id = `key_cctest${randomBytes(6).toString('hex')}`;
+    const shortLeases = new Admission(redis, 1_000);
+    const capped = planOf(id, { requestsPerMinute: 100, tokensPerMinute: 0, maxConcurrentRequests: 2 });
+    const admit = async (requestId: string) => (await shortLeases.admit(capped, requestId)).verdict;
+    expect(await admit('req_1')).toBe('admitted');
+    expect(await admit('req_2')).toBe('admitted');
+    const refused = await shortLeases.admit(capped, 'req_3');
+    expect(refused).toMatchObject({ verdict: 'concurrency_limited', retryAfterMs: 1000 });
+    // Refused: neither a lease nor a place in the request log.
+    expect(await redis.zcard(admissionKeys(id).leases)).toBe(2);
+    expect(await redis.zcard(admissionKeys(id).requests)).toBe(2);
+    await shortLeases.release(capped, 'req_1');
+    expect(await admit('req_4')).toBe('admitted');
+    expect(await admit('req_5')).toBe('concurrency_limited');
+    // The gateway holding req_2 and req_4 died: their leases expire with their lifetime.
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect(await admit('req_6')).toBe('admitted');
+    expect(await admit('req_7')).toBe('admitted');
+    expect(await admit('req_8')).toBe('concurrency_limited');
+    await redis.del(...Object.values(admissionKeys(id)));
+  });
 });

@@ -8,6 +8,7 @@ import type { EffectiveLimit } from '../rate-limit/rate-limiter';
 //   kg:rl:{keyId}:t                      token log:   zset, member = "<tokens>:<request id>", score = settle ms
 //   kg:rl:{keyId}:ts                     running sum of the token log (a cache of it: recounted when missing)
 //   kg:spend:{keyId}:<period>:<start>    nano-USD spent in the budget period that starts on <start> (YYYY-MM-DD)
+//   kg:rl:{keyId}:c                      leases:      zset, member = request id, score = expiry ms (in flight)
 //
 // Rate limits are a sliding 60-second window, so N gateway instances together never admit more than the limit in
 // any minute (GCRA would allow a burst plus its refill). The clock is Redis's, shared by all instances. Requests
@@ -18,13 +19,16 @@ import type { EffectiveLimit } from '../rate-limit/rate-limiter';
 // ADMIT decides in this order, and a refused request is charged nothing:
 //   1. tokens per minute    (0 = none)  → verdict 0 (rate limited)
 //   2. requests per minute  (0 = none)  → verdict 0 (rate limited)
-//   3. budget              (-1 = none)  → verdict 2 (budget spent: the period's spend ≥ its amount)
-//   4. admitted: the request id joins the request log                → verdict 1
-// KEYS: request log, token log, token sum, spend. ARGV: rpm, tpm, request id, budget amount in nano-USD.
+//   3. concurrency          (0 = none)  → verdict 3 (as many unexpired leases as the key may hold)
+//   4. budget              (-1 = none)  → verdict 2 (budget spent: the period's spend ≥ its amount)
+//   5. admitted: the request id joins the request log, and takes a lease → verdict 1
+// KEYS: request log, token log, token sum, spend, leases. ARGV: rpm, tpm, request id, budget amount in nano-USD,
+// max concurrent requests, lease lifetime ms. A lease is returned when the request ends (release); one whose
+// gateway died with it expires after its lifetime.
 // Returns {verdict, remaining requests (-1: no limit), requests reset ms, remaining tokens (-1), tokens reset ms,
 // retry-after ms, spent nano-USD}.
 //
-// Extending it (reserved budgets, issue 19): a reservation is one more step between 3 and 4 — compare
+// Extending it (reserved budgets, issue 19): a reservation is one more step between 4 and 5 — compare
 // spent + reserved + this request's estimate with the amount, then add the estimate to a `{keyId}` reservation
 // structure — and SETTLE releases the estimate while it charges the real cost. Keep refusals before any write.
 const ADMIT = `
@@ -78,6 +82,16 @@ if rpm > 0 then
     return out
   end
 end
+local concurrent = tonumber(ARGV[5])
+if concurrent > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now)
+  if redis.call('ZCARD', KEYS[5]) >= concurrent then
+    out[1] = 3
+    out[6] = 1000
+    if rpm > 0 then out[2] = rpm - count end
+    return out
+  end
+end
 if budget >= 0 then
   local spent = tonumber(redis.call('GET', KEYS[4]) or '0')
   out[7] = spent
@@ -93,6 +107,11 @@ if rpm > 0 then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   out[2] = rpm - count - 1
   out[3] = math.ceil(tonumber(oldest[2]) + window - now)
+end
+if concurrent > 0 then
+  local ttl = tonumber(ARGV[6])
+  redis.call('ZADD', KEYS[5], now + ttl, ARGV[3])
+  redis.call('PEXPIRE', KEYS[5], ttl)
 end
 return out`;
 
@@ -123,12 +142,14 @@ export interface AdmissionKeys {
   requests: string;
   tokens: string;
   tokenSum: string;
+  leases: string;
 }
 
 export const admissionKeys = (keyId: string): AdmissionKeys => ({
   requests: `kg:rl:{${keyId}}:r`,
   tokens: `kg:rl:{${keyId}}:t`,
   tokenSum: `kg:rl:{${keyId}}:ts`,
+  leases: `kg:rl:{${keyId}}:c`,
 });
 
 /** The budget period a request falls in: its spend counter and how long that counter must live. */
@@ -146,7 +167,7 @@ export interface AdmissionPlan {
 }
 
 export interface AdmissionResult {
-  verdict: 'admitted' | 'rate_limited' | 'budget_exceeded';
+  verdict: 'admitted' | 'rate_limited' | 'budget_exceeded' | 'concurrency_limited';
   limit: EffectiveLimit | null;
   remainingRequests: number; // -1 when unlimited
   resetRequestsMs: number;
@@ -156,7 +177,7 @@ export interface AdmissionResult {
   spentNanos: number; // 0 when the key has no budget
 }
 
-const VERDICTS = ['rate_limited', 'admitted', 'budget_exceeded'] as const;
+const VERDICTS = ['rate_limited', 'admitted', 'budget_exceeded', 'concurrency_limited'] as const;
 
 type AdmissionRedis = Redis & {
   kgAdmit(
@@ -164,10 +185,13 @@ type AdmissionRedis = Redis & {
     tokens: string,
     tokenSum: string,
     spend: string,
+    leases: string,
     rpm: number,
     tpm: number,
     requestId: string,
     budgetNanos: number,
+    maxConcurrent: number,
+    leaseMs: number,
   ): Promise<number[]>;
   kgSettle(
     tokens: string,
@@ -186,8 +210,12 @@ const noSpend = (keys: AdmissionKeys): string => `${keys.tokenSum}:nospend`;
 export class Admission {
   private readonly redis: AdmissionRedis;
 
-  constructor(redis: Redis) {
-    redis.defineCommand('kgAdmit', { numberOfKeys: 4, lua: ADMIT });
+  // leaseMs: how long a lease outlives a gateway that died holding it (a request running longer stops counting).
+  constructor(
+    redis: Redis,
+    private readonly leaseMs = 300_000,
+  ) {
+    redis.defineCommand('kgAdmit', { numberOfKeys: 5, lua: ADMIT });
     redis.defineCommand('kgSettle', { numberOfKeys: 3, lua: SETTLE });
     this.redis = redis as AdmissionRedis;
   }
@@ -204,10 +232,13 @@ export class Admission {
       keys.tokens,
       keys.tokenSum,
       budget?.counter.key ?? noSpend(keys),
+      keys.leases,
       limit?.requestsPerMinute ?? 0,
       limit?.tokensPerMinute ?? 0,
       requestId,
       budget?.amountNanos ?? -1,
+      limit?.maxConcurrentRequests ?? 0,
+      this.leaseMs,
     );
     return {
       verdict: VERDICTS[r[0]] ?? 'rate_limited',
@@ -219,6 +250,11 @@ export class Admission {
       retryAfterMs: r[5],
       spentNanos: r[6],
     };
+  }
+
+  /** Returns an admitted request's lease, whatever ended it (an answer, an error, an abort, a timeout). */
+  async release(plan: AdmissionPlan, requestId: string): Promise<void> {
+    if (plan.limit?.maxConcurrentRequests) await this.redis.zrem(plan.keys.leases, requestId);
   }
 
   /** Charges tokens (when the key has a token limit) and cost (when it has a budget) in one script. */

@@ -18,6 +18,7 @@ export type GatewayErrorCode =
   | 'model_not_found'
   | 'rate_limit_tier_unknown'
   | 'rate_limit_exceeded'
+  | 'concurrency_limit_exceeded'
   | 'rate_limiter_unavailable'
   | 'usage_backlog_full'
   // the request itself
@@ -99,6 +100,11 @@ const TABLE = {
     status: 429,
     type: 'rate_limit_exceeded',
     message: 'Rate limit reached for this API key. Retry after the time in Retry-After.',
+  },
+  concurrency_limit_exceeded: {
+    status: 429,
+    type: 'rate_limit_exceeded',
+    message: 'This API key has as many requests in flight as it may. Retry when one has finished.',
   },
   rate_limiter_unavailable: {
     status: 503,

@@ -4,7 +4,15 @@ import { Injectable } from '@nestjs/common';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestCompletedData } from '@keygate/contracts';
-import { counter, histogram, jsonDepthExceeds, targetModel, type RoutesConfig } from '@keygate/platform';
+import { jsonDepthExceeds, targetModel, type RoutesConfig } from '@keygate/platform';
+import {
+  budgetRejections,
+  concurrencyRejections,
+  durationOf,
+  rateRejections,
+  requests,
+  upstreamLatencyOf,
+} from './proxy.metrics';
 import { KeyAuthenticator, type AuthenticatedKey } from '../auth/key-authenticator';
 import { Admission, type AdmissionPlan, type AdmissionResult } from '../admission/admission';
 import { admissionPlan } from '../auth/compiled-key';
@@ -17,47 +25,7 @@ import type { CredentialSource } from './credentials';
 import { GatewayError, sendGatewayError } from './gateway-error';
 import { UpstreamClient, UpstreamError, type UpstreamEndpoint, type UpstreamResult } from './upstream';
 
-const requests = counter('keygate_gateway_requests_total', 'Gateway requests by endpoint and status', [
-  'endpoint',
-  'status',
-]);
-const duration = histogram(
-  'keygate_gateway_request_duration_seconds',
-  'Gateway request duration',
-  ['endpoint'],
-  [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-);
-const rateRejections = counter('keygate_ratelimit_rejections_total', 'Requests rejected by the rate limiter');
-const budgetRejections = counter(
-  'keygate_budget_rejections_total',
-  'Requests refused because their key had spent its budget for the period',
-);
 const PER_PERIOD = { day: 'daily', week: 'weekly', month: 'monthly' } as const;
-// outcome: `ok`; `failed` — 429, 5xx, timeout, refused credential: what makes a route fall back, a failing provider;
-// `rejected` — the provider refused this request (a 4xx passed through to the client).
-const upstreamLatency = histogram(
-  'keygate_upstream_latency_seconds',
-  'Upstream time to answer',
-  ['provider', 'outcome'],
-  [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-);
-// Attribute sets bound once (per endpoint, per provider): a record then allocates nothing.
-const durationOf = {
-  chat: duration.labels({ endpoint: 'chat' }),
-  embeddings: duration.labels({ endpoint: 'embeddings' }),
-} satisfies Record<UpstreamEndpoint, unknown>;
-type UpstreamOutcome = 'ok' | 'failed' | 'rejected';
-const upstreamLatencyBound: Record<UpstreamOutcome, Map<string, { observe(value: number): void }>> = {
-  ok: new Map(),
-  failed: new Map(),
-  rejected: new Map(),
-};
-const upstreamLatencyOf = (provider: string, outcome: UpstreamOutcome) => {
-  const byProvider = upstreamLatencyBound[outcome];
-  let bound = byProvider.get(provider);
-  if (!bound) byProvider.set(provider, (bound = upstreamLatency.labels({ provider, outcome })));
-  return bound;
-};
 const tracer = trace.getTracer('keygate-gateway');
 
 // Nano-USD (an integer from the admission script) as a decimal USD string.
@@ -230,6 +198,15 @@ export class ProxyService {
             rateRejections.inc();
             throw new GatewayError('rate_limit_exceeded', { headers });
           }
+          if (admitted.verdict === 'concurrency_limited') {
+            concurrencyRejections.inc();
+            throw new GatewayError('concurrency_limit_exceeded', {
+              message:
+                `This API key may have ${admitted.limit?.maxConcurrentRequests} requests in flight at once and has ` +
+                'that many already; retry when one has finished.',
+              headers: { ...headers, 'retry-after': '1' },
+            });
+          }
           if (admitted.verdict === 'budget_exceeded') {
             budgetRejections.inc();
             const budget = key.budget!;
@@ -297,7 +274,10 @@ export class ProxyService {
     } finally {
       // Whatever ended the request (a stream cut short, a client gone, an error mid-stream), the tokens the
       // ledger will bill are charged to the limiter and the budget counter too.
-      if (charge) this.settle(charge, outcome);
+      if (charge) {
+        this.settle(charge, outcome);
+        void this.admission.release(charge, outcome.requestId).catch(() => undefined);
+      }
       const latencyMs = Math.round(performance.now() - started);
       requests.inc({ endpoint, status: String(outcome.status) });
       durationOf[endpoint].observe(latencyMs / 1000);

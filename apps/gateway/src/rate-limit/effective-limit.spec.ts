@@ -21,6 +21,11 @@ describe('effective rate limit (fail closed)', () => {
       tokensPerMinute: 1000,
     });
     expect(effectiveLimit(null, routes.tiers)).toBeNull();
+    expect(effectiveLimit({ maxConcurrentRequests: 3 }, routes.tiers)).toEqual({
+      requestsPerMinute: 0,
+      tokensPerMinute: 0,
+      maxConcurrentRequests: 3,
+    });
   });
 
   it.each(['gone', 'constructor', '__proto__', 'toString', 'hasOwnProperty'])(

@@ -7,6 +7,8 @@ import type { AdmissionResult } from '../admission/admission';
 export interface EffectiveLimit {
   requestsPerMinute: number;
   tokensPerMinute: number;
+  // Present when the key caps its requests in flight (the key's own number; tiers do not set one).
+  maxConcurrentRequests?: number;
 }
 
 // null: the key has no limit. undefined: it names a tier this gateway does not know (removed from routes.yaml
@@ -20,7 +22,11 @@ export const effectiveLimit = (
   const tier = rl.tier === undefined ? undefined : tiers[rl.tier];
   const rpm = rl.requestsPerMinute ?? tier?.requestsPerMinute ?? 0;
   const tpm = rl.tokensPerMinute ?? tier?.tokensPerMinute ?? 0;
-  return rpm || tpm ? { requestsPerMinute: rpm, tokensPerMinute: tpm } : null;
+  const concurrent = rl.maxConcurrentRequests ?? 0;
+  if (!rpm && !tpm && !concurrent) return null;
+  return concurrent > 0
+    ? { requestsPerMinute: rpm, tokensPerMinute: tpm, maxConcurrentRequests: concurrent }
+    : { requestsPerMinute: rpm, tokensPerMinute: tpm };
 };
 
 export const rateLimitHeaders = (d: AdmissionResult): Record<string, string> => {

@@ -16,6 +16,7 @@ export const KEY_LIMITS = {
   rotationPeriodDays: 3650,
   dormantAfterDays: 3650,
   perMinute: 1_000_000_000,
+  concurrentRequests: 100_000,
 } as const;
 
 const BUDGET_PERIODS: readonly BudgetPeriod[] = ['day', 'week', 'month'];
@@ -152,7 +153,7 @@ export const requireRateLimit = (value: unknown, tierExists: (tier: string) => b
   if (value === null) return null;
   if (typeof value !== 'object' || Array.isArray(value))
     throw invalidField('rateLimit', 'must be an object or null');
-  const { tier, requestsPerMinute, tokensPerMinute, ...rest } = value as RateLimit;
+  const { tier, requestsPerMinute, tokensPerMinute, maxConcurrentRequests, ...rest } = value as RateLimit;
   if (Object.keys(rest).length > 0)
     throw invalidField('rateLimit', `has unknown fields ${Object.keys(rest).join(', ')}`);
   const limit: RateLimit = {};
@@ -168,6 +169,18 @@ export const requireRateLimit = (value: unknown, tierExists: (tier: string) => b
     limit.requestsPerMinute = requirePerMinute('requestsPerMinute', requestsPerMinute);
   if (tokensPerMinute !== undefined)
     limit.tokensPerMinute = requirePerMinute('tokensPerMinute', tokensPerMinute);
+  if (maxConcurrentRequests !== undefined) {
+    if (
+      !Number.isInteger(maxConcurrentRequests) ||
+      maxConcurrentRequests < 1 ||
+      maxConcurrentRequests > KEY_LIMITS.concurrentRequests
+    )
+      throw invalidField(
+        'rateLimit.maxConcurrentRequests',
+        `must be an integer from 1 to ${KEY_LIMITS.concurrentRequests}`,
+      );
+    limit.maxConcurrentRequests = maxConcurrentRequests;
+  }
   if (Object.keys(limit).length === 0)
     throw invalidField('rateLimit', 'needs a tier or a limit (null removes it)');
   return limit;

@@ -27,6 +27,15 @@ export class RateLimitDto {
   tier?: string;
   @ApiPropertyOptional() @IsOptional() @IsInt() @Min(1) @Max(10_000_000) requestsPerMinute?: number;
   @ApiPropertyOptional() @IsOptional() @IsInt() @Min(1) @Max(1_000_000_000) tokensPerMinute?: number;
+  @ApiPropertyOptional({
+    description:
+      'requests in flight at once, across every gateway instance (429 concurrency_limit_exceeded beyond)',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  maxConcurrentRequests?: number;
 }
 
 export class BudgetDto {

@@ -15,6 +15,7 @@ export interface RateLimitMessage {
   tier?: string;
   requests_per_minute?: number;
   tokens_per_minute?: number;
+  max_concurrent_requests?: number;
 }
 export interface BudgetMessage {
   amount_usd?: string;
@@ -78,7 +79,12 @@ export interface PageRequest {
 
 export const rateLimitInput = (r: RateLimitMessage | undefined) =>
   r &&
-  defined({ tier: r.tier, requestsPerMinute: r.requests_per_minute, tokensPerMinute: r.tokens_per_minute });
+  defined({
+    tier: r.tier,
+    requestsPerMinute: r.requests_per_minute,
+    tokensPerMinute: r.tokens_per_minute,
+    maxConcurrentRequests: r.max_concurrent_requests,
+  });
 
 export const budgetInput = (b: BudgetMessage | undefined) =>
   b && defined({ amountUsd: b.amount_usd, period: b.period });
@@ -171,6 +177,7 @@ export const keyMessage = (k: KeyResource) => {
           tier: rateLimit.tier,
           requests_per_minute: rateLimit.requestsPerMinute,
           tokens_per_minute: rateLimit.tokensPerMinute,
+          max_concurrent_requests: rateLimit.maxConcurrentRequests,
         })
       : undefined,
     budget: budget ? { amount_usd: budget.amountUsd, period: budget.period } : undefined,

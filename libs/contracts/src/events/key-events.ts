@@ -10,6 +10,8 @@ export interface RateLimit {
   tier?: string;
   requestsPerMinute?: number;
   tokensPerMinute?: number;
+  // Requests of this key in flight at once, across every gateway instance (a lease each, issue 19).
+  maxConcurrentRequests?: number;
 }
 
 export interface Budget {

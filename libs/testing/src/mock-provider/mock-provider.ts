@@ -70,6 +70,8 @@ export interface MockProvider {
   reset(): void;
   failNext(n: number, status: number, body?: unknown): void;
   setLatency(ms: number): void;
+  /** The most provider requests it has had open at once (since the start or the last reset). */
+  readonly peakInFlight: number;
   setChunkDelay(ms: number): void;
   setAcceptedKeys(keys: readonly string[] | undefined): void;
   /** Resolves with the first recorded request matching (already there or to come), e.g. `r => r.aborted`. */
@@ -84,6 +86,7 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
   const requests: RecordedRequest[] = [];
   const failures: Array<{ remaining: number; status: number; body?: unknown }> = [];
   const inflight = new Set<AbortController>();
+  let peakInFlight = 0;
   const waiters = new Set<(r: RecordedRequest) => boolean>();
 
   function record(rec: RecordedRequest): void {
@@ -108,6 +111,7 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
   function reset(): void {
     requests.length = 0;
     failures.length = 0;
+    peakInFlight = inflight.size;
     latencyMs = opts.latencyMs ?? 0;
     chunkDelayMs = opts.chunkDelayMs ?? 0;
     acceptedKeys = opts.acceptedKeys ? new Set(opts.acceptedKeys) : undefined;
@@ -173,6 +177,7 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     };
     const ac = new AbortController();
     inflight.add(ac);
+    peakInFlight = Math.max(peakInFlight, inflight.size);
     res.on('close', () => {
       if (res.headersSent) rec.status = res.statusCode;
       if (!res.writableFinished && !rec.dropped) rec.aborted = true;
@@ -267,6 +272,9 @@ export async function startMockProvider(opts: MockProviderOptions = {}): Promise
     failNext,
     setLatency: (ms) => void (latencyMs = ms),
     setChunkDelay: (ms) => void (chunkDelayMs = ms),
+    get peakInFlight() {
+      return peakInFlight;
+    },
     setAcceptedKeys: (keys) => void (acceptedKeys = keys ? new Set(keys) : undefined),
     waitForRequest(match = () => true, timeoutMs = 5_000) {
       const found = requests.find(match);

@@ -1,0 +1,51 @@
+import { counter, histogram } from '@keygate/platform';
+import type { UpstreamEndpoint } from './upstream';
+
+// The request path's metrics (docs/operations.md lists them).
+export const requests = counter('keygate_gateway_requests_total', 'Gateway requests by endpoint and status', [
+  'endpoint',
+  'status',
+]);
+const duration = histogram(
+  'keygate_gateway_request_duration_seconds',
+  'Gateway request duration',
+  ['endpoint'],
+  [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+);
+export const rateRejections = counter(
+  'keygate_ratelimit_rejections_total',
+  'Requests rejected by the rate limiter',
+);
+export const budgetRejections = counter(
+  'keygate_budget_rejections_total',
+  'Requests refused because their key had spent its budget for the period',
+);
+export const concurrencyRejections = counter(
+  'keygate_concurrency_rejections_total',
+  'Requests refused because their key had as many requests in flight as it may',
+);
+// outcome: `ok`; `failed` — 429, 5xx, timeout, refused credential: what makes a route fall back, a failing provider;
+// `rejected` — the provider refused this request (a 4xx passed through to the client).
+const upstreamLatency = histogram(
+  'keygate_upstream_latency_seconds',
+  'Upstream time to answer',
+  ['provider', 'outcome'],
+  [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+);
+// Attribute sets bound once (per endpoint, per provider): a record then allocates nothing.
+export const durationOf = {
+  chat: duration.labels({ endpoint: 'chat' }),
+  embeddings: duration.labels({ endpoint: 'embeddings' }),
+} satisfies Record<UpstreamEndpoint, unknown>;
+type UpstreamOutcome = 'ok' | 'failed' | 'rejected';
+const upstreamLatencyBound: Record<UpstreamOutcome, Map<string, { observe(value: number): void }>> = {
+  ok: new Map(),
+  failed: new Map(),
+  rejected: new Map(),
+};
+export const upstreamLatencyOf = (provider: string, outcome: UpstreamOutcome) => {
+  const byProvider = upstreamLatencyBound[outcome];
+  let bound = byProvider.get(provider);
+  if (!bound) byProvider.set(provider, (bound = upstreamLatency.labels({ provider, outcome })));
+  return bound;
+};

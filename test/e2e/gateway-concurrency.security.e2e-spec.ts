@@ -1,14 +1,6 @@
 import { startMockProvider, type MockProvider } from '../../libs/testing/src/mock-provider/mock-provider';
-import {
-  api,
-  chat,
-  createKey,
-  freeTestPort,
-  startService,
-  testStack,
-  waitForGateway,
-  type RunningService,
-} from '@keygate/testing';
+import { api, chat, createKey, testStack, waitForGateway } from '@keygate/testing';
+import { startGateways, type GatewayInstances } from './support/gateway-instances';
 
 // A key's cap on requests in flight (rateLimit.maxConcurrentRequests) holds across gateway instances: a lease per
 // admitted request in Redis, returned when the request ends, however it ends. The provider here is a mock of this
@@ -18,27 +10,17 @@ describe('concurrency cap per key, across two gateways', () => {
   const admin = api(stack.keyServiceUrl, stack.adminToken);
   const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
   let mock: MockProvider;
-  let gateways: RunningService[] = [];
+  let gateways: GatewayInstances | undefined;
   let urls: string[];
 
   beforeAll(async () => {
     mock = await startMockProvider({ port: 0, latencyMs: 200 });
-    const ports = await Promise.all([freeTestPort(), freeTestPort()]);
-    urls = ports.map((p) => `http://127.0.0.1:${p}`);
-    gateways = await Promise.all(
-      ports.map((p, i) =>
-        startService(
-          stack,
-          'gateway',
-          { GATEWAY_PORT: String(p), OPENAI_BASE_URL: `${mock.url}/v1` },
-          `${urls[i]}/health/ready`,
-        ),
-      ),
-    );
+    gateways = await startGateways(stack, 2, { OPENAI_BASE_URL: `${mock.url}/v1` });
+    urls = gateways.urls;
   }, 90_000);
 
   afterAll(async () => {
-    await Promise.all(gateways.map((g) => g.stop()));
+    await gateways?.stop();
     await mock?.close();
   }, 30_000);
 

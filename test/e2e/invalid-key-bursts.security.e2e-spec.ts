@@ -1,17 +1,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { Client } from 'pg';
 import { generateApiKey } from '@keygate/contracts';
-import {
-  api,
-  chat,
-  createKey,
-  eventually,
-  freeTestPort,
-  startService,
-  testStack,
-  waitForGateway,
-  type RunningService,
-} from '@keygate/testing';
+import { api, chat, createKey, eventually, testStack, waitForGateway } from '@keygate/testing';
+import { startGateways, type GatewayInstances } from './support/gateway-instances';
 import { startUsageInstance, type UsageInstance } from './support/usage-instance';
 
 interface Alert {
@@ -40,30 +31,26 @@ describe('invalid-key bursts', () => {
   const neighbour = `100.64.${x}.99`;
   const elsewhere = `100.65.${x}.7`;
   const network = `100.64.${x}.0/24`;
-  let gateways: RunningService[] = [];
+  let gateways: GatewayInstances | undefined;
   let urls: string[];
   let usage: UsageInstance;
 
   beforeAll(async () => {
-    const ports = await Promise.all([freeTestPort(), freeTestPort()]);
-    urls = ports.map((p) => `http://127.0.0.1:${p}`);
     // The test's requests come from 127.0.0.1, trusted as a proxy: X-Forwarded-For names the client.
-    const cooldown = {
-      TRUSTED_PROXIES: '127.0.0.1/32',
-      INVALID_KEY_COOLDOWN_SECONDS: '120',
-      INVALID_KEY_COOLDOWN_FAILURES: '200',
-      INVALID_KEY_COOLDOWN_WINDOW_SECONDS: '60',
-    };
-    [usage, ...gateways] = await Promise.all([
+    [usage, gateways] = await Promise.all([
       startUsageInstance(stack),
-      ...ports.map((p, i) =>
-        startService(stack, 'gateway', { ...cooldown, GATEWAY_PORT: String(p) }, `${urls[i]}/health/ready`),
-      ),
+      startGateways(stack, 2, {
+        TRUSTED_PROXIES: '127.0.0.1/32',
+        INVALID_KEY_COOLDOWN_SECONDS: '120',
+        INVALID_KEY_COOLDOWN_FAILURES: '200',
+        INVALID_KEY_COOLDOWN_WINDOW_SECONDS: '60',
+      }),
     ]);
+    urls = gateways.urls;
   }, 90_000);
 
   afterAll(async () => {
-    await Promise.all([...gateways.map((g) => g.stop()), usage?.stop()]);
+    await Promise.all([gateways?.stop(), usage?.stop()]);
   }, 30_000);
 
   it('raises one alert naming the network and, with the cool-down on, refuses that network on every instance', async () => {

@@ -32,6 +32,7 @@ describe('a key compiled once when it enters the cache', () => {
       requests: 'kg:rl:{key_1}:r',
       tokens: 'kg:rl:{key_1}:t',
       tokenSum: 'kg:rl:{key_1}:ts',
+      leases: 'kg:rl:{key_1}:c',
     });
     expect(k.plan.budget).toMatchObject({
       amountNanos: 12_500_000_000,

@@ -6,7 +6,9 @@ import 'reflect-metadata';
 // back untouched and checked by its decider (strings, sizes). Anywhere else such a key is not a field: refused.
 
 const PLAIN_RECORDS = Symbol.for('keygate.plainRecords');
-const PROTOTYPE_KEYS = new Set(['constructor', '__proto__']);
+// Every name Object.prototype answers (constructor, __proto__, toString, valueOf, hasOwnProperty...) and `prototype`:
+// class-validator's whitelist takes an own `toString` or `prototype` for a known property and lets it through.
+const PROTOTYPE_KEYS = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
 
 // Marks a DTO property as a free-form map of caller-chosen names (e.g. key metadata).
 export const PlainRecord = (): PropertyDecorator => (target, property) => {

@@ -6,7 +6,7 @@ import type { EffectiveLimit } from '../rate-limit/rate-limiter';
 
 // The admission and settlement Lua scripts on the real Redis: the running token sum agrees with the token log, a
 // request charged twice counts once, a log written without a sum (or whose sum was lost) is counted once from
-// scratch, and the budget is refused at its amount, with nothing charged for a refused request.
+// scratch, and a lease per request in flight caps it. Budgets and their holds: budget-holds.int-spec.ts.
 describe('Admission on Redis', () => {
   const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true });
   const admission = new Admission(redis);
@@ -16,6 +16,7 @@ describe('Admission on Redis', () => {
     keys: admissionKeys(id),
     limit: l,
     budget,
+    groupBudgets: [],
   });
   const plan = planOf(keyId, limit);
   let n = 0;
@@ -76,39 +77,6 @@ describe('Admission on Redis', () => {
     }
   });
 
-  it('refuses at the budget before charging the request, and settles tokens and cost in one script', async () => {
-    const id = `${keyId}c`;
-    const spend = `kg:spend:{${id}}:day:2026-01-01`;
-    const budgeted = planOf(
-      id,
-      { requestsPerMinute: 10, tokensPerMinute: 0 },
-      {
-        amountNanos: 1000,
-        counter: { key: spend, ttlMs: 60_000 },
-      },
-    );
-    try {
-      expect(await admission.admit(budgeted, 'req_1')).toMatchObject({ verdict: 'admitted', spentNanos: 0 });
-      await admission.settle(budgeted, 'req_1', 50, 600);
-      expect(await admission.admit(budgeted, 'req_2')).toMatchObject({
-        verdict: 'admitted',
-        spentNanos: 600,
-      });
-      await admission.settle(budgeted, 'req_2', 50, 400);
-      const refused = await admission.admit(budgeted, 'req_3');
-      expect(refused).toMatchObject({ verdict: 'budget_exceeded', spentNanos: 1000, remainingRequests: 8 });
-      // Two admitted, the refused one not charged; no token log without a token limit.
-      expect(await redis.zcard(`kg:rl:{${id}}:r`)).toBe(2);
-      expect(await redis.exists(`kg:rl:{${id}}:t`)).toBe(0);
-      expect(await redis.pttl(spend)).toBeGreaterThan(0);
-      // A budget of zero admits nothing.
-      const zero = { ...budgeted, budget: { amountNanos: 0, counter: { key: `${spend}z`, ttlMs: 60_000 } } };
-      expect((await admission.admit(zero, 'req_4')).verdict).toBe('budget_exceeded');
-    } finally {
-      await redis.del(`kg:rl:{${id}}:r`, spend);
-    }
-  });
-
   it('holds a lease per request in flight: refuses beyond the cap, takes one back on release or when it expires', async () => {
     const id = `key_cctest${randomBytes(6).toString('hex')}`;
     const shortLeases = new Admission(redis, 1_000);
@@ -121,7 +89,7 @@ describe('Admission on Redis', () => {
     // Refused: neither a lease nor a place in the request log.
     expect(await redis.zcard(admissionKeys(id).leases)).toBe(2);
     expect(await redis.zcard(admissionKeys(id).requests)).toBe(2);
-    await shortLeases.release(capped, 'req_1');
+    await shortLeases.settle(capped, 'req_1', 0, 0);
     expect(await admit('req_4')).toBe('admitted');
     expect(await admit('req_5')).toBe('concurrency_limited');
     // The gateway holding req_2 and req_4 died: their leases expire with their lifetime.

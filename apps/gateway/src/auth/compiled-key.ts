@@ -1,7 +1,7 @@
 import type { Budget } from '@keygate/contracts';
 import type { Tier } from '@keygate/platform';
-import { admissionKeys, type AdmissionPlan } from '../admission/admission';
-import { budgetNanos, spendCounter } from '../budget/budget-guard';
+import { admissionKeys, type AdmissionPlan, type BudgetPlan } from '../admission/admission';
+import { budgetPlan, currentPeriod } from '../budget/budget-guard';
 import type { KeyDocument } from '../key-projection/key-document';
 import { effectiveLimit, type EffectiveLimit } from '../rate-limit/rate-limiter';
 import { parseCidrs, type IpRules } from './ip-rules';
@@ -21,13 +21,15 @@ export interface CompiledKey {
   // null: no limit; undefined: a tier this gateway does not know (refused, never served unlimited).
   readonly limit: EffectiveLimit | null | undefined;
   readonly budget: Budget | null;
-  // The routes its groups grant, rebuilt only when a group changed since (groupsEpoch, key-authenticator.ts).
+  // The routes its groups grant, and their shared budgets (plan.groupBudgets), rebuilt only when a group changed
+  // since (groupsEpoch, key-authenticator.ts).
   routes: ReadonlySet<string>;
   routesEpoch: number;
-  // What the admission script is given; its spend counter is renamed when the budget period ends.
-  readonly plan: AdmissionPlan;
-  budgetPeriodEndMs: number;
+  // What admission is given; each budget's spend counter is renamed when its period ends.
+  readonly plan: AdmissionPlan & { budget: Budgeted | null; groupBudgets: Budgeted[] };
 }
+
+type Budgeted = BudgetPlan & { endMs: number };
 
 const instant = (iso: string | null | undefined, none: number): number => {
   if (!iso) return none;
@@ -38,7 +40,6 @@ const instant = (iso: string | null | undefined, none: number): number => {
 
 export const compileKey = (doc: KeyDocument, tiers: Record<string, Tier>, now: number): CompiledKey => {
   const limit = effectiveLimit(doc.rateLimit, tiers);
-  const counter = doc.budget ? spendCounter(doc.keyId, doc.budget, now) : null;
   return {
     keyId: doc.keyId,
     doc,
@@ -55,24 +56,15 @@ export const compileKey = (doc: KeyDocument, tiers: Record<string, Tier>, now: n
     plan: {
       keys: admissionKeys(doc.keyId),
       limit: limit ?? null,
-      budget:
-        doc.budget && counter
-          ? { amountNanos: budgetNanos(doc.budget), counter: { key: counter.key, ttlMs: counter.ttlMs } }
-          : null,
+      budget: doc.budget ? budgetPlan('key', doc.keyId, doc.budget, now) : null,
+      groupBudgets: [],
     },
-    budgetPeriodEndMs: counter?.endMs ?? Infinity,
   };
 };
 
-/** The admission plan at `now`: the budget counter of the period `now` is in, its lifetime from `now`. */
+/** The admission plan at `now`: each budget's counter of the period `now` is in, its lifetime from `now`. */
 export const admissionPlan = (k: CompiledKey, now: number): AdmissionPlan => {
-  const budget = k.plan.budget;
-  if (budget && k.budget) {
-    if (now >= k.budgetPeriodEndMs) {
-      const c = spendCounter(k.keyId, k.budget, now);
-      budget.counter = { key: c.key, ttlMs: c.ttlMs };
-      k.budgetPeriodEndMs = c.endMs;
-    } else budget.counter.ttlMs = k.budgetPeriodEndMs - now + 86_400_000;
-  }
+  if (k.plan.budget) currentPeriod(k.plan.budget, now);
+  for (const g of k.plan.groupBudgets) currentPeriod(g, now);
   return k.plan;
 };

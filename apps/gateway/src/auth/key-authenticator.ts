@@ -13,6 +13,7 @@ import {
 } from '../key-projection/key-projection.store';
 import { Reconciler } from '../key-projection/reconciler';
 import { GatewayError } from '../proxy/gateway-error';
+import { budgetPlan } from '../budget/budget-guard';
 import { compileKey, type CompiledKey } from './compiled-key';
 
 export type AuthenticatedKey = CompiledKey;
@@ -194,9 +195,12 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
         : new GatewayError('key_suspended', { keyId: k.keyId });
     if (k.routesEpoch !== this.groupsEpoch) {
       const routes = new Set<string>();
+      k.plan.groupBudgets = [];
       for (const g of k.doc.groupIds) {
         const group = this.groupDocs.get(g);
-        if (group && !group.deleted) for (const r of group.routes) routes.add(r);
+        if (!group || group.deleted) continue;
+        for (const r of group.routes) routes.add(r);
+        if (group.budget) k.plan.groupBudgets.push(budgetPlan('group', group.groupId, group.budget, now));
       }
       k.routes = routes;
       k.routesEpoch = this.groupsEpoch;

@@ -37,6 +37,8 @@ export interface GroupDocument {
   groupId: string;
   v: number;
   routes: string[];
+  // Shared by every key of the group (absent in documents projected before group budgets existed).
+  budget?: Budget | null;
   deleted: boolean;
 }
 
@@ -167,9 +169,22 @@ export const evolveGroup = (
 ): GroupDocument | null => {
   switch (event.type) {
     case 'GroupCreated':
-      return { groupId: event.data.groupId, v, routes: event.data.routes, deleted: false };
+      return {
+        groupId: event.data.groupId,
+        v,
+        routes: event.data.routes,
+        budget: event.data.budget ?? null,
+        deleted: false,
+      };
     case 'GroupUpdated':
-      return doc && { ...doc, v, routes: event.data.routes ?? doc.routes };
+      return (
+        doc && {
+          ...doc,
+          v,
+          routes: event.data.routes ?? doc.routes,
+          budget: event.data.budget === undefined ? (doc.budget ?? null) : event.data.budget,
+        }
+      );
     case 'GroupDeleted':
       return { groupId: event.data.groupId, v, routes: [], deleted: true };
     default: {

@@ -18,7 +18,11 @@ export const rateRejections = counter(
 );
 export const budgetRejections = counter(
   'keygate_budget_rejections_total',
-  'Requests refused because their key had spent its budget for the period',
+  "Requests refused because their key's or group's budget could not pay for them",
+);
+export const budgetClamps = counter(
+  'keygate_budget_clamps_total',
+  'Requests sent upstream with their completion limit lowered to what the budget could pay for',
 );
 export const concurrencyRejections = counter(
   'keygate_concurrency_rejections_total',

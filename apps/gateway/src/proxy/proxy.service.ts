@@ -1,11 +1,11 @@
 import type { ServerResponse } from 'node:http';
-import Decimal from 'decimal.js';
 import { Injectable } from '@nestjs/common';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestCompletedData } from '@keygate/contracts';
 import { jsonDepthExceeds, targetModel, type RoutesConfig } from '@keygate/platform';
 import {
+  budgetClamps,
   budgetRejections,
   concurrencyRejections,
   durationOf,
@@ -14,9 +14,10 @@ import {
   upstreamLatencyOf,
 } from './proxy.metrics';
 import { KeyAuthenticator, type AuthenticatedKey } from '../auth/key-authenticator';
-import { Admission, type AdmissionPlan, type AdmissionResult } from '../admission/admission';
+import { Admission, type AdmissionPlan, type AdmissionResult, type CostAsk } from '../admission/admission';
 import { admissionPlan } from '../auth/compiled-key';
-import { BudgetGuard } from '../budget/budget-guard';
+import { BudgetGuard, budgetError } from '../budget/budget-guard';
+import { clampCompletion } from '../budget/cost-estimate';
 import { clientIp, ipAllowed, parseCidrs } from '../auth/ip-rules';
 import type { NetworkCooldown } from '../auth/network-cooldown';
 import { rateLimitHeaders } from '../rate-limit/rate-limiter';
@@ -25,11 +26,7 @@ import type { CredentialSource } from './credentials';
 import { GatewayError, sendGatewayError } from './gateway-error';
 import { UpstreamClient, UpstreamError, type UpstreamEndpoint, type UpstreamResult } from './upstream';
 
-const PER_PERIOD = { day: 'daily', week: 'weekly', month: 'monthly' } as const;
 const tracer = trace.getTracer('keygate-gateway');
-
-// Nano-USD (an integer from the admission script) as a decimal USD string.
-const usd = (nanos: number): string => new Decimal(nanos).div(1e9).toFixed();
 
 // A mid-stream upstream failure (UpstreamError from the iterator) or a bug: still an answer from the table.
 const asGatewayError = (e: unknown): GatewayError => {
@@ -189,9 +186,11 @@ export class ProxyService {
 
       if (key.limit === undefined) throw new GatewayError('rate_limit_tier_unknown');
       let headers: Record<string, string> = {};
+      let upstreamBody = body as Record<string, unknown>;
       const plan = admissionPlan(key, Date.now());
       if (Admission.needed(plan)) {
-        const admitted = await this.admit(plan, key.keyId, outcome.requestId);
+        const ask = Admission.budgeted(plan) ? this.budgets.ask(endpoint, upstreamBody, route) : undefined;
+        const admitted = await this.admit(plan, key.keyId, outcome.requestId, ask);
         if (admitted) {
           headers = rateLimitHeaders(admitted);
           if (admitted.verdict === 'rate_limited') {
@@ -209,13 +208,13 @@ export class ProxyService {
           }
           if (admitted.verdict === 'budget_exceeded') {
             budgetRejections.inc();
-            const budget = key.budget!;
-            throw new GatewayError('budget_exceeded', {
-              message:
-                `This API key has spent its ${PER_PERIOD[budget.period]} budget of ${budget.amountUsd} USD ` +
-                `(${usd(admitted.spentNanos)} USD spent this period).`,
-              headers,
-            });
+            throw budgetError(admitted.refusal!, headers);
+          }
+          // The budgets cannot pay for the answer the client allows: the provider is told to stop in time.
+          if (ask && admitted.grantedTokens < ask.maxTokens) {
+            upstreamBody = clampCompletion(upstreamBody, admitted.grantedTokens);
+            headers['x-keygate-budget-clamped'] = String(admitted.grantedTokens);
+            budgetClamps.inc();
           }
         }
         charge = plan;
@@ -227,7 +226,7 @@ export class ProxyService {
       });
       const result = await this.callWithFallback(
         endpoint,
-        body as Record<string, unknown>,
+        upstreamBody,
         route.name,
         abort.signal,
         outcome,
@@ -274,10 +273,7 @@ export class ProxyService {
     } finally {
       // Whatever ended the request (a stream cut short, a client gone, an error mid-stream), the tokens the
       // ledger will bill are charged to the limiter and the budget counter too.
-      if (charge) {
-        this.settle(charge, outcome);
-        void this.admission.release(charge, outcome.requestId).catch(() => undefined);
-      }
+      if (charge) this.settle(charge, outcome);
       const latencyMs = Math.round(performance.now() - started);
       requests.inc({ endpoint, status: String(outcome.status) });
       durationOf[endpoint].observe(latencyMs / 1000);
@@ -288,11 +284,16 @@ export class ProxyService {
   // The admission script (rate limits and budget in one round trip), in an auth-like span. Redis away: a key with
   // a rate limit is refused (503), one with only a budget is served (null) — the ledger's suspension still
   // enforces its budget, only later.
-  private admit(plan: AdmissionPlan, keyId: string, requestId: string): Promise<AdmissionResult | null> {
+  private admit(
+    plan: AdmissionPlan,
+    keyId: string,
+    requestId: string,
+    ask: CostAsk | undefined,
+  ): Promise<AdmissionResult | null> {
     return tracer.startActiveSpan('ratelimit.check', (span) => {
       span.setAttribute('keygate.key.id', keyId);
       return this.admission
-        .admit(plan, requestId)
+        .admit(plan, requestId, ask)
         .then((d) => {
           span.setAttribute('keygate.ratelimit.allowed', d.verdict === 'admitted');
           return d;
@@ -306,11 +307,11 @@ export class ProxyService {
     });
   }
 
-  // One settlement script: the tokens the ledger will bill go to the token limit, their cost to the budget.
+  // Settlement: the tokens the ledger will bill go to the token limit, their cost to the budgets, and what the
+  // request held (its lease, its budget holds) is given back — also when it failed and used nothing.
   private settle(plan: AdmissionPlan, outcome: Outcome): void {
     const tokens = outcome.promptTokens + outcome.completionTokens;
-    if (tokens === 0) return;
-    const nanos = plan.budget
+    const nanos = Admission.budgeted(plan)
       ? this.budgets.costNanos(outcome.upstreamModel, outcome.promptTokens, outcome.completionTokens)
       : 0;
     void this.admission.settle(plan, outcome.requestId, tokens, nanos).catch(() => undefined);

@@ -21,6 +21,7 @@ const routes: RoutesConfig = {
     'gpt-4o': {
       name: 'gpt-4o',
       timeoutMs: 1000,
+      maxOutputTokens: 4096,
       targets: [{ provider: 'azure-eu', deployment: 'gpt-4o-eu' }],
     },
   },

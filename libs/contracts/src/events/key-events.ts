@@ -99,6 +99,8 @@ export interface GroupCreatedData {
   name: string;
   description: string;
   routes: string[];
+  // Shared by every key of the group: their spend together stays within it (absent before group budgets).
+  budget?: Budget | null;
 }
 
 export interface GroupUpdatedData {
@@ -106,6 +108,7 @@ export interface GroupUpdatedData {
   name?: string;
   description?: string;
   routes?: string[];
+  budget?: Budget | null; // null: the budget is removed
 }
 
 export interface GroupDeletedData {

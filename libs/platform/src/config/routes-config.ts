@@ -23,6 +23,9 @@ export interface RouteConfig {
   name: string;
   targets: RouteTarget[];
   timeoutMs: number;
+  // The most completion tokens the route's models answer with (per choice). Budgets reserve a request's worst
+  // case from it when the client sets no limit, so it must not be below the models' own maximum.
+  maxOutputTokens: number;
 }
 
 export interface Price {
@@ -41,6 +44,9 @@ export interface RoutesConfig {
   pricing: Record<string, Price>;
   tiers: Record<string, Tier>;
 }
+
+// A route that does not say: generous for today's chat models (gpt-4o and gpt-4o-mini answer at most 16,384).
+const DEFAULT_MAX_OUTPUT_TOKENS = 32_768;
 
 // Names from the file are data: looked up as own properties only, so `constructor` or `__proto__` names nothing
 // unless the file defines it.
@@ -113,6 +119,10 @@ export const parseRoutesConfig = (text: string, env: NodeJS.ProcessEnv = process
       name,
       targets,
       timeoutMs: r.timeoutMs === undefined ? 30000 : positiveInt(r.timeoutMs, `routes.${name}.timeoutMs`),
+      maxOutputTokens:
+        r.maxOutputTokens === undefined
+          ? DEFAULT_MAX_OUTPUT_TOKENS
+          : positiveInt(r.maxOutputTokens, `routes.${name}.maxOutputTokens`),
     };
   }
   const pricing = dictionary<Price>();

@@ -12,6 +12,14 @@ export interface RateLimit {
   tokensPerMinute?: number;
   // Requests of this key in flight at once, across every gateway instance (a lease each, issue 19).
   maxConcurrentRequests?: number;
+  // Limits of the key's requests to one route (by route name, as clients name it in "model"), enforced on top of
+  // the key's own: e.g. { "gpt-4o": { requestsPerMinute: 10 } } with requestsPerMinute 100 for the key.
+  routes?: Record<string, RouteLimit>;
+}
+
+export interface RouteLimit {
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
 }
 
 export interface Budget {

@@ -40,9 +40,10 @@ export class GatewayEnv extends CommonEnv {
   // How often group routes and provider credentials are reloaded whatever the change notices said.
   @IsInt() @Min(1000) @Max(30_000) PROJECTION_RECONCILE_MS: number = 30_000;
 
-  // A key's concurrency lease (rateLimit.maxConcurrentRequests) is returned when its request ends; one held by a
-  // gateway that died expires after this long (and a request running longer stops counting against the cap).
-  @IsInt() @Min(1000) @Max(86_400_000) CONCURRENCY_LEASE_MS: number = 300_000;
+  // What an admitted request holds in Redis — its concurrency lease (rateLimit.maxConcurrentRequests) and its
+  // budget hold — is given back when it ends; what a gateway that died was holding expires after this long (and a
+  // request running longer stops counting against the cap; its cost is charged when it ends all the same).
+  @IsInt() @Min(1000) @Max(86_400_000) IN_FLIGHT_TTL_MS: number = 300_000;
 
   @IsInt() @Min(1) @Max(100_000) USAGE_BUFFER_MAX: number = 10_000;
   @IsInt() @Min(1) @Max(60_000) USAGE_FLUSH_MS: number = 100;

@@ -149,7 +149,7 @@ const health = healthParts({
     },
     {
       provide: Admission,
-      useFactory: (redis: Redis, env: GatewayEnv) => new Admission(redis, env.CONCURRENCY_LEASE_MS),
+      useFactory: (redis: Redis, env: GatewayEnv) => new Admission(redis, env.IN_FLIGHT_TTL_MS),
       inject: [Redis, GatewayEnv],
     },
     {

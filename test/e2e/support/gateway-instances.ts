@@ -1,7 +1,13 @@
-import { freeTestPort, startService, type TestStack } from '@keygate/testing/stack/test-stack';
+import {
+  freeTestPort,
+  startService,
+  type RunningService,
+  type TestStack,
+} from '@keygate/testing/stack/test-stack';
 
 export interface GatewayInstances {
   urls: string[];
+  services: RunningService[]; // services[i].stop('SIGKILL') kills instance i as a crash would
   stop(): Promise<void>;
 }
 
@@ -19,5 +25,5 @@ export const startGateways = async (
       startService(stack, 'gateway', { ...overrides, GATEWAY_PORT: String(p) }, `${urls[i]}/health/ready`),
     ),
   );
-  return { urls, stop: async () => void (await Promise.all(services.map((s) => s.stop()))) };
+  return { urls, services, stop: async () => void (await Promise.all(services.map((s) => s.stop()))) };
 };

@@ -99,4 +99,42 @@ describe('Admission on Redis', () => {
     expect(await admit('req_8')).toBe('concurrency_limited');
     await redis.del(...Object.values(admissionKeys(id)));
   });
+
+  it('limits a route on top of the key: its own window per route, refusals write nothing', async () => {
+    const id = `key_rttest${randomBytes(6).toString('hex')}`;
+    const routed = planOf(id, {
+      requestsPerMinute: 5,
+      tokensPerMinute: 0,
+      routes: { 'gpt-4o': { requestsPerMinute: 2 }, 'gpt-4o-mini': { tokensPerMinute: 100 } },
+    });
+    const admit = (rid: string, route: string) => admission.admit(routed, rid, undefined, route);
+    expect((await admit('req_1', 'gpt-4o')).verdict).toBe('admitted');
+    expect((await admit('req_2', 'gpt-4o')).verdict).toBe('admitted');
+    const refused = await admit('req_3', 'gpt-4o');
+    expect(refused).toMatchObject({
+      verdict: 'rate_limited',
+      routeLimited: { route: 'gpt-4o', requestsPerMinute: 2 },
+    });
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
+    // The key's window counted the two admitted only; another route is still open.
+    expect(await redis.zcard(admissionKeys(id).requests)).toBe(2);
+    expect(await admit('req_4', 'gpt-4o-mini')).toMatchObject({ verdict: 'admitted', remainingRequests: 2 });
+    // A route's token limit is charged at settlement, for that route only.
+    await admission.settle(routed, 'req_4', 100, 0, 'gpt-4o-mini');
+    expect((await admit('req_5', 'gpt-4o-mini')).routeLimited).toMatchObject({ route: 'gpt-4o-mini' });
+    expect((await admit('req_6', 'text-embedding-3-small')).verdict).toBe('admitted');
+    // The key's own limit still holds over every route: 5 a minute.
+    expect((await admit('req_7', 'text-embedding-3-small')).verdict).toBe('admitted');
+    expect(await admit('req_8', 'text-embedding-3-small')).toMatchObject({
+      verdict: 'rate_limited',
+      routeLimited: null,
+    });
+    const k = admissionKeys(id);
+    await redis.del(
+      ...Object.values(k),
+      `${k.requests}:gpt-4o`,
+      `${k.tokens}:gpt-4o-mini`,
+      `${k.tokenSum}:gpt-4o-mini`,
+    );
+  });
 });

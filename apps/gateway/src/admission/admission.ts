@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { RouteLimit } from '@keygate/contracts';
 import type { EffectiveLimit } from '../rate-limit/rate-limiter';
 import { ADMIT, HOLD_ONLY, SETTLE } from './scripts';
 
@@ -9,6 +10,7 @@ import { ADMIT, HOLD_ONLY, SETTLE } from './scripts';
 //   kg:rl:{keyId}:t                      token log:   zset, member = "<tokens>:<request id>", score = settle ms
 //   kg:rl:{keyId}:ts                     running sum of the token log (a cache of it: recounted when missing)
 //   kg:rl:{keyId}:c                      leases:      zset, member = request id, score = expiry ms (in flight)
+//   kg:rl:{keyId}:r|t|ts:<route>         the same three for a route the key limits (rateLimit.routes)
 //   kg:spend:{keyId}:<period>:<start>    nano-USD spent in the budget period that starts on <start> (YYYY-MM-DD)
 //   kg:hold:{keyId}                      budget holds: zset, member = request id, score = expiry ms
 //   kg:hold:{keyId}:n                    hash, request id → nano-USD it holds, and "+" → their sum
@@ -95,6 +97,7 @@ export interface AdmissionResult {
   resetTokensMs: number;
   retryAfterMs: number;
   grantedTokens: number; // completion tokens the budgets pay for (the ask's maxTokens when none limits it)
+  routeLimited: (RouteLimit & { route: string }) | null; // rate_limited by the key's limit on this route
   refusal: BudgetRefusal | null; // budget_exceeded: the budget that refused
 }
 
@@ -115,6 +118,18 @@ const noBudget = (keys: AdmissionKeys): string[] => [
 ];
 const budgetKeys = (b: BudgetPlan): string[] => [b.counter.key, b.holds, b.held];
 
+// The key's structures for one route it limits (the key's own names with the route appended: same slot).
+const routeKeys = (keys: AdmissionKeys, route: string): string[] => [
+  `${keys.requests}:${route}`,
+  `${keys.tokens}:${route}`,
+  `${keys.tokenSum}:${route}`,
+];
+
+const routeLimitOf = (plan: AdmissionPlan, route: string): RouteLimit | undefined =>
+  route && plan.limit?.routes && Object.hasOwn(plan.limit.routes, route)
+    ? plan.limit.routes[route]
+    : undefined;
+
 export class Admission {
   private readonly redis: AdmissionRedis;
 
@@ -124,9 +139,9 @@ export class Admission {
     redis: Redis,
     private readonly inFlightMs = 300_000,
   ) {
-    redis.defineCommand('kgAdmit', { numberOfKeys: 7, lua: ADMIT });
+    redis.defineCommand('kgAdmit', { numberOfKeys: 10, lua: ADMIT });
     redis.defineCommand('kgHold', { numberOfKeys: 3, lua: HOLD_ONLY });
-    redis.defineCommand('kgSettle', { numberOfKeys: 6, lua: SETTLE });
+    redis.defineCommand('kgSettle', { numberOfKeys: 8, lua: SETTLE });
     this.redis = redis as AdmissionRedis;
   }
 
@@ -143,7 +158,12 @@ export class Admission {
    * Admits a request: its groups' budgets hold its cost first (one script each), then the key's script decides
    * its limits, its cap and its own budget. Whatever refuses it, what was held for it is given back.
    */
-  async admit(plan: AdmissionPlan, requestId: string, ask: CostAsk = NO_COST): Promise<AdmissionResult> {
+  async admit(
+    plan: AdmissionPlan,
+    requestId: string,
+    ask: CostAsk = NO_COST,
+    route = '',
+  ): Promise<AdmissionResult> {
     let granted = ask.maxTokens;
     const held: BudgetPlan[] = [];
     for (const group of plan.groupBudgets) {
@@ -159,13 +179,18 @@ export class Admission {
       );
       if (r[0] === 0) {
         await this.giveBack(held, requestId);
-        return refused(plan, { budget: group, spentNanos: r[1], heldNanos: r[2], later: r[4] === 1 }, granted);
+        return refused(
+          plan,
+          { budget: group, spentNanos: r[1], heldNanos: r[2], later: r[4] === 1 },
+          granted,
+        );
       }
       held.push(group);
       granted = r[3];
     }
     const { keys, limit, budget } = plan;
     const [spend, holds, heldBy] = budget ? budgetKeys(budget) : noBudget(keys);
+    const routeLimit = routeLimitOf(plan, route);
     const r = await this.redis
       .kgAdmit(
         keys.requests,
@@ -175,6 +200,7 @@ export class Admission {
         keys.leases,
         holds,
         heldBy,
+        ...routeKeys(keys, route),
         limit?.requestsPerMinute ?? 0,
         limit?.tokensPerMinute ?? 0,
         requestId,
@@ -185,6 +211,8 @@ export class Admission {
         ask.outNanos,
         granted,
         ask.minTokens,
+        routeLimit?.requestsPerMinute ?? 0,
+        routeLimit?.tokensPerMinute ?? 0,
       )
       .catch(async (e: unknown) => {
         await this.giveBack(held, requestId);
@@ -201,6 +229,7 @@ export class Admission {
       resetTokensMs: r[4],
       retryAfterMs: r[5],
       grantedTokens: r[8],
+      routeLimited: r[10] === 1 ? { route, ...routeLimit! } : null,
       refusal:
         verdict === 'budget_exceeded' && budget
           ? { budget, spentNanos: r[6], heldNanos: r[7], later: r[9] === 1 }
@@ -212,10 +241,26 @@ export class Admission {
    * Settles an admitted request, whatever ended it (an answer, an error, an abort, a timeout): charges its tokens
    * (when the key has a token limit) and its exact cost to every budget, and gives back its holds and its lease.
    */
-  async settle(plan: AdmissionPlan, requestId: string, tokens: number, nanos: number): Promise<void> {
-    const tokenCount = plan.limit?.tokensPerMinute ? Math.max(0, Math.round(tokens)) : 0;
+  async settle(
+    plan: AdmissionPlan,
+    requestId: string,
+    tokens: number,
+    nanos: number,
+    route = '',
+  ): Promise<void> {
+    const used = Math.max(0, Math.round(tokens));
+    const tokenCount = plan.limit?.tokensPerMinute ? used : 0;
+    const routeTokens = routeLimitOf(plan, route)?.tokensPerMinute ? used : 0;
     const cost = Math.max(0, nanos);
-    if (!tokenCount && !cost && !plan.limit?.maxConcurrentRequests && !Admission.budgeted(plan)) return;
+    if (
+      !tokenCount &&
+      !routeTokens &&
+      !cost &&
+      !plan.limit?.maxConcurrentRequests &&
+      !Admission.budgeted(plan)
+    )
+      return;
+    const [, routeTokenLog, routeTokenSum] = routeKeys(plan.keys, route);
     const own = plan.budget ? budgetKeys(plan.budget) : noBudget(plan.keys);
     await Promise.all([
       this.redis.kgSettle(
@@ -225,10 +270,13 @@ export class Admission {
         plan.keys.leases,
         own[1],
         own[2],
+        routeTokenLog,
+        routeTokenSum,
         tokenCount,
         requestId,
         plan.budget ? cost : 0,
         plan.budget?.counter.ttlMs ?? 0,
+        routeTokens,
       ),
       ...plan.groupBudgets.map((g) => this.settleGroup(g, requestId, cost)),
     ]);
@@ -244,10 +292,13 @@ export class Admission {
       `${held}:c`,
       holds,
       held,
+      `${held}:rt`,
+      `${held}:rts`,
       0,
       requestId,
       nanos,
       g.counter.ttlMs,
+      0,
     );
   }
 
@@ -258,6 +309,7 @@ export class Admission {
 
 const refused = (plan: AdmissionPlan, refusal: BudgetRefusal, granted: number): AdmissionResult => ({
   verdict: 'budget_exceeded',
+  routeLimited: null,
   limit: plan.limit,
   remainingRequests: -1,
   resetRequestsMs: 0,

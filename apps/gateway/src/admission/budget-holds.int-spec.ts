@@ -25,7 +25,8 @@ describe('Budget holds on Redis', () => {
   });
   const held = async (p: AdmissionPlan, group = false): Promise<number> =>
     Number((await redis.hget((group ? p.groupBudgets[0] : p.budget)!.held, '+')) ?? 0);
-  const spent = async (p: AdmissionPlan): Promise<number> => Number((await redis.get(p.budget!.counter.key)) ?? 0);
+  const spent = async (p: AdmissionPlan): Promise<number> =>
+    Number((await redis.get(p.budget!.counter.key)) ?? 0);
   const created: string[] = [];
   const plan = (...args: Parameters<typeof planFor>): AdmissionPlan => {
     const p = planFor(...args);
@@ -43,10 +44,16 @@ describe('Budget holds on Redis', () => {
   it('holds the worst case, clamps to what is left, refuses when holds take the rest, settles the exact cost', async () => {
     const p = plan(`key_hold${run}a`, true, [], 100);
     // 1,000 + 5,000 × 100 = 501,000 held; 499,000 left.
-    expect(await admission.admit(p, 'req_1', ask)).toMatchObject({ verdict: 'admitted', grantedTokens: 5000 });
+    expect(await admission.admit(p, 'req_1', ask)).toMatchObject({
+      verdict: 'admitted',
+      grantedTokens: 5000,
+    });
     expect(await held(p)).toBe(501_000);
     // The rest pays for (499,000 − 1,000) / 100 = 4,980 completion tokens: clamped, and it holds all of it.
-    expect(await admission.admit(p, 'req_2', ask)).toMatchObject({ verdict: 'admitted', grantedTokens: 4980 });
+    expect(await admission.admit(p, 'req_2', ask)).toMatchObject({
+      verdict: 'admitted',
+      grantedTokens: 4980,
+    });
     expect(await held(p)).toBe(1_000_000);
     // Nothing left but what is held: refused, may fit later, and nothing written (no hold, no request logged).
     const refused = await admission.admit(p, 'req_3', ask);
@@ -59,7 +66,10 @@ describe('Budget holds on Redis', () => {
     await admission.settle(p, 'req_1', 0, 20_000);
     expect(await spent(p)).toBe(20_000);
     expect(await held(p)).toBe(499_000);
-    expect(await admission.admit(p, 'req_4', ask)).toMatchObject({ verdict: 'admitted', grantedTokens: 4800 });
+    expect(await admission.admit(p, 'req_4', ask)).toMatchObject({
+      verdict: 'admitted',
+      grantedTokens: 4800,
+    });
     // A request that failed upstream used nothing: its hold is given back, nothing charged.
     await admission.settle(p, 'req_2', 0, 0);
     await admission.settle(p, 'req_4', 0, 0);
@@ -74,7 +84,12 @@ describe('Budget holds on Redis', () => {
     expect(refused).toMatchObject({ verdict: 'budget_exceeded', retryAfterMs: 0 });
     expect(refused.refusal).toMatchObject({ spentNanos: 999_000, heldNanos: 0, later: false });
     // A cheaper request still fits: 900 for its prompt, one token.
-    const small = await admission.admit(p, 'req_2', { promptNanos: 900, outNanos: 100, maxTokens: 10, minTokens: 1 });
+    const small = await admission.admit(p, 'req_2', {
+      promptNanos: 900,
+      outNanos: 100,
+      maxTokens: 10,
+      minTokens: 1,
+    });
     expect(small).toMatchObject({ verdict: 'admitted', grantedTokens: 1 });
     await redis.set(p.budget!.counter.key, 1_000_000);
     expect((await admission.admit(p, 'req_3', { ...ask, promptNanos: 0, outNanos: 0 })).verdict).toBe(
@@ -111,9 +126,15 @@ describe('Budget holds on Redis', () => {
     const group = `grp_hold${run}`;
     const a = plan(`key_hold${run}e`, false, [group]);
     const b = plan(`key_hold${run}f`, true, [group], 1);
-    expect(await admission.admit(a, 'req_a1', ask)).toMatchObject({ verdict: 'admitted', grantedTokens: 5000 });
+    expect(await admission.admit(a, 'req_a1', ask)).toMatchObject({
+      verdict: 'admitted',
+      grantedTokens: 5000,
+    });
     // b's own budget has room; the group's rest (499,000) clamps it.
-    expect(await admission.admit(b, 'req_b1', ask)).toMatchObject({ verdict: 'admitted', grantedTokens: 4980 });
+    expect(await admission.admit(b, 'req_b1', ask)).toMatchObject({
+      verdict: 'admitted',
+      grantedTokens: 4980,
+    });
     expect(await held(a, true)).toBe(1_000_000);
     // b's own hold is what the group granted: 1,000 + 4,980 × 100.
     expect(await held(b)).toBe(499_000);

@@ -46,68 +46,99 @@ local function clock()
 end
 `;
 
-// ADMIT decides in this order, and a refused request is charged nothing:
-//   1. tokens per minute    (0 = none)  → verdict 0 (rate limited)
-//   2. requests per minute  (0 = none)  → verdict 0 (rate limited)
-//   3. concurrency          (0 = none)  → verdict 3 (as many unexpired leases as the key may hold)
-//   4. budget              (-1 = none)  → verdict 2 (HOLD refused)
-//   5. admitted: the request id joins the request log, takes a lease and holds its cost → verdict 1
-// KEYS: request log, token log, token sum, spend, leases, holds, held.
-// ARGV: rpm, tpm, request id, budget amount in nano-USD, max concurrent requests, in-flight lifetime ms,
-//       prompt nano-USD, nano-USD per completion token, max completion tokens, least completion tokens.
-// Returns {verdict, remaining requests (-1: no limit), requests reset ms, remaining tokens (-1), tokens reset ms,
-// retry-after ms, spent nano-USD, held nano-USD, granted completion tokens, 1 when the holds stand in the way}.
-export const ADMIT = `${HOLD_FUNCTION}
-local now = clock()
-local window = 60000
-local rpm = tonumber(ARGV[1])
-local tpm = tonumber(ARGV[2])
-local budget = tonumber(ARGV[4])
-local ttl = tonumber(ARGV[6])
-local out = {1, -1, 0, -1, 0, 0, 0, 0, tonumber(ARGV[9]), 0}
-local tokens = function(entries)
+// LIMIT (a function): a sliding 60-second window of requests and tokens on one request log, token log and token
+// sum (a cache of the token log's total, recounted when missing). Returns {1 | 0 (refused), remaining requests
+// (-1: no limit), requests reset ms, remaining tokens (-1), tokens reset ms, retry-after ms, requests counted}.
+const LIMIT_FUNCTION = `
+local function tokens_of(entries)
   local n = 0
   for i = 1, #entries do n = n + tonumber(string.match(entries[i], '^(%d+):')) end
   return n
 end
-if tpm > 0 then
-  local used = redis.call('GET', KEYS[3])
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - window)
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
-  if not used then
-    -- No running sum yet (or it expired apart from the log): count the log once.
-    used = tokens(redis.call('ZRANGE', KEYS[2], 0, -1))
-  else
-    used = math.max(tonumber(used) - tokens(expired), 0)
+local function limit(requests, tokens, tokenSum, rpm, tpm, now)
+  local window = 60000
+  local out = {1, -1, 0, -1, 0, 0, 0}
+  if tpm > 0 then
+    local used = redis.call('GET', tokenSum)
+    local expired = redis.call('ZRANGEBYSCORE', tokens, '-inf', now - window)
+    redis.call('ZREMRANGEBYSCORE', tokens, '-inf', now - window)
+    if not used then
+      -- No running sum yet (or it expired apart from the log): count the log once.
+      used = tokens_of(redis.call('ZRANGE', tokens, 0, -1))
+    else
+      used = math.max(tonumber(used) - tokens_of(expired), 0)
+    end
+    local first = redis.call('ZRANGE', tokens, 0, 0, 'WITHSCORES')
+    if #first == 0 then used = 0 end
+    if used > 0 then
+      redis.call('SET', tokenSum, used, 'PX', window)
+    else
+      redis.call('DEL', tokenSum)
+    end
+    out[4] = math.max(tpm - used, 0)
+    if #first > 0 then out[5] = math.ceil(tonumber(first[2]) + window - now) end
+    if used >= tpm then
+      out[1] = 0
+      out[6] = out[5]
+      return out
+    end
   end
-  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  if #first == 0 then used = 0 end
-  if used > 0 then
-    redis.call('SET', KEYS[3], used, 'PX', window)
-  else
-    redis.call('DEL', KEYS[3])
+  if rpm > 0 then
+    redis.call('ZREMRANGEBYSCORE', requests, '-inf', now - window)
+    local count = redis.call('ZCARD', requests)
+    out[7] = count
+    out[2] = rpm - count
+    if count >= rpm then
+      local oldest = redis.call('ZRANGE', requests, 0, 0, 'WITHSCORES')
+      out[1] = 0
+      out[2] = 0
+      out[3] = math.ceil(tonumber(oldest[2]) + window - now)
+      out[6] = out[3]
+    end
   end
-  out[4] = math.max(tpm - used, 0)
-  if #first > 0 then out[5] = math.ceil(tonumber(first[2]) + window - now) end
-  if used >= tpm then
-    out[1] = 0
-    out[6] = out[5]
-    return out
-  end
+  return out
 end
-local count = 0
-if rpm > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-  count = redis.call('ZCARD', KEYS[1])
-  if count >= rpm then
-    local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local function log_request(requests, rpm, rid, now, out)
+  if rpm == 0 then return end
+  redis.call('ZADD', requests, now, rid)
+  redis.call('PEXPIRE', requests, 60000)
+  local oldest = redis.call('ZRANGE', requests, 0, 0, 'WITHSCORES')
+  out[2] = rpm - out[7] - 1
+  out[3] = math.ceil(tonumber(oldest[2]) + 60000 - now)
+end
+`;
+
+// ADMIT decides in this order, and a refused request is charged nothing:
+//   1. the key's tokens, then requests, per minute  (0 = none) → verdict 0 (rate limited)
+//   2. the same for the request's route, when the key limits it → verdict 0, route flag set
+//   3. concurrency          (0 = none)  → verdict 3 (as many unexpired leases as the key may hold)
+//   4. budget              (-1 = none)  → verdict 2 (HOLD refused)
+//   5. admitted: the request id joins the request logs, takes a lease and holds its cost → verdict 1
+// KEYS: request log, token log, token sum, spend, leases, holds, held, the route's request log, token log, sum.
+// ARGV: rpm, tpm, request id, budget amount in nano-USD, max concurrent requests, in-flight lifetime ms,
+//       prompt nano-USD, nano-USD per completion token, max completion tokens, least completion tokens,
+//       the route's rpm, the route's tpm.
+// Returns {verdict, remaining requests (-1: no limit), requests reset ms, remaining tokens (-1), tokens reset ms,
+// retry-after ms, spent nano-USD, held nano-USD, granted completion tokens, 1 when the holds stand in the way,
+// 1 when the route's limit refused}.
+export const ADMIT = `${HOLD_FUNCTION}${LIMIT_FUNCTION}
+local now = clock()
+local rpm = tonumber(ARGV[1])
+local budget = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[6])
+local rrpm = tonumber(ARGV[11])
+local k = limit(KEYS[1], KEYS[2], KEYS[3], rpm, tonumber(ARGV[2]), now)
+local out = {k[1], k[2], k[3], k[4], k[5], k[6], 0, 0, tonumber(ARGV[9]), 0, 0}
+if k[1] == 0 then return out end
+local r = {1, -1, 0, -1, 0, 0, 0}
+if rrpm > 0 or tonumber(ARGV[12]) > 0 then
+  r = limit(KEYS[8], KEYS[9], KEYS[10], rrpm, tonumber(ARGV[12]), now)
+  if r[1] == 0 then
     out[1] = 0
-    out[2] = 0
-    out[3] = math.ceil(tonumber(oldest[2]) + window - now)
-    out[6] = out[3]
+    out[6] = r[6]
+    out[11] = 1
     return out
   end
-  out[2] = rpm - count
 end
 local concurrent = tonumber(ARGV[5])
 if concurrent > 0 then
@@ -131,13 +162,10 @@ if budget >= 0 then
     return out
   end
 end
-if rpm > 0 then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window)
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  out[2] = rpm - count - 1
-  out[3] = math.ceil(tonumber(oldest[2]) + window - now)
-end
+log_request(KEYS[1], rpm, ARGV[3], now, k)
+out[2] = k[2]
+out[3] = k[3]
+log_request(KEYS[8], rrpm, ARGV[3], now, r)
 if concurrent > 0 then
   redis.call('ZADD', KEYS[5], now + ttl, ARGV[3])
   redis.call('PEXPIRE', KEYS[5], ttl)
@@ -154,20 +182,23 @@ return hold(KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[1]), tonumber(ARGV[2]), ton
 
 // SETTLE charges what an admitted request used, whatever ended it (an answer, an error, a cut stream), and gives
 // back what it held: its budget hold and its lease.
-// KEYS: token log, token sum, spend, leases, holds, held. ARGV: tokens (0 = no token limit to charge), request id,
-// cost in nano-USD (0 = nothing to charge), the spend counter's lifetime in ms. Tokens are charged once per request
+// KEYS: token log, token sum, spend, leases, holds, held, the route's token log, its token sum.
+// ARGV: tokens (0 = no token limit to charge), request id, cost in nano-USD (0 = nothing to charge), the spend
+// counter's lifetime in ms, tokens for the route's token limit (0 = none). Tokens are charged once per request
 // id (a retried settlement counts once).
 export const SETTLE = `
-local tokens = tonumber(ARGV[1])
-if tokens > 0 then
+local function charge(log, sum, n, rid)
+  if n <= 0 then return end
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  if redis.call('ZADD', KEYS[1], now, ARGV[1] .. ':' .. ARGV[2]) == 1 and redis.call('EXISTS', KEYS[2]) == 1 then
-    redis.call('INCRBY', KEYS[2], ARGV[1])
+  if redis.call('ZADD', log, now, n .. ':' .. rid) == 1 and redis.call('EXISTS', sum) == 1 then
+    redis.call('INCRBY', sum, n)
   end
-  redis.call('PEXPIRE', KEYS[1], 60000)
-  redis.call('PEXPIRE', KEYS[2], 60000)
+  redis.call('PEXPIRE', log, 60000)
+  redis.call('PEXPIRE', sum, 60000)
 end
+charge(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2])
+charge(KEYS[7], KEYS[8], tonumber(ARGV[5]), ARGV[2])
 redis.call('ZREM', KEYS[4], ARGV[2])
 local held = redis.call('HGET', KEYS[6], ARGV[2])
 if held then

@@ -190,12 +190,26 @@ export class ProxyService {
       const plan = admissionPlan(key, Date.now());
       if (Admission.needed(plan)) {
         const ask = Admission.budgeted(plan) ? this.budgets.ask(endpoint, upstreamBody, route) : undefined;
-        const admitted = await this.admit(plan, key.keyId, outcome.requestId, ask);
+        const admitted = await this.admit(plan, outcome, ask);
         if (admitted) {
           headers = rateLimitHeaders(admitted);
           if (admitted.verdict === 'rate_limited') {
             rateRejections.inc();
-            throw new GatewayError('rate_limit_exceeded', { headers });
+            const r = admitted.routeLimited;
+            throw new GatewayError('rate_limit_exceeded', {
+              headers,
+              ...(r && {
+                message:
+                  `Rate limit reached for requests to ${r.route} on this API key (` +
+                  [
+                    r.requestsPerMinute && `${r.requestsPerMinute} requests`,
+                    r.tokensPerMinute && `${r.tokensPerMinute} tokens`,
+                  ]
+                    .filter(Boolean)
+                    .join(', ') +
+                  ' per minute). Retry after the time in Retry-After.',
+              }),
+            });
           }
           if (admitted.verdict === 'concurrency_limited') {
             concurrencyRejections.inc();
@@ -224,13 +238,7 @@ export class ProxyService {
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished) abort.abort();
       });
-      const result = await this.callWithFallback(
-        endpoint,
-        upstreamBody,
-        route.name,
-        abort.signal,
-        outcome,
-      );
+      const result = await this.callWithFallback(endpoint, upstreamBody, route.name, abort.signal, outcome);
       if (result.kind === 'error') throw GatewayError.fromUpstream(result);
       if (result.kind === 'json') {
         outcome.status = result.status;
@@ -284,16 +292,11 @@ export class ProxyService {
   // The admission script (rate limits and budget in one round trip), in an auth-like span. Redis away: a key with
   // a rate limit is refused (503), one with only a budget is served (null) — the ledger's suspension still
   // enforces its budget, only later.
-  private admit(
-    plan: AdmissionPlan,
-    keyId: string,
-    requestId: string,
-    ask: CostAsk | undefined,
-  ): Promise<AdmissionResult | null> {
+  private admit(plan: AdmissionPlan, o: Outcome, ask: CostAsk | undefined): Promise<AdmissionResult | null> {
     return tracer.startActiveSpan('ratelimit.check', (span) => {
-      span.setAttribute('keygate.key.id', keyId);
+      span.setAttribute('keygate.key.id', o.keyId!);
       return this.admission
-        .admit(plan, requestId, ask)
+        .admit(plan, o.requestId, ask, o.route!)
         .then((d) => {
           span.setAttribute('keygate.ratelimit.allowed', d.verdict === 'admitted');
           return d;
@@ -314,7 +317,7 @@ export class ProxyService {
     const nanos = Admission.budgeted(plan)
       ? this.budgets.costNanos(outcome.upstreamModel, outcome.promptTokens, outcome.completionTokens)
       : 0;
-    void this.admission.settle(plan, outcome.requestId, tokens, nanos).catch(() => undefined);
+    void this.admission.settle(plan, outcome.requestId, tokens, nanos, outcome.route!).catch(() => undefined);
   }
 
   private async callWithFallback(

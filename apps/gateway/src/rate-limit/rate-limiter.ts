@@ -1,4 +1,4 @@
-import type { RateLimit } from '@keygate/contracts';
+import type { RateLimit, RouteLimit } from '@keygate/contracts';
 import type { Tier } from '@keygate/platform';
 import type { AdmissionResult } from '../admission/admission';
 
@@ -9,6 +9,8 @@ export interface EffectiveLimit {
   tokensPerMinute: number;
   // Present when the key caps its requests in flight (the key's own number; tiers do not set one).
   maxConcurrentRequests?: number;
+  // Present when the key limits some routes (by route name), on top of the numbers above.
+  routes?: Record<string, RouteLimit>;
 }
 
 // null: the key has no limit. undefined: it names a tier this gateway does not know (removed from routes.yaml
@@ -23,10 +25,14 @@ export const effectiveLimit = (
   const rpm = rl.requestsPerMinute ?? tier?.requestsPerMinute ?? 0;
   const tpm = rl.tokensPerMinute ?? tier?.tokensPerMinute ?? 0;
   const concurrent = rl.maxConcurrentRequests ?? 0;
-  if (!rpm && !tpm && !concurrent) return null;
-  return concurrent > 0
-    ? { requestsPerMinute: rpm, tokensPerMinute: tpm, maxConcurrentRequests: concurrent }
-    : { requestsPerMinute: rpm, tokensPerMinute: tpm };
+  const routes = rl.routes && Object.keys(rl.routes).length > 0 ? rl.routes : undefined;
+  if (!rpm && !tpm && !concurrent && !routes) return null;
+  return {
+    requestsPerMinute: rpm,
+    tokensPerMinute: tpm,
+    ...(concurrent > 0 ? { maxConcurrentRequests: concurrent } : {}),
+    ...(routes ? { routes } : {}),
+  };
 };
 
 export const rateLimitHeaders = (d: AdmissionResult): Record<string, string> => {

@@ -51,6 +51,7 @@ export const keyContext = (): ApiKeyContext => ({
   now: new Date(),
   groupExists: () => false,
   tierExists: () => false,
+  routeExists: () => false,
 });
 
 export const meta = () => ({ actor: 'it', requestId: `req_${randomUUID().replace(/-/g, '')}` });

@@ -10,11 +10,13 @@ export const KEY_ID = `key_${'A'.repeat(22)}`;
 export const HASH = 'a'.repeat(64);
 export const NEW_HASH = 'b'.repeat(64);
 export const GROUPS = new Set(['grp_one', 'grp_two']);
+export const ROUTES = new Set(['gpt-4o', 'gpt-4o-mini']);
 
 export const context = (): ApiKeyContext => ({
   now: NOW,
   groupExists: (id) => GROUPS.has(id),
   tierExists: (tier) => tier === 'free',
+  routeExists: (route) => ROUTES.has(route),
 });
 export const spec = deciderSpec(apiKeyDecider, context);
 

@@ -77,6 +77,7 @@ export interface ApiKeyContext {
   now: Date;
   groupExists: (groupId: string) => boolean; // exists and not deleted
   tierExists: (tier: string) => boolean; // a tier of routes.yaml
+  routeExists: (route: string) => boolean; // a route of routes.yaml
 }
 
 // The group ids decide will ask ctx.groupExists about, so the handler can load exactly those.
@@ -142,7 +143,7 @@ const createKey = (data: CreateKeyData, state: ApiKeyState, ctx: ApiKeyContext):
       expiresAt: requireExpiry(data.expiresAt ?? null, ctx.now),
       ipAllow: requireIpList('ipAllow', data.ipAllow ?? []),
       ipDeny: requireIpList('ipDeny', data.ipDeny ?? []),
-      rateLimit: requireRateLimit(data.rateLimit ?? null, ctx.tierExists),
+      rateLimit: requireRateLimit(data.rateLimit ?? null, ctx),
       budget: requireBudget(data.budget ?? null),
       createdAt: ctx.now.toISOString(),
     },
@@ -194,7 +195,14 @@ const changeRestrictions = (
     if (!sameValue(ipDeny, key.ipDeny)) changes.ipDeny = ipDeny;
   }
   if (data.rateLimit !== undefined && !sameValue(data.rateLimit, key.rateLimit)) {
-    changes.rateLimit = requireRateLimit(data.rateLimit, ctx.tierExists);
+    // As with groups, only the routes a change introduces must exist: a per-route limit the key already has on a
+    // route since removed from routes.yaml does not block an unrelated edit.
+    const limited = key.rateLimit?.routes ?? {};
+    const rateLimit = requireRateLimit(data.rateLimit, {
+      tierExists: ctx.tierExists,
+      routeExists: (route) => Object.hasOwn(limited, route) || ctx.routeExists(route),
+    });
+    if (!sameValue(rateLimit, key.rateLimit)) changes.rateLimit = rateLimit;
   }
   if (data.budget !== undefined) {
     const budget = requireBudget(data.budget);

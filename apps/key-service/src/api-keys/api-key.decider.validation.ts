@@ -1,4 +1,11 @@
-import { hasPrefix, redactApiKeys, type Budget, type BudgetPeriod, type RateLimit } from '@keygate/contracts';
+import {
+  hasPrefix,
+  redactApiKeys,
+  type Budget,
+  type BudgetPeriod,
+  type RateLimit,
+  type RouteLimit,
+} from '@keygate/contracts';
 import { DomainError } from '../domain-errors';
 import { normalizeCidrList } from './cidr';
 
@@ -17,6 +24,11 @@ export const KEY_LIMITS = {
   dormantAfterDays: 3650,
   perMinute: 1_000_000_000,
   concurrentRequests: 100_000,
+  // The ranges REST and gRPC accept for a key's own numbers (their DTO) and for each of its per-route limits.
+  requestsPerMinute: 10_000_000,
+  tokensPerMinute: 1_000_000_000,
+  routeLimits: 50,
+  routeName: 128,
 } as const;
 
 const BUDGET_PERIODS: readonly BudgetPeriod[] = ['day', 'week', 'month'];
@@ -148,18 +160,65 @@ const requirePerMinute = (field: string, value: unknown): number => {
   return value as number;
 };
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const requireRouteLimit = (route: string, value: unknown): RouteLimit => {
+  const field = `rateLimit.routes.${route}`;
+  if (!isObject(value)) throw invalidField(field, 'must be an object');
+  const { requestsPerMinute, tokensPerMinute, ...rest } = value as RouteLimit;
+  if (Object.keys(rest).length > 0)
+    throw invalidField(field, `has unknown fields ${Object.keys(rest).join(', ')}`);
+  const limit: RouteLimit = {};
+  for (const [name, given] of [
+    ['requestsPerMinute', requestsPerMinute],
+    ['tokensPerMinute', tokensPerMinute],
+  ] as const) {
+    if (given === undefined) continue;
+    const max = KEY_LIMITS[name];
+    if (!Number.isInteger(given) || given < 1 || given > max)
+      throw invalidField(`${field}.${name}`, `must be an integer from 1 to ${max}`);
+    limit[name] = given;
+  }
+  if (Object.keys(limit).length === 0)
+    throw invalidField(field, 'needs requestsPerMinute or tokensPerMinute');
+  return limit;
+};
+
+// The shape of rateLimit.routes (route name → its limits). Whether each route exists is the decider's question:
+// the REST and gRPC DTOs apply this part too, so both refuse a malformed entry with the same words.
+export const requireRouteLimits = (value: unknown): Record<string, RouteLimit> => {
+  if (!isObject(value)) throw invalidField('rateLimit.routes', 'must be an object of route name → limits');
+  const entries = Object.entries(value);
+  if (entries.length > KEY_LIMITS.routeLimits)
+    throw invalidField('rateLimit.routes', `must have at most ${KEY_LIMITS.routeLimits} routes`);
+  return Object.fromEntries(
+    entries.map(([route, limit]) => {
+      if (route === '' || route.length > KEY_LIMITS.routeName)
+        throw invalidField('rateLimit.routes', `route names must be 1-${KEY_LIMITS.routeName} characters`);
+      return [route, requireRouteLimit(route, limit)];
+    }),
+  );
+};
+
+// What a rate limit may name: a tier and routes of routes.yaml.
+export interface RateLimitRefs {
+  tierExists: (tier: string) => boolean;
+  routeExists: (route: string) => boolean;
+}
+
 // Drops absent fields so two equal limits compare equal whatever the caller's object looked like.
-export const requireRateLimit = (value: unknown, tierExists: (tier: string) => boolean): RateLimit | null => {
+export const requireRateLimit = (value: unknown, refs: RateLimitRefs): RateLimit | null => {
   if (value === null) return null;
-  if (typeof value !== 'object' || Array.isArray(value))
-    throw invalidField('rateLimit', 'must be an object or null');
-  const { tier, requestsPerMinute, tokensPerMinute, maxConcurrentRequests, ...rest } = value as RateLimit;
+  if (!isObject(value)) throw invalidField('rateLimit', 'must be an object or null');
+  const { tier, requestsPerMinute, tokensPerMinute, maxConcurrentRequests, routes, ...rest } =
+    value as RateLimit;
   if (Object.keys(rest).length > 0)
     throw invalidField('rateLimit', `has unknown fields ${Object.keys(rest).join(', ')}`);
   const limit: RateLimit = {};
   if (tier !== undefined) {
     limit.tier = requireText('rateLimit.tier', tier, 64);
-    if (!tierExists(limit.tier)) {
+    if (!refs.tierExists(limit.tier)) {
       throw new DomainError('UNKNOWN_TIER', `no tier named "${limit.tier}" in routes.yaml`, {
         tier: limit.tier,
       });
@@ -180,6 +239,20 @@ export const requireRateLimit = (value: unknown, tierExists: (tier: string) => b
         `must be an integer from 1 to ${KEY_LIMITS.concurrentRequests}`,
       );
     limit.maxConcurrentRequests = maxConcurrentRequests;
+  }
+  if (routes !== undefined) {
+    const perRoute = requireRouteLimits(routes);
+    const unknown = Object.keys(perRoute).filter((route) => !refs.routeExists(route));
+    if (unknown.length > 0)
+      throw new DomainError(
+        'UNKNOWN_ROUTE',
+        `rateLimit.routes names unknown route(s): ${unknown.join(', ')}`,
+        {
+          routes: unknown,
+        },
+      );
+    // No entry is no per-route limit: {} and absent compare equal.
+    if (Object.keys(perRoute).length > 0) limit.routes = perRoute;
   }
   if (Object.keys(limit).length === 0)
     throw invalidField('rateLimit', 'needs a tier or a limit (null removes it)');

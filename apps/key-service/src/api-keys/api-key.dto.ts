@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { RouteLimit } from '@keygate/contracts';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -14,10 +15,35 @@ import {
   MaxLength,
   Min,
   MinLength,
+  ValidateBy,
   ValidateNested,
 } from 'class-validator';
 import { PlainRecord } from '@keygate/platform';
+import { DomainError } from '../domain-errors';
 import { PageQuery } from '../page.dto';
+import { KEY_LIMITS, requireRouteLimits } from './api-key.decider.validation';
+
+// rateLimit.routes is keyed by route names the caller picks, which class-validator's nesting cannot walk: the
+// decider's own shape rules check it here (the message without its "rateLimit." prefix: the pipe adds it), so
+// REST, gRPC and the decider refuse the same entries in the same words. Whether each route exists is the decider's.
+const routeLimitsProblem = (value: unknown): string | null => {
+  try {
+    requireRouteLimits(value);
+    return null;
+  } catch (e) {
+    if (e instanceof DomainError) return e.message.replace(/^rateLimit\./, '');
+    throw e;
+  }
+};
+
+const IsRouteLimits = () =>
+  ValidateBy({
+    name: 'isRouteLimits',
+    validator: {
+      validate: (value: unknown) => routeLimitsProblem(value) === null,
+      defaultMessage: (args) => routeLimitsProblem(args?.value) ?? 'routes is invalid',
+    },
+  });
 
 export class RateLimitDto {
   @ApiPropertyOptional({ description: 'a tier of routes.yaml, e.g. free' })
@@ -25,8 +51,18 @@ export class RateLimitDto {
   @IsString()
   @MaxLength(64)
   tier?: string;
-  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(1) @Max(10_000_000) requestsPerMinute?: number;
-  @ApiPropertyOptional() @IsOptional() @IsInt() @Min(1) @Max(1_000_000_000) tokensPerMinute?: number;
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(KEY_LIMITS.requestsPerMinute)
+  requestsPerMinute?: number;
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(KEY_LIMITS.tokensPerMinute)
+  tokensPerMinute?: number;
   @ApiPropertyOptional({
     description:
       'requests in flight at once, across every gateway instance (429 concurrency_limit_exceeded beyond)',
@@ -36,6 +72,21 @@ export class RateLimitDto {
   @Min(1)
   @Max(100_000)
   maxConcurrentRequests?: number;
+  @ApiPropertyOptional({
+    type: 'object',
+    description:
+      'limits of this key on single routes (route name → limits, at most 50), on top of its own: e.g. { "gpt-4o": { "requestsPerMinute": 10 } }',
+    additionalProperties: {
+      type: 'object',
+      properties: {
+        requestsPerMinute: { type: 'integer', minimum: 1, maximum: KEY_LIMITS.requestsPerMinute },
+        tokensPerMinute: { type: 'integer', minimum: 1, maximum: KEY_LIMITS.tokensPerMinute },
+      },
+    },
+  })
+  @IsOptional()
+  @IsRouteLimits()
+  routes?: Record<string, RouteLimit>;
 }
 
 export class BudgetDto {

@@ -120,6 +120,7 @@ export class ApiKeysService {
           now: new Date(),
           groupExists: (id) => live.has(id),
           tierExists: (t) => Object.hasOwn(this.routes.tiers, t),
+          routeExists: (r) => Object.hasOwn(this.routes.routes, r),
         };
       },
       meta(caller),

@@ -149,6 +149,71 @@ describe('group decider', () => {
     });
   });
 
+  describe('group budget', () => {
+    const budget = { amountUsd: '250.00', period: 'month' } as const;
+    const withBudget = { ...created, data: { ...created.data, budget } } as GroupEvent;
+
+    it('creates a group with a budget shared by its keys', () => {
+      spec.given([]).when(create({ budget })).then([withBudget]);
+      spec
+        .given([])
+        .when(create({ budget: null }))
+        .then([created]);
+    });
+
+    it('sets, changes and removes (null) the budget', () => {
+      spec
+        .given([created])
+        .when(update({ budget }))
+        .then([{ type: 'GroupUpdated', data: { groupId: GROUP_ID, budget } }]);
+      spec
+        .given([withBudget])
+        .when(update({ budget: { amountUsd: '10', period: 'day' } }))
+        .then([
+          { type: 'GroupUpdated', data: { groupId: GROUP_ID, budget: { amountUsd: '10', period: 'day' } } },
+        ]);
+      spec
+        .given([withBudget])
+        .when(update({ budget: null }))
+        .then([{ type: 'GroupUpdated', data: { groupId: GROUP_ID, budget: null } }]);
+    });
+
+    it('appends nothing for the same budget, or null on a group without one', () => {
+      spec
+        .given([withBudget])
+        .when(update({ budget: { period: 'month', amountUsd: '250.00' } }))
+        .thenNothing();
+      spec
+        .given([created])
+        .when(update({ budget: null }))
+        .thenNothing();
+    });
+
+    it('folds the budget in and out of the state', () => {
+      const removed = { type: 'GroupUpdated', data: { groupId: GROUP_ID, budget: null } } as GroupEvent;
+      expect([withBudget].reduce(evolve, initialState())).toMatchObject({ budget });
+      expect([withBudget, removed].reduce(evolve, initialState())).toMatchObject({ budget: null });
+      expect([created].reduce(evolve, initialState())).toMatchObject({ budget: null }); // events before budgets
+    });
+
+    it.each<[string, unknown, string]>([
+      ['a zero amount', { amountUsd: '0', period: 'day' }, 'budget.amountUsd'],
+      ['a non-decimal amount', { amountUsd: '1e3', period: 'day' }, 'budget.amountUsd'],
+      ['a number for the amount', { amountUsd: 25, period: 'day' }, 'budget.amountUsd'],
+      ['an unknown period', { amountUsd: '5', period: 'year' }, 'budget.period'],
+      ['a list', [], 'budget'],
+    ])('refuses %s with VALIDATION_FAILED, as for a key budget', (_label, bad, field) => {
+      spec
+        .given([])
+        .when(create({ budget: bad as never }))
+        .thenThrows('VALIDATION_FAILED', { field });
+      spec
+        .given([created])
+        .when(update({ budget: bad as never }))
+        .thenThrows('VALIDATION_FAILED', { field });
+    });
+  });
+
   describe('DeleteGroup', () => {
     it('deletes a group no key is in', () => {
       spec.given([created]).when(remove).then([deleted]);
@@ -190,6 +255,7 @@ describe('group decider', () => {
       name: 'renamed',
       description: '',
       routes: ['gpt-4o'],
+      budget: null,
       deleted: true,
     });
     expect(isGroupEvent(created)).toBe(true);

@@ -2,9 +2,11 @@ import {
   hasPrefix,
   isAggregateEvent,
   type AggregateEvent,
+  type Budget,
   type DomainEvent,
   type GroupUpdatedData,
 } from '@keygate/contracts';
+import { invalidField, requireBudget, requireText, sameValue } from '../api-keys/api-key.decider.validation';
 import { DomainError } from '../domain-errors';
 
 // The group aggregate as a pure decider: a group grants its routes to the keys in it (membership lives on the
@@ -28,6 +30,7 @@ export interface ExistingGroup {
   name: string;
   description: string;
   routes: string[];
+  budget: Budget | null; // shared by every key of the group
   deleted: boolean; // deleted groups keep their history but answer GROUP_NOT_FOUND
 }
 
@@ -38,19 +41,29 @@ export const initialState = (): GroupState => ({ exists: false, version: 0 });
 export const evolve = (state: GroupState, event: GroupEvent): GroupState => {
   const version = state.version + 1;
   if (event.type === 'GroupCreated') {
-    const { groupId, name, description, routes } = event.data;
-    return { exists: true, version, groupId, name, description, routes: [...routes], deleted: false };
+    const { groupId, name, description, routes, budget } = event.data;
+    return {
+      exists: true,
+      version,
+      groupId,
+      name,
+      description,
+      routes: [...routes],
+      budget: budget ?? null,
+      deleted: false,
+    };
   }
   if (!state.exists) return { ...state, version };
   switch (event.type) {
     case 'GroupUpdated': {
-      const { name, description, routes } = event.data;
+      const { name, description, routes, budget } = event.data;
       return {
         ...state,
         version,
         ...(name !== undefined && { name }),
         ...(description !== undefined && { description }),
         ...(routes !== undefined && { routes: [...routes] }),
+        ...(budget !== undefined && { budget }),
       };
     }
     case 'GroupDeleted':
@@ -62,9 +75,16 @@ export const evolve = (state: GroupState, event: GroupEvent): GroupState => {
   }
 };
 
+// budget: absent leaves it as it is, null removes it.
+interface GroupFields {
+  description?: string;
+  routes?: string[];
+  budget?: Budget | null;
+}
+
 export type GroupCommand =
-  | { type: 'CreateGroup'; data: { groupId: string; name: string; description?: string; routes?: string[] } }
-  | { type: 'UpdateGroup'; data: { groupId: string; name?: string; description?: string; routes?: string[] } }
+  | { type: 'CreateGroup'; data: GroupFields & { groupId: string; name: string } }
+  | { type: 'UpdateGroup'; data: GroupFields & { groupId: string; name?: string } }
   | { type: 'DeleteGroup'; data: { groupId: string } };
 
 export interface GroupContext {
@@ -75,17 +95,6 @@ export interface GroupContext {
   // Some live key is still in the group; consulted by DeleteGroup only.
   groupHasKeys: (groupId: string) => boolean;
 }
-
-const invalidField = (field: string, reason: string): DomainError =>
-  new DomainError('VALIDATION_FAILED', `${field} ${reason}`, { field });
-
-const requireText = (field: string, value: unknown, max: number, allowEmpty = false): string => {
-  if (typeof value !== 'string') throw invalidField(field, 'must be a string');
-  const text = value.trim();
-  if (!allowEmpty && text === '') throw invalidField(field, 'must not be empty');
-  if (text.length > max) throw invalidField(field, `must be at most ${max} characters`);
-  return text;
-};
 
 const requireRouteList = (value: unknown): string[] => {
   if (!Array.isArray(value) || value.some((route) => typeof route !== 'string' || route === '')) {
@@ -137,8 +146,12 @@ export const decide = (command: GroupCommand, state: GroupState, ctx: GroupConte
       );
       const routes = requireRouteList(command.data.routes ?? []);
       requireKnownRoutes(routes, [], ctx);
+      // The key budget's rules (same limits, same codes): a group budget is the same kind of spend limit.
+      const budget = requireBudget(command.data.budget ?? null);
       requireFreeName(name, ctx);
-      return [{ type: 'GroupCreated', data: { groupId, name, description, routes } }];
+      return [
+        { type: 'GroupCreated', data: { groupId, name, description, routes, ...(budget && { budget }) } },
+      ];
     }
     case 'UpdateGroup': {
       const group = requireGroup(state, command.data.groupId);
@@ -164,6 +177,10 @@ export const decide = (command: GroupCommand, state: GroupState, ctx: GroupConte
         requireKnownRoutes(routes, group.routes, ctx);
         // Routes are a set: a reordering alone is not a change.
         if (!sameSet(routes, group.routes)) changes.routes = routes;
+      }
+      if (command.data.budget !== undefined) {
+        const budget = requireBudget(command.data.budget);
+        if (!sameValue(budget, group.budget)) changes.budget = budget;
       }
       return Object.keys(changes).length > 1 ? [{ type: 'GroupUpdated', data: changes }] : [];
     }

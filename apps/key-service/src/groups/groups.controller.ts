@@ -7,30 +7,40 @@ import {
   ApiProperty,
   ApiTags,
 } from '@nestjs/swagger';
-import { ArrayMaxSize, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, IsOptional, IsString, MaxLength, MinLength, ValidateNested } from 'class-validator';
 import { type Caller, CurrentCaller } from '@keygate/platform';
+import { BudgetDto } from '../api-keys/api-key.dto';
 import { PageQuery } from '../page.dto';
 import { GroupPageDto, GroupResourceDto } from './group.resource';
 import { GroupsService } from './groups.service';
 
-export class CreateGroupDto {
-  @ApiProperty() @IsString() @MinLength(1) @MaxLength(128) name!: string;
+// What create and update share.
+class GroupFieldsDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1024) description?: string;
   @ApiPropertyOptional({ type: [String] })
   @IsOptional()
   @IsString({ each: true })
   @ArrayMaxSize(500)
   routes?: string[];
+  // A key's budget shape and rules, for the spend of every key of the group together.
+  @ApiPropertyOptional({
+    type: BudgetDto,
+    nullable: true,
+    description: 'shared by every key of the group; null removes it',
+  })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => BudgetDto)
+  budget?: BudgetDto | null;
 }
 
-export class UpdateGroupDto {
+export class CreateGroupDto extends GroupFieldsDto {
+  @ApiProperty() @IsString() @MinLength(1) @MaxLength(128) name!: string;
+}
+
+export class UpdateGroupDto extends GroupFieldsDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @MinLength(1) @MaxLength(128) name?: string;
-  @ApiPropertyOptional() @IsOptional() @IsString() @MaxLength(1024) description?: string;
-  @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
-  @IsString({ each: true })
-  @ArrayMaxSize(500)
-  routes?: string[];
 }
 
 @ApiTags('groups')

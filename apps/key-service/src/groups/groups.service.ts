@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { newId } from '@keygate/contracts';
+import { newId, type Budget } from '@keygate/contracts';
 import { ROUTES_CONFIG, type RoutesConfig, type Caller } from '@keygate/platform';
 import { DomainError } from '../domain-errors';
 import { CommandHandler } from '../event-store/command-handler';
@@ -12,9 +12,18 @@ export interface GroupResource {
   name: string;
   description: string;
   routes: string[];
+  budget: Budget | null;
   createdAt: string;
   updatedAt: string;
   version: number;
+}
+
+// What create and update take (update: every field optional; budget null removes it).
+export interface GroupInput {
+  name?: string;
+  description?: string;
+  routes?: string[];
+  budget?: Budget | null;
 }
 
 interface GroupRow {
@@ -22,6 +31,7 @@ interface GroupRow {
   name: string;
   description: string;
   routes: string[];
+  budget: Budget | null;
   created_at: Date;
   updated_at: Date;
   version: number;
@@ -32,6 +42,7 @@ const toResource = (r: GroupRow): GroupResource => ({
   name: r.name,
   description: r.description,
   routes: r.routes,
+  budget: r.budget,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
   version: r.version,
@@ -80,20 +91,13 @@ export class GroupsService {
     }
   }
 
-  async create(
-    dto: { name: string; description?: string; routes?: string[] },
-    caller: Caller,
-  ): Promise<GroupResource> {
+  async create(dto: GroupInput & { name: string }, caller: Caller): Promise<GroupResource> {
     const groupId = newId('grp');
     await this.run(groupId, { type: 'CreateGroup', data: { groupId, ...dto } }, caller);
     return this.get(groupId);
   }
 
-  async update(
-    groupId: string,
-    dto: { name?: string; description?: string; routes?: string[] },
-    caller: Caller,
-  ): Promise<GroupResource> {
+  async update(groupId: string, dto: GroupInput, caller: Caller): Promise<GroupResource> {
     await this.run(groupId, { type: 'UpdateGroup', data: { groupId, ...dto } }, caller);
     return this.get(groupId);
   }

@@ -10,15 +10,33 @@ import { KeyServiceRpc } from './key-service-rpc';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { defined, requireId, validated } from './grpc-validation';
 import {
+  budgetInput,
   groupMessage,
   page,
   pageInput,
+  settable,
+  type BudgetMessage,
   type PageRequest,
   type StringListMessage,
 } from './key-service.messages';
 
 interface GroupIdRequest {
   group_id?: string;
+}
+
+interface CreateGroupRequest {
+  name?: string;
+  description?: string;
+  routes: string[];
+  budget?: BudgetMessage;
+}
+
+interface UpdateGroupRequest extends GroupIdRequest {
+  name?: string;
+  description?: string;
+  routes?: StringListMessage;
+  budget?: BudgetMessage;
+  clear_budget?: boolean;
 }
 
 // keygate.keys.v1.KeyService, group and route RPCs over GroupsService and routes.yaml.
@@ -32,10 +50,15 @@ export class GroupsGrpcController {
   ) {}
 
   @KeyServiceRpc('CreateGroup', 'write')
-  async createGroup(req: { name?: string; description?: string; routes: string[] }, metadata: Metadata) {
+  async createGroup(req: CreateGroupRequest, metadata: Metadata) {
     const dto = await validated(
       CreateGroupDto,
-      defined({ name: req.name, description: req.description, routes: req.routes }),
+      defined({
+        name: req.name,
+        description: req.description,
+        routes: req.routes,
+        budget: budgetInput(req.budget),
+      }),
     );
     return groupMessage(await this.groups.create({ ...dto }, grpcCaller(metadata)));
   }
@@ -52,14 +75,16 @@ export class GroupsGrpcController {
   }
 
   @KeyServiceRpc('UpdateGroup', 'write')
-  async updateGroup(
-    req: GroupIdRequest & { name?: string; description?: string; routes?: StringListMessage },
-    metadata: Metadata,
-  ) {
+  async updateGroup(req: UpdateGroupRequest, metadata: Metadata) {
     const groupId = requireId(req.group_id, 'group_id');
     const dto = await validated(
       UpdateGroupDto,
-      defined({ name: req.name, description: req.description, routes: req.routes?.values }),
+      defined({
+        name: req.name,
+        description: req.description,
+        routes: req.routes?.values,
+        budget: settable(budgetInput(req.budget), req.clear_budget, 'budget'),
+      }),
     );
     return groupMessage(await this.groups.update(groupId, { ...dto }, grpcCaller(metadata)));
   }

@@ -16,6 +16,11 @@ export interface RateLimitMessage {
   requests_per_minute?: number;
   tokens_per_minute?: number;
   max_concurrent_requests?: number;
+  routes?: Record<string, RouteLimitMessage>;
+}
+export interface RouteLimitMessage {
+  requests_per_minute?: number;
+  tokens_per_minute?: number;
 }
 export interface BudgetMessage {
   amount_usd?: string;
@@ -72,6 +77,11 @@ export interface ListKeysRequest {
   cursor?: string;
 }
 
+const nonEmpty = <T>(list: T[] | undefined): T[] | undefined => (list && list.length ? list : undefined);
+const nonEmptyMap = <T>(m: Record<string, T> | undefined) => (m && Object.keys(m).length ? m : undefined);
+const mapValues = <T, U>(m: Record<string, T> | undefined, f: (t: T) => U): Record<string, U> | undefined =>
+  m && Object.fromEntries(Object.entries(m).map(([k, v]) => [k, f(v)]));
+
 export interface PageRequest {
   limit?: number;
   cursor?: string;
@@ -84,13 +94,16 @@ export const rateLimitInput = (r: RateLimitMessage | undefined) =>
     requestsPerMinute: r.requests_per_minute,
     tokensPerMinute: r.tokens_per_minute,
     maxConcurrentRequests: r.max_concurrent_requests,
+    // A map is always present in a message: empty is "no per-route limit", as absent is over REST.
+    routes: nonEmptyMap(
+      mapValues(r.routes, (l) =>
+        defined({ requestsPerMinute: l.requests_per_minute, tokensPerMinute: l.tokens_per_minute }),
+      ),
+    ),
   });
 
 export const budgetInput = (b: BudgetMessage | undefined) =>
   b && defined({ amountUsd: b.amount_usd, period: b.period });
-
-const nonEmpty = <T>(list: T[] | undefined): T[] | undefined => (list && list.length ? list : undefined);
-const nonEmptyMap = (m: Record<string, string> | undefined) => (m && Object.keys(m).length ? m : undefined);
 
 export const createKeyInput = (r: CreateKeyRequest) =>
   defined({
@@ -110,7 +123,7 @@ export const createKeyInput = (r: CreateKeyRequest) =>
   });
 
 // A field and its clear_* flag: set, cleared (null) or untouched (undefined). Both at once is ambiguous.
-const settable = <T>(
+export const settable = <T>(
   value: T | undefined,
   clear: boolean | undefined,
   field: string,
@@ -121,6 +134,9 @@ const settable = <T>(
     });
   return clear ? null : value;
 };
+
+export const budgetMessage = (b: Budget | null) =>
+  b ? { amount_usd: b.amountUsd, period: b.period } : undefined;
 
 export const updateKeyInput = (r: UpdateKeyRequest) =>
   defined({
@@ -178,9 +194,12 @@ export const keyMessage = (k: KeyResource) => {
           requests_per_minute: rateLimit.requestsPerMinute,
           tokens_per_minute: rateLimit.tokensPerMinute,
           max_concurrent_requests: rateLimit.maxConcurrentRequests,
+          routes: mapValues(rateLimit.routes, (l) =>
+            defined({ requests_per_minute: l.requestsPerMinute, tokens_per_minute: l.tokensPerMinute }),
+          ),
         })
       : undefined,
-    budget: budget ? { amount_usd: budget.amountUsd, period: budget.period } : undefined,
+    budget: budgetMessage(budget),
     metadata: k.metadata,
     rotation_period_days: orUndefined(k.rotationPeriodDays),
     dormant_after_days: orUndefined(k.dormantAfterDays),
@@ -197,6 +216,7 @@ export const groupMessage = (g: GroupResource) => ({
   name: g.name,
   description: g.description,
   routes: g.routes,
+  budget: budgetMessage(g.budget),
   created_at: g.createdAt,
   updated_at: g.updatedAt,
   version: g.version,

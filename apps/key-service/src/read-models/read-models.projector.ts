@@ -123,9 +123,9 @@ export const applyToReadModels = async (m: EntityManager, stored: StoredEvent): 
     case 'GroupCreated': {
       const d = event.data;
       await m.query(
-        `INSERT INTO groups (id, name, description, routes, created_at, updated_at, version)
-         VALUES ($1,$2,$3,$4,$5,$5,$6) ON CONFLICT (id) DO NOTHING`,
-        [d.groupId, d.name, d.description, d.routes, at, v],
+        `INSERT INTO groups (id, name, description, routes, budget, created_at, updated_at, version)
+         VALUES ($1,$2,$3,$4,$5,$6,$6,$7) ON CONFLICT (id) DO NOTHING`,
+        [d.groupId, d.name, d.description, d.routes, d.budget ? JSON.stringify(d.budget) : null, at, v],
       );
       return;
     }
@@ -133,8 +133,18 @@ export const applyToReadModels = async (m: EntityManager, stored: StoredEvent): 
       const d = event.data;
       await m.query(
         `UPDATE groups SET name = COALESCE($2, name), description = COALESCE($3, description),
-           routes = COALESCE($4, routes), updated_at = $5, version = $6 WHERE id = $1`,
-        [d.groupId, d.name ?? null, d.description ?? null, d.routes ?? null, at, v],
+           routes = COALESCE($4, routes), budget = CASE WHEN $7::boolean THEN $8::jsonb ELSE budget END,
+           updated_at = $5, version = $6 WHERE id = $1`,
+        [
+          d.groupId,
+          d.name ?? null,
+          d.description ?? null,
+          d.routes ?? null,
+          at,
+          v,
+          'budget' in d,
+          d.budget ? JSON.stringify(d.budget) : null,
+        ],
       );
       return;
     }

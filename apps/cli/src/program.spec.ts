@@ -120,9 +120,9 @@ describe('keygate command line', () => {
     });
   });
 
-  it('builds update requests from the current key: If-Match, merged rate limit, "none" as null', async () => {
+  // A server that records each request and answers `answer` with 200.
+  const recordingServer = async (answer: object) => {
     const seen: { method: string; url: string; ifMatch?: string; body: unknown }[] = [];
-    const key = { id: 'key_1', version: 3, rateLimit: { tier: 'free' }, metadata: { app: 'a' } };
     const server = createServer((req, res) => {
       let body = '';
       req.on('data', (d: Buffer) => (body += d.toString()));
@@ -134,11 +134,20 @@ describe('keygate command line', () => {
           body: body ? JSON.parse(body) : undefined,
         });
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ...key, state: 'active' }));
+        res.end(JSON.stringify(answer));
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const env = {
+      KEYGATE_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      KEYGATE_TOKEN: 'kgadm_x',
+    };
+    return { seen, env, close: () => new Promise((r) => server.close(r)) };
+  };
+
+  it('builds update requests from the current key: If-Match, merged rate limit, "none" as null', async () => {
+    const key = { id: 'key_1', version: 3, rateLimit: { tier: 'free' }, metadata: { app: 'a' } };
+    const { seen, env, close } = await recordingServer({ ...key, state: 'active' });
     try {
       const res = await cli(
         [
@@ -155,6 +164,10 @@ describe('keygate command line', () => {
           '5',
           '--max-concurrent',
           '4',
+          '--route-limit',
+          'gpt-4o=10',
+          '--route-limit',
+          'gpt-4o-mini=/40000',
           '--metadata',
           'team=x',
           '--ip-deny',
@@ -163,7 +176,7 @@ describe('keygate command line', () => {
           'grp_2',
           '--json',
         ],
-        { KEYGATE_URL: url, KEYGATE_TOKEN: 'kgadm_x' },
+        env,
       );
       expect(res.code).toBe(0);
       expect(seen).toEqual([
@@ -175,7 +188,12 @@ describe('keygate command line', () => {
           body: {
             expiresAt: null,
             ipDeny: [],
-            rateLimit: { tier: 'free', requestsPerMinute: 5, maxConcurrentRequests: 4 },
+            rateLimit: {
+              tier: 'free',
+              requestsPerMinute: 5,
+              maxConcurrentRequests: 4,
+              routes: { 'gpt-4o': { requestsPerMinute: 10 }, 'gpt-4o-mini': { tokensPerMinute: 40000 } },
+            },
             budget: null,
             rotationPeriodDays: null,
             metadata: { app: 'a', team: 'x' },
@@ -183,11 +201,71 @@ describe('keygate command line', () => {
         },
         { method: 'PUT', url: '/v1/keys/key_1/groups/grp_2', ifMatch: undefined, body: undefined },
       ]);
-      const nothing = await cli(['keys', 'update', 'key_1'], { KEYGATE_URL: url, KEYGATE_TOKEN: 'kgadm_x' });
+      const nothing = await cli(['keys', 'update', 'key_1'], env);
       expect(nothing).toMatchObject({ code: 2, err: expect.stringContaining('nothing to update') });
       expect(seen).toHaveLength(3);
     } finally {
-      await new Promise((r) => server.close(r));
+      await close();
+    }
+  });
+
+  it("shows a key's per-route limits beside its own", async () => {
+    const rateLimit = {
+      requestsPerMinute: 100,
+      routes: {
+        'gpt-4o': { requestsPerMinute: 10 },
+        'gpt-4o-mini': { requestsPerMinute: 5, tokensPerMinute: 900 },
+      },
+    };
+    const { env, close } = await recordingServer({
+      id: 'key_1',
+      groupIds: [],
+      ipAllow: [],
+      ipDeny: [],
+      rateLimit,
+    });
+    try {
+      const { out } = await cli(['keys', 'show', 'key_1'], env);
+      expect(out).toMatch(/rate limit\s+100 rpm\n/);
+      expect(out).toMatch(/route limits\s+gpt-4o: 10 rpm; gpt-4o-mini: 5 rpm, 900 tpm\n/);
+    } finally {
+      await close();
+    }
+  });
+
+  it('sends group budgets: --budget-usd with --budget-period, --no-budget removes it', async () => {
+    const group = {
+      id: 'grp_1',
+      name: 'g',
+      routes: [],
+      budget: { amountUsd: '250', period: 'month' },
+      version: 1,
+    };
+    const { seen, env, close } = await recordingServer(group);
+    try {
+      const created = await cli(
+        ['groups', 'create', '--name', 'g', '--budget-usd', '$250', '--budget-period', 'month'],
+        env,
+      );
+      expect(created).toMatchObject({ code: 0, out: expect.stringMatching(/budget\s+\$250\/month/) });
+      expect((await cli(['groups', 'update', 'grp_1', '--no-budget'], env)).code).toBe(0);
+      expect(seen.map((r) => [r.method, r.url, r.body])).toEqual([
+        ['POST', '/v1/groups', { name: 'g', routes: [], budget: { amountUsd: '250', period: 'month' } }],
+        ['PATCH', '/v1/groups/grp_1', { budget: null }],
+      ]);
+      for (const [args, message] of [
+        [['--budget-usd', '5'], 'go together'],
+        [['--budget-period', 'month', '--no-budget'], 'cannot be combined'],
+        [['--budget-usd', '1.1234567', '--budget-period', 'day'], 'at most 6 decimal places'],
+        [['--budget-usd', '5', '--budget-period', 'year'], 'expected one of day, week, month'],
+      ])
+        expect(await cli(['groups', 'update', 'grp_1', ...args], env)).toMatchObject({
+          code: 2,
+          err: expect.stringContaining(message as string),
+        });
+      expect(seen).toHaveLength(2);
+    } finally {
+      await close();
     }
   });
 

@@ -3,7 +3,8 @@ import { usageError } from '../cli-error';
 import type { Io } from '../io/io';
 import { print, renderDetails, renderTable } from '../io/output';
 import { deleteAction, withContext } from './context';
-import { collect, listOrNone } from './option-parsers';
+import { budgetText } from './key-view';
+import { BUDGET_PERIODS, collect, listOrNone, oneOf, usdArg, type Budget } from './option-parsers';
 import { listAction, pagedOptions } from './pages';
 
 interface Group {
@@ -11,6 +12,7 @@ interface Group {
   name: string;
   description: string | null;
   routes: string[];
+  budget: Budget | null;
   createdAt: string;
   updatedAt: string;
   version: number;
@@ -25,6 +27,9 @@ interface GroupOptions {
   name?: string;
   description?: string;
   route?: string[];
+  budgetUsd?: string;
+  budgetPeriod?: Budget['period'];
+  budget?: boolean; // false with --no-budget (update)
 }
 
 const groupPath = (id: string) => `/v1/groups/${encodeURIComponent(id)}`;
@@ -35,6 +40,7 @@ const renderGroup = (g: Group): string =>
     ['name', g.name],
     ['description', g.description || null],
     ['routes', g.routes],
+    ['budget', budgetText(g.budget) ?? 'none'],
     ['created', g.createdAt],
     ['updated', g.updatedAt],
     ['version', g.version],
@@ -43,7 +49,24 @@ const renderGroup = (g: Group): string =>
 const groupOptions = (cmd: Command): Command =>
   cmd
     .option('--description <text>')
-    .option('--route <route>', 'a route of routes.yaml (keygate routes); repeatable', collect);
+    .option('--route <route>', 'a route of routes.yaml (keygate routes); repeatable', collect)
+    .option('--budget-usd <amount>', 'a spend limit shared by every key of the group, e.g. 250', usdArg)
+    .option('--budget-period <period>', 'the budget period: day, week or month', oneOf(BUDGET_PERIODS));
+
+// The budget the options name: the two go together; --no-budget (update) removes it; nothing: undefined.
+const budgetOf = (o: GroupOptions): Budget | null | undefined => {
+  const given = o.budgetUsd !== undefined || o.budgetPeriod !== undefined;
+  if (o.budget === false) {
+    if (given) throw usageError('--no-budget cannot be combined with --budget-usd/--budget-period');
+    return null;
+  }
+  if (!given) return undefined;
+  if (o.budgetUsd === undefined || o.budgetPeriod === undefined)
+    throw usageError(
+      '--budget-usd and --budget-period go together, e.g. --budget-usd 250 --budget-period month',
+    );
+  return { amountUsd: o.budgetUsd, period: o.budgetPeriod };
+};
 
 export const registerGroups = (program: Command, io: Io): void => {
   const groups = program.command('groups').description('groups grant routes to their keys');
@@ -59,6 +82,7 @@ export const registerGroups = (program: Command, io: Io): void => {
             ['ID', (g) => g.id],
             ['NAME', (g) => g.name],
             ['ROUTES', (g) => g.routes],
+            ['BUDGET', (g) => budgetText(g.budget)],
             ['DESCRIPTION', (g) => g.description || null],
           ],
           rows,
@@ -80,7 +104,7 @@ export const registerGroups = (program: Command, io: Io): void => {
   groupOptions(groups.command('create').description('create a group').requiredOption('--name <name>')).action(
     withContext<GroupOptions>(io, async (ctx, _a, o) => {
       const res = await ctx.keyService().request<Group>('POST', '/v1/groups', {
-        body: { name: o.name, description: o.description, routes: o.route ?? [] },
+        body: { name: o.name, description: o.description, routes: o.route ?? [], budget: budgetOf(o) },
       });
       print(ctx.io, ctx.json, res.body, () => renderGroup(res.body));
     }),
@@ -92,15 +116,24 @@ export const registerGroups = (program: Command, io: Io): void => {
       .description('change a group; --route replaces its routes (none empties them)')
       .argument('<id>', 'group id (grp_…)')
       .option('--name <name>'),
-  ).action(
-    withContext<GroupOptions>(io, async (ctx, [id], o) => {
-      const body = { name: o.name, description: o.description, routes: listOrNone(o.route) };
-      if (Object.values(body).every((v) => v === undefined))
-        throw usageError('nothing to update: pass --name, --description or --route');
-      const res = await ctx.keyService().request<Group>('PATCH', groupPath(id), { body });
-      print(ctx.io, ctx.json, res.body, () => renderGroup(res.body));
-    }),
-  );
+  )
+    .option('--no-budget', 'remove the group budget')
+    .action(
+      withContext<GroupOptions>(io, async (ctx, [id], o) => {
+        const body = {
+          name: o.name,
+          description: o.description,
+          routes: listOrNone(o.route),
+          budget: budgetOf(o),
+        };
+        if (Object.values(body).every((v) => v === undefined))
+          throw usageError(
+            'nothing to update: pass --name, --description, --route, --budget-usd or --no-budget',
+          );
+        const res = await ctx.keyService().request<Group>('PATCH', groupPath(id), { body });
+        print(ctx.io, ctx.json, res.body, () => renderGroup(res.body));
+      }),
+    );
 
   groups
     .command('delete')

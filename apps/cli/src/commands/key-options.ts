@@ -9,8 +9,12 @@ import {
   orNull,
   rotationDaysArg,
   dormantDaysArg,
+  routeLimitArg,
+  rpmArg,
+  tpmArg,
   type Budget,
   type Clearable,
+  type RouteLimit,
 } from './option-parsers';
 
 // The restrictions `keys create` sets and `keys update` changes: one set of flags, one mapping to the API's fields.
@@ -21,6 +25,7 @@ export interface RestrictionOptions {
   rpm?: number;
   tpm?: number;
   maxConcurrent?: number;
+  routeLimit?: Record<string, RouteLimit>;
   tier?: string;
   budget?: Clearable<Budget>;
   rotationDays?: Clearable<number>;
@@ -41,9 +46,16 @@ export const restrictionOptions = (cmd: Command, { update }: { update: boolean }
       `never from this CIDR; repeatable${update ? '; replaces the list, none empties it' : ''}`,
       collect,
     )
-    .option('--rpm <n>', 'requests per minute', intArg(1, 10_000_000))
-    .option('--tpm <n>', 'tokens per minute', intArg(1, 1_000_000_000))
+    .option('--rpm <n>', 'requests per minute', rpmArg)
+    .option('--tpm <n>', 'tokens per minute', tpmArg)
     .option('--max-concurrent <n>', 'requests in flight at once, across every gateway', intArg(1, 100_000))
+    .option(
+      '--route-limit <route=rpm[/tpm]>',
+      `a limit on one route, on top of the key's own, e.g. gpt-4o=10 or gpt-4o=10/40000; repeatable${
+        update ? '; replaces the route limits, none removes them' : ''
+      }`,
+      routeLimitArg,
+    )
     .option('--tier <tier>', 'a rate-limit tier of routes.yaml, e.g. free')
     .option(
       '--budget <usd/period>',
@@ -67,13 +79,18 @@ export const restrictionOptions = (cmd: Command, { update }: { update: boolean }
     );
 
 export const rateLimitOf = (o: RestrictionOptions) =>
-  o.rpm === undefined && o.tpm === undefined && o.tier === undefined && o.maxConcurrent === undefined
+  o.rpm === undefined &&
+  o.tpm === undefined &&
+  o.tier === undefined &&
+  o.maxConcurrent === undefined &&
+  o.routeLimit === undefined
     ? undefined
     : {
         tier: o.tier,
         requestsPerMinute: o.rpm,
         tokensPerMinute: o.tpm,
         maxConcurrentRequests: o.maxConcurrent,
+        routes: o.routeLimit,
       };
 
 // Fields left undefined are dropped by JSON.stringify: the API sees only what was given; "none"/"never" → null.

@@ -1,5 +1,5 @@
 import { renderDetails, renderTable, type Column } from '../io/output';
-import type { Budget } from './option-parsers';
+import type { Budget, RouteLimit } from './option-parsers';
 
 // The key resource of the management API (DESIGN.md, Response shapes); `key` only on create and rotate.
 export interface KeyResource {
@@ -20,6 +20,7 @@ export interface KeyResource {
     requestsPerMinute?: number;
     tokensPerMinute?: number;
     maxConcurrentRequests?: number;
+    routes?: Record<string, RouteLimit>;
   } | null;
   budget: Budget | null;
   metadata?: Record<string, string>;
@@ -44,20 +45,31 @@ export interface AuditEntry {
   data: Record<string, unknown>;
 }
 
+const perMinute = (l: RouteLimit): string =>
+  [l.requestsPerMinute && `${l.requestsPerMinute} rpm`, l.tokensPerMinute && `${l.tokensPerMinute} tpm`]
+    .filter(Boolean)
+    .join(', ');
+
 const limits = (k: KeyResource): string | null =>
   k.rateLimit
     ? [
         k.rateLimit.tier && `tier ${k.rateLimit.tier}`,
-        k.rateLimit.requestsPerMinute && `${k.rateLimit.requestsPerMinute} rpm`,
-        k.rateLimit.tokensPerMinute && `${k.rateLimit.tokensPerMinute} tpm`,
+        perMinute(k.rateLimit),
         k.rateLimit.maxConcurrentRequests && `${k.rateLimit.maxConcurrentRequests} in flight`,
       ]
         .filter(Boolean)
-        .join(', ')
+        .join(', ') || null
     : null;
 
-const budget = (k: KeyResource): string | null =>
-  k.budget ? `$${k.budget.amountUsd}/${k.budget.period}` : null;
+// "gpt-4o: 10 rpm; gpt-4o-mini: 10 rpm, 40000 tpm", or none.
+const routeLimits = (k: KeyResource): string | null => {
+  const routes = Object.entries(k.rateLimit?.routes ?? {});
+  return routes.length ? routes.map(([route, l]) => `${route}: ${perMinute(l)}`).join('; ') : null;
+};
+
+// A key's or a group's budget: "$25/month".
+export const budgetText = (b: Budget | null | undefined): string | null =>
+  b ? `$${b.amountUsd}/${b.period}` : null;
 
 export const keyColumns: Column<KeyResource>[] = [
   ['ID', (k) => k.id],
@@ -89,7 +101,8 @@ export const renderKey = (k: KeyResource, plaintext?: string): string =>
     ['ip allow', k.ipAllow],
     ['ip deny', k.ipDeny],
     ['rate limit', limits(k)],
-    ['budget', budget(k)],
+    ['route limits', routeLimits(k)],
+    ['budget', budgetText(k.budget)],
     ['rotation', k.rotationPeriodDays ? `every ${k.rotationPeriodDays} days` : null],
     [
       'dormant after',

@@ -10,6 +10,8 @@ import {
   pastArg,
   rotationDaysArg,
   dormantDaysArg,
+  routeLimitArg,
+  usdArg,
 } from './option-parsers';
 import { keyCandidates } from './keys-leaked.command';
 import { generateApiKey } from '@keygate/contracts';
@@ -25,6 +27,35 @@ describe('CLI option parsers', () => {
     expect(budgetArg('none')).toBe('none');
     for (const bad of ['25', '25/year', '-1/day', '1.1234567/day', 'abc/month', '25 /month'])
       expect(() => budgetArg(bad)).toThrow(InvalidArgumentError);
+  });
+
+  it('reads a USD amount as the API takes it', () => {
+    expect(usdArg('250')).toBe('250');
+    expect(usdArg('$0.50')).toBe('0.50');
+    for (const bad of ['', '-1', '1.1234567', '1e3', 'ten', '25/month'])
+      expect(() => usdArg(bad)).toThrow(InvalidArgumentError);
+  });
+
+  it('reads per-route limits as route=rpm[/tpm], repeatable; none alone clears them', () => {
+    const once = routeLimitArg('gpt-4o=10');
+    expect(once).toEqual({ 'gpt-4o': { requestsPerMinute: 10 } });
+    expect(routeLimitArg('gpt-4o-mini=20/40000', once)).toEqual({
+      'gpt-4o': { requestsPerMinute: 10 },
+      'gpt-4o-mini': { requestsPerMinute: 20, tokensPerMinute: 40000 },
+    });
+    expect(routeLimitArg('gpt-4o=/5000')).toEqual({ 'gpt-4o': { tokensPerMinute: 5000 } });
+    expect(routeLimitArg('none', once)).toEqual({});
+    for (const bad of [
+      'gpt-4o',
+      'gpt-4o=',
+      'gpt-4o=/',
+      '=10',
+      'gpt-4o=0',
+      'gpt-4o=10/0',
+      'gpt-4o=ten',
+      'gpt-4o=10000001',
+    ])
+      expect(() => routeLimitArg(bad)).toThrow(InvalidArgumentError);
   });
 
   it('reads expiry as a UTC date, a date-time, days from now, or never', () => {

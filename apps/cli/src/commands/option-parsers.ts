@@ -10,6 +10,10 @@ export const intArg =
     return Number(value);
   };
 
+// The key's own numbers and its per-route ones take the same ranges (the API's).
+export const rpmArg = intArg(1, 10_000_000);
+export const tpmArg = intArg(1, 1_000_000_000);
+
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 const DAY_MS = 86_400_000;
@@ -63,12 +67,48 @@ export interface Budget {
   period: 'day' | 'week' | 'month';
 }
 
+export const BUDGET_PERIODS = ['day', 'week', 'month'] as const;
+// USD as the API takes it: a decimal with at most 6 places, an optional leading $.
+const USD = /\$?(\d{1,9}(?:\.\d{1,6})?)/.source;
+
 // --budget 25/month, 0.50/day, $100/week; "none" removes it.
 export const budgetArg = (value: string): Clearable<Budget> => {
   if (value === 'none') return 'none';
-  const m = /^\$?(\d{1,9}(?:\.\d{1,6})?)\/(day|week|month)$/.exec(value);
+  const m = new RegExp(`^${USD}/(${BUDGET_PERIODS.join('|')})$`).exec(value);
   if (!m) throw new InvalidArgumentError('expected USD/day|week|month, e.g. 25/month or 0.50/day, or none');
   return { amountUsd: m[1], period: m[2] as Budget['period'] };
+};
+
+// --budget-usd 250, $0.50.
+export const usdArg = (value: string): string => {
+  const m = new RegExp(`^${USD}$`).exec(value);
+  if (!m)
+    throw new InvalidArgumentError('expected a USD amount, e.g. 250 or 0.50 (at most 6 decimal places)');
+  return m[1];
+};
+
+export interface RouteLimit {
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+}
+
+// --route-limit gpt-4o=10 (requests/min), gpt-4o=10/40000 (and tokens/min), gpt-4o=/40000 (tokens only);
+// repeatable. "none" alone: no per-route limit (keys update).
+export const routeLimitArg = (
+  value: string,
+  previous: Record<string, RouteLimit> = {},
+): Record<string, RouteLimit> => {
+  if (value === 'none') return {};
+  const m = /^([^=]{1,128})=(\d{1,10})?(?:\/(\d{1,10}))?$/.exec(value);
+  if (!m || (m[2] === undefined && m[3] === undefined))
+    throw new InvalidArgumentError(
+      'expected <route>=<requests/min>[/<tokens/min>], e.g. gpt-4o=10 or gpt-4o=10/40000',
+    );
+  const limit: RouteLimit = {
+    ...(m[2] !== undefined && { requestsPerMinute: rpmArg(m[2]) }),
+    ...(m[3] !== undefined && { tokensPerMinute: tpmArg(m[3]) }),
+  };
+  return { ...previous, [m[1]]: limit };
 };
 
 // --rotation-days N or none.

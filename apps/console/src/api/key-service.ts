@@ -390,6 +390,13 @@ export interface components {
       tokensPerMinute?: number;
       /** @description requests in flight at once, across every gateway instance (429 concurrency_limit_exceeded beyond) */
       maxConcurrentRequests?: number;
+      /** @description limits of this key on single routes (route name → limits, at most 50), on top of its own: e.g. { "gpt-4o": { "requestsPerMinute": 10 } } */
+      routes?: {
+        [key: string]: {
+          requestsPerMinute?: number;
+          tokensPerMinute?: number;
+        };
+      };
     };
     BudgetDto: {
       /**
@@ -547,9 +554,11 @@ export interface components {
       reason?: string;
     };
     CreateGroupDto: {
-      name: string;
       description?: string;
       routes?: string[];
+      /** @description shared by every key of the group; null removes it */
+      budget?: components['schemas']['BudgetDto'] | null;
+      name: string;
     };
     GroupResourceDto: {
       /** @example grp_… */
@@ -558,6 +567,8 @@ export interface components {
       description: string;
       /** @description routes of routes.yaml this group grants */
       routes: string[];
+      /** @description shared by every key of the group */
+      budget: components['schemas']['BudgetDto'] | null;
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -569,9 +580,11 @@ export interface components {
       nextCursor?: string | null;
     };
     UpdateGroupDto: {
-      name?: string;
       description?: string;
       routes?: string[];
+      /** @description shared by every key of the group; null removes it */
+      budget?: components['schemas']['BudgetDto'] | null;
+      name?: string;
     };
     RouteTargetDto: {
       provider: string;

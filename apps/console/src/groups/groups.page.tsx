@@ -7,6 +7,7 @@ import { ConfirmDialog } from '../shared/confirm.dialog';
 import { navigate } from '../shared/route';
 import { useGroups, useRoutes, type GroupResource } from './groups.hooks';
 import { ErrorText } from '../shared/error-text';
+import { budgetOf, BudgetFields, budgetText, type Budget } from '../shared/budget-fields';
 
 export const GroupsPage = () => {
   const canWrite = useCanWrite();
@@ -33,6 +34,7 @@ export const GroupsPage = () => {
             <Table.Th>Name</Table.Th>
             <Table.Th>Description</Table.Th>
             <Table.Th>Routes</Table.Th>
+            <Table.Th>Budget</Table.Th>
             <Table.Th>Actions</Table.Th>
           </Table.Tr>
         </Table.Thead>
@@ -42,6 +44,7 @@ export const GroupsPage = () => {
               <Table.Td>{g.name}</Table.Td>
               <Table.Td>{g.description || '—'}</Table.Td>
               <Table.Td>{g.routes.join(', ') || '—'}</Table.Td>
+              <Table.Td>{budgetText(g.budget)}</Table.Td>
               <Table.Td>
                 <Group gap={4}>
                   <Button size="xs" variant="default" onClick={() => setShowing(g)}>
@@ -107,11 +110,16 @@ const GroupDialog = ({
   const [name, setName] = useState(group?.name ?? '');
   const [description, setDescription] = useState(group?.description ?? '');
   const [selected, setSelected] = useState<string[]>(group?.routes ?? []);
+  // Shared by every key of the group; an empty amount is no budget (removed on save).
+  const [budget, setBudget] = useState({
+    amount: group?.budget?.amountUsd ?? '',
+    period: group?.budget?.period ?? ('month' as Budget['period']),
+  });
   const [error, setError] = useState<string | null>(null);
   const save = async () => {
     setError(null);
     try {
-      const body = { name, description, routes: selected };
+      const body = { name, description, routes: selected, budget: budgetOf(budget.amount, budget.period) };
       await unwrap(
         group
           ? keyService.PATCH('/v1/groups/{id}', { params: { path: { id: group.id } }, body })
@@ -139,6 +147,16 @@ const GroupDialog = ({
           value={selected}
           onChange={setSelected}
         />
+        <Group grow>
+          <BudgetFields
+            amount={budget.amount}
+            period={budget.period}
+            onChange={(patch) => setBudget({ ...budget, ...patch })}
+          />
+        </Group>
+        <Text size="xs" c="dimmed">
+          The budget is shared: the spend of every key of the group together stays within it.
+        </Text>
         <ErrorText error={error} />
         <Group justify="flex-end">
           <Button onClick={save}>Save</Button>

@@ -12,6 +12,7 @@ import {
   TextInput,
   Textarea,
 } from '@mantine/core';
+import type { Budget } from '../shared/budget-fields';
 import { useState, type FormEvent } from 'react';
 import { errorText, keyService, unwrap } from '../api/clients';
 import { useGroups } from '../groups/groups.hooks';
@@ -19,6 +20,8 @@ import { cidrProblems, lines } from '../shared/cidr';
 import { useRefreshKeys, type CreateKeyBody, type CreatedKey } from './keys.hooks';
 import { SecretDialog } from './secret.dialog';
 import { ErrorText } from '../shared/error-text';
+import { budgetOf, BudgetFields } from '../shared/budget-fields';
+import { routeLimitsOf, RouteLimitsEditor, type RouteLimitRow } from './route-limits.editor';
 
 const metadataOf = (text: string): Record<string, string> =>
   Object.fromEntries(
@@ -46,8 +49,9 @@ export const CreateKeyDialog = ({ onClose }: { onClose: () => void }) => {
     rpm: '' as number | string,
     tpm: '' as number | string,
     maxConcurrent: '' as number | string,
+    routeLimits: [] as RouteLimitRow[],
     budget: '',
-    budgetPeriod: 'month',
+    budgetPeriod: 'month' as Budget['period'],
     rotationPeriodDays: '' as number | string,
     dormantAfterDays: '' as number | string,
     metadata: '',
@@ -63,6 +67,8 @@ export const CreateKeyDialog = ({ onClose }: { onClose: () => void }) => {
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (allowError || denyError) return;
+    const routes = routeLimitsOf(f.routeLimits);
+    const budget = budgetOf(f.budget, f.budgetPeriod);
     const body: CreateKeyBody = {
       name: f.name,
       environment: f.environment as 'live' | 'test',
@@ -72,17 +78,18 @@ export const CreateKeyDialog = ({ onClose }: { onClose: () => void }) => {
       ...(!f.neverExpire && f.expiresAt && { expiresAt: new Date(f.expiresAt).toISOString() }),
       ...(f.ipAllow && { ipAllow: lines(f.ipAllow) }),
       ...(f.ipDeny && { ipDeny: lines(f.ipDeny) }),
-      ...(f.limitMode === 'tier' && f.tier && { rateLimit: { tier: f.tier } }),
-      ...(f.limitMode === 'own' && {
+      ...((f.limitMode !== 'none' || routes) && {
         rateLimit: {
-          ...(f.rpm !== '' && { requestsPerMinute: Number(f.rpm) }),
-          ...(f.tpm !== '' && { tokensPerMinute: Number(f.tpm) }),
-          ...(f.maxConcurrent !== '' && { maxConcurrentRequests: Number(f.maxConcurrent) }),
+          ...(f.limitMode === 'tier' && f.tier && { tier: f.tier }),
+          ...(f.limitMode === 'own' && {
+            ...(f.rpm !== '' && { requestsPerMinute: Number(f.rpm) }),
+            ...(f.tpm !== '' && { tokensPerMinute: Number(f.tpm) }),
+            ...(f.maxConcurrent !== '' && { maxConcurrentRequests: Number(f.maxConcurrent) }),
+          }),
+          ...(routes && { routes }),
         },
       }),
-      ...(f.budget && {
-        budget: { amountUsd: f.budget, period: f.budgetPeriod as 'day' | 'week' | 'month' },
-      }),
+      ...(budget && { budget }),
       ...(f.rotationPeriodDays !== '' && { rotationPeriodDays: Number(f.rotationPeriodDays) }),
       ...(f.dormantAfterDays !== '' && { dormantAfterDays: Number(f.dormantAfterDays) }),
       ...(f.metadata && { metadata: metadataOf(f.metadata) }),
@@ -206,19 +213,14 @@ export const CreateKeyDialog = ({ onClose }: { onClose: () => void }) => {
               />
             </Group>
           )}
+          <RouteLimitsEditor rows={f.routeLimits} onChange={(routeLimits) => set({ routeLimits })} />
           <Group grow>
-            <TextInput
-              label="Budget (USD)"
-              placeholder="25.00"
-              value={f.budget}
-              onChange={(e) => set({ budget: e.currentTarget.value })}
-            />
-            <Select
-              label="Budget period"
-              data={['day', 'week', 'month']}
-              value={f.budgetPeriod}
-              onChange={(v) => set({ budgetPeriod: v ?? 'month' })}
-              allowDeselect={false}
+            <BudgetFields
+              amount={f.budget}
+              period={f.budgetPeriod}
+              onChange={(b) =>
+                set({ budget: b.amount ?? f.budget, budgetPeriod: b.period ?? f.budgetPeriod })
+              }
             />
             <NumberInput
               label="Rotation period (days)"

@@ -3,6 +3,7 @@ import { useQuery } from '@tanstack/react-query';
 import { errorText, keyService, unwrap } from '../api/clients';
 import { ErrorText } from '../shared/error-text';
 import { Facts } from '../shared/facts';
+import { budgetText } from '../shared/budget-fields';
 import { stateColor, when } from '../shared/format';
 import type { KeyResource } from './keys.hooks';
 
@@ -49,7 +50,7 @@ export const KeyAsOf = ({ keyId, at, onClose }: { keyId: string; at: string; onC
             ['Expires', when(k.expiresAt, 'never')],
             ['IP allow list', k.ipAllow.join(', ') || 'any'],
             ['IP deny list', k.ipDeny.join(', ') || 'none'],
-            ['Budget', k.budget ? `$${k.budget.amountUsd} per ${k.budget.period}` : 'none'],
+            ['Budget', budgetText(k.budget)],
             ['Dormancy', dormancyText(k.dormantAfterDays)],
             ['Version', k.version],
           ]}

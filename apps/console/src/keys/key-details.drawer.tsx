@@ -10,7 +10,9 @@ import { useAlerts } from '../usage/usage.hooks';
 import { KeyActions } from './key-actions';
 import { dormancyText, KeyAsOf } from './key-as-of';
 import { useKey, useRefreshKeys, type KeyResource } from './keys.hooks';
+import { routeLimitsText } from './route-limits.editor';
 import { Facts } from '../shared/facts';
+import { budgetText } from '../shared/budget-fields';
 import { ErrorText } from '../shared/error-text';
 
 const Section = ({ title, children }: { title: string; children: React.ReactNode }) => (
@@ -42,12 +44,14 @@ const KeyDetails = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => void })
     queryFn: () =>
       unwrap(keyService.GET('/v1/audit', { params: { query: { aggregateId: k.id, limit: 200 } } })),
   });
-  const rateLimit = k.rateLimit
-    ? k.rateLimit.tier
-      ? `tier ${k.rateLimit.tier}`
-      : `${k.rateLimit.requestsPerMinute ?? '∞'} req/min, ${k.rateLimit.tokensPerMinute ?? '∞'} tokens/min` +
-        (k.rateLimit.maxConcurrentRequests ? `, ${k.rateLimit.maxConcurrentRequests} in flight` : '')
-    : 'none';
+  // The key's own limit; its per-route limits have their own row.
+  const own = k.rateLimit ?? {};
+  const rateLimit = own.tier
+    ? `tier ${own.tier}`
+    : own.requestsPerMinute || own.tokensPerMinute || own.maxConcurrentRequests
+      ? `${own.requestsPerMinute ?? '∞'} req/min, ${own.tokensPerMinute ?? '∞'} tokens/min` +
+        (own.maxConcurrentRequests ? `, ${own.maxConcurrentRequests} in flight` : '')
+      : 'none';
   return (
     <Stack gap="lg">
       <Group>
@@ -85,7 +89,8 @@ const KeyDetails = ({ k, onDeleted }: { k: KeyResource; onDeleted: () => void })
             ['IP allow list', k.ipAllow.join(', ') || 'any'],
             ['IP deny list', k.ipDeny.join(', ') || 'none'],
             ['Rate limit', rateLimit],
-            ['Budget', k.budget ? `$${k.budget.amountUsd} per ${k.budget.period}` : 'none'],
+            ['Route limits', routeLimitsText(k.rateLimit?.routes)],
+            ['Budget', budgetText(k.budget)],
             ['Rotation period', k.rotationPeriodDays ? `${k.rotationPeriodDays} days` : 'none'],
             ['Suspend when unused', dormancyText(k.dormantAfterDays)],
           ]}

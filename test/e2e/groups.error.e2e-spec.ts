@@ -37,4 +37,51 @@ describe('groups: conflicting and invalid changes', () => {
     expect(del.status).toBe(409);
     expect(del.body.error.code).toBe('GROUP_IN_USE');
   });
+
+  it('refuses a group budget as a key budget is refused; sets, shows and removes a valid one, in the history', async () => {
+    const name = `budget-${randomBytes(4).toString('hex')}`;
+    for (const budget of [
+      { amountUsd: 'ten', period: 'day' },
+      { amountUsd: '0', period: 'day' },
+      { amountUsd: '5', period: 'year' },
+      { amountUsd: '5' },
+      { amountUsd: '5', period: 'day', extra: 1 },
+    ]) {
+      const bad = await admin<{ error: { code: string } }>('POST', '/v1/groups', { name, budget });
+      expect({ budget, status: bad.status, code: bad.body.error.code }).toEqual({
+        budget,
+        status: 400,
+        code: 'VALIDATION_FAILED',
+      });
+    }
+
+    const created = await admin<any>('POST', '/v1/groups', {
+      name,
+      routes: ['gpt-4o-mini'],
+      budget: { amountUsd: '250.00', period: 'month' },
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id;
+    expect(created.body.budget).toEqual({ amountUsd: '250.00', period: 'month' });
+    expect((await admin<any>('GET', `/v1/groups/${id}`)).body.budget).toEqual({
+      amountUsd: '250.00',
+      period: 'month',
+    });
+    const same = await admin<any>('PATCH', `/v1/groups/${id}`, {
+      budget: { amountUsd: '250.00', period: 'month' },
+    });
+    expect(same.body.version).toBe(1);
+    const badPatch = await admin<any>('PATCH', `/v1/groups/${id}`, {
+      budget: { amountUsd: '-1', period: 'day' },
+    });
+    expect(badPatch.status).toBe(400);
+    const removed = await admin<any>('PATCH', `/v1/groups/${id}`, { budget: null });
+    expect(removed.body).toMatchObject({ budget: null, version: 2 });
+
+    const history = await admin<any>('GET', `/v1/audit?aggregateId=${id}`);
+    expect(history.body.data.map((e: any) => [e.type, e.data.budget])).toEqual([
+      ['GroupCreated', { amountUsd: '250.00', period: 'month' }],
+      ['GroupUpdated', null],
+    ]);
+  });
 });

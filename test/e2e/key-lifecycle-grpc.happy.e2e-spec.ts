@@ -21,7 +21,11 @@ describe('key lifecycle over gRPC', () => {
       owner_id: `team-grpc-${run}`,
       group_ids: [group.id],
       ip_allow: ['192.168.0.0/16'],
-      rate_limit: { requests_per_minute: 120, max_concurrent_requests: 4 },
+      rate_limit: {
+        requests_per_minute: 120,
+        max_concurrent_requests: 4,
+        routes: { 'gpt-4o-mini': { requests_per_minute: 10 } },
+      },
       budget: { amount_usd: '10.00', period: 'day' },
       metadata: { via: 'grpc' },
     });
@@ -37,7 +41,11 @@ describe('key lifecycle over gRPC', () => {
       group_ids: [group.id],
       accessible_routes: ['gpt-4o-mini'],
       ip_allow: ['192.168.0.0/16'],
-      rate_limit: { requests_per_minute: 120, max_concurrent_requests: 4 },
+      rate_limit: {
+        requests_per_minute: 120,
+        max_concurrent_requests: 4,
+        routes: { 'gpt-4o-mini': { requests_per_minute: 10 } },
+      },
       budget: { amount_usd: '10.00', period: 'day' },
       metadata: { via: 'grpc' },
       version: 1,
@@ -47,7 +55,12 @@ describe('key lifecycle over gRPC', () => {
 
     // The same key through REST.
     const viaRest = await rest<any>('GET', `/v1/keys/${key.id}`);
-    expect(viaRest.body).toMatchObject({ id: key.id, name: 'grpc bot', ownerId: `team-grpc-${run}` });
+    expect(viaRest.body).toMatchObject({
+      id: key.id,
+      name: 'grpc bot',
+      ownerId: `team-grpc-${run}`,
+      rateLimit: { requestsPerMinute: 120, routes: { 'gpt-4o-mini': { requestsPerMinute: 10 } } },
+    });
 
     const listed = await grpc.call('ListKeys', { owner_id: `team-grpc-${run}` });
     expect(listed.data.map((k: { id: string }) => k.id)).toEqual([key.id]);
@@ -140,6 +153,27 @@ describe('key lifecycle over gRPC', () => {
       routes: { values: [] },
     });
     expect(renamed).toMatchObject({ name: `grpc-a2-${run}`, routes: [] });
+
+    // A group budget, shared by the group's keys: set on create, changed, cleared.
+    const budgeted = await grpc.call('CreateGroup', {
+      name: `grpc-budget-${run}`,
+      budget: { amount_usd: '250.00', period: 'month' },
+    });
+    expect(budgeted.budget).toEqual({ amount_usd: '250.00', period: 'month' });
+    const weekly = await grpc.call('UpdateGroup', {
+      group_id: budgeted.id,
+      budget: { amount_usd: '60', period: 'week' },
+    });
+    expect(weekly).toMatchObject({ budget: { amount_usd: '60', period: 'week' }, version: 2 });
+    const setAndClear = await grpc.error('UpdateGroup', {
+      group_id: budgeted.id,
+      budget: { amount_usd: '1', period: 'day' },
+      clear_budget: true,
+    });
+    expect(errorCode(setAndClear)).toBe('VALIDATION_FAILED');
+    const cleared = await grpc.call('UpdateGroup', { group_id: budgeted.id, clear_budget: true });
+    expect(cleared.budget).toBeUndefined();
+    expect(cleared.version).toBe(3);
     expect(await grpc.call('DeleteGroup', { group_id: a.id })).toEqual({});
     const inUse = await grpc.error('DeleteGroup', { group_id: b.id });
     expect(inUse.code).toBe(GrpcStatus.FAILED_PRECONDITION);
@@ -171,6 +205,15 @@ describe('key lifecycle over gRPC', () => {
       [{ name: 'x', owner_id: owner, budget: { amount_usd: 'ten', period: 'day' } }, 'VALIDATION_FAILED'],
       [{ name: 'x', owner_id: owner, rate_limit: { requests_per_minute: 0 } }, 'VALIDATION_FAILED'],
       [{ name: 'x', owner_id: owner, rate_limit: { max_concurrent_requests: 0 } }, 'VALIDATION_FAILED'],
+      [{ name: 'x', owner_id: owner, rate_limit: { routes: { 'gpt-4o': {} } } }, 'VALIDATION_FAILED'],
+      [
+        { name: 'x', owner_id: owner, rate_limit: { routes: { 'gpt-4o': { tokens_per_minute: 0 } } } },
+        'VALIDATION_FAILED',
+      ],
+      [
+        { name: 'x', owner_id: owner, rate_limit: { routes: { nope: { requests_per_minute: 1 } } } },
+        'UNKNOWN_ROUTE',
+      ],
       // PostgreSQL stores no NUL: refused up front, as over REST, not failed in the database.
       [{ name: 'nul \u0000 name', owner_id: owner }, 'VALIDATION_FAILED'],
       [{ name: 'x', owner_id: owner, metadata: { 'k\u0000': 'v' } }, 'VALIDATION_FAILED'],

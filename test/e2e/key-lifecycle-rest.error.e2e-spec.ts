@@ -90,6 +90,16 @@ describe('key management over REST: bad input', () => {
       [{ ipAllow: ['300.1.1.1/8'] }, {}, 422, 'INVALID_CIDR'],
       [{ expiresAt: new Date(Date.now() - 60_000).toISOString() }, {}, 422, 'INVALID_EXPIRY'],
       [{ rateLimit: { requestsPerMinute: 0 } }, {}, 400, 'VALIDATION_FAILED'],
+      // Per-route limits: one number at least, only known fields, known routes.
+      [{ rateLimit: { routes: { 'gpt-4o': {} } } }, {}, 400, 'VALIDATION_FAILED'],
+      [
+        { rateLimit: { routes: { 'gpt-4o': { requestsPerMinute: 1, rpm: 2 } } } },
+        {},
+        400,
+        'VALIDATION_FAILED',
+      ],
+      [{ rateLimit: { routes: { 'gpt-4o': { requestsPerMinute: 0 } } } }, {}, 400, 'VALIDATION_FAILED'],
+      [{ rateLimit: { routes: { nope: { requestsPerMinute: 1 } } } }, {}, 422, 'UNKNOWN_ROUTE'],
       [{ owner: 'someone-else' }, {}, 400, 'VALIDATION_FAILED'],
       [{}, {}, 400, 'VALIDATION_FAILED'],
       [{ name: 'renamed' }, { 'if-match': 'yesterday' }, 400, 'VALIDATION_FAILED'],

@@ -12,7 +12,8 @@ export type AlertSeverity = AlertRaisedData['severity'];
 export interface AlertInput {
   type: AlertType;
   keyId: string | null;
-  // What the alert is about: the key id, or `net:<network>` for a burst of invalid keys from one client network.
+  // What the alert is about: the key id, `grp:<groupId>` for a group's budget, or `net:<network>` for a burst of
+  // invalid keys from one client network.
   subject: string;
   severity: AlertSeverity;
   message: string;

@@ -5,9 +5,10 @@ import type { AfterIngest, UsageRow } from '../ingest/usage-row';
 import {
   budgetPeriod,
   budgetReason,
+  periodDays,
   reachedThresholds,
-  spentPercent,
-  type BudgetThreshold,
+  thresholdAlert,
+  trimUsd,
 } from './budget-period';
 
 interface Budgeted {
@@ -17,16 +18,10 @@ interface Budgeted {
   status: string;
 }
 
-const SEVERITY: Record<BudgetThreshold, 'info' | 'warning' | 'critical'> = {
-  50: 'info',
-  80: 'warning',
-  100: 'critical',
-};
-
 // After each batch, for the keys in it that have a budget: the spend of the current UTC period (usage_day, exact
 // decimals) against the budget. 50/80/100% alerts are raised once per key, period and budget amount; at 100% an
 // enforcement row asks the enforcer to suspend the key through key-service. It reads totals, not the batch, so a
-// redelivered batch or a missed one is caught by the key's next batch.
+// redelivered batch or a missed one is caught by the key's next batch. Groups' budgets: group-budget.monitor.ts.
 export class BudgetMonitor implements AfterIngest {
   readonly name = 'budgets';
 
@@ -57,41 +52,27 @@ export class BudgetMonitor implements AfterIngest {
        FROM unnest($1::text[], $2::date[], $3::date[]) AS k(key_id, d0, d1)
        LEFT JOIN usage_day d ON d.key_id = k.key_id AND d.day >= k.d0 AND d.day < k.d1
        GROUP BY 1`,
-      [
-        budgeted.map((b) => b.key_id),
-        periods.map((p) => p.start.toISOString().slice(0, 10)),
-        periods.map((p) => p.end.toISOString().slice(0, 10)),
-      ],
+      [budgeted.map((b) => b.key_id), ...periodDays(periods)],
     );
     const spentBy = new Map(spent.map((s) => [s.key_id, s.spent]));
     let enforce = false;
     await this.alerts.transaction(async (m, raise) => {
       for (const [i, b] of budgeted.entries()) {
-        const amount = trim(b.amount);
+        const amount = trimUsd(b.amount);
         const used = spentBy.get(b.key_id) ?? '0';
         const reached = reachedThresholds(used, amount);
         if (reached.length === 0) continue;
         const p = periods[i];
-        for (const t of reached) {
-          await raise({
-            type: 'budget_threshold',
-            keyId: b.key_id,
-            subject: b.key_id,
-            severity: SEVERITY[t],
-            message: `key ${b.key_id} reached ${t}% of its ${b.period}ly budget: ${trim(used)} of ${amount} USD (${spentPercent(used, amount)}%)`,
-            details: {
-              threshold: t,
-              spentUsd: trim(used),
-              budgetUsd: amount,
-              period: b.period,
-              periodStart: p.start.toISOString(),
-              periodEnd: p.end.toISOString(),
-            },
-            // Once per key, period, budget amount and threshold.
-            dedupeKey: `budget_threshold:${b.key_id}:${p.start.toISOString()}:${amount}:${t}`,
-            dedupeSeconds: null,
-          });
-        }
+        const standing = {
+          subject: b.key_id,
+          keyId: b.key_id,
+          who: `key ${b.key_id}`,
+          amountUsd: amount,
+          spentUsd: used,
+          period: b.period,
+          p,
+        };
+        for (const t of reached) await raise(thresholdAlert(standing, t));
         if (!reached.includes(100) || b.status !== 'active') continue;
         const inserted: unknown[] = await m.query(
           `INSERT INTO budget_enforcements (key_id, period_start, amount_usd, period_end, status, reason, spent_usd)
@@ -104,6 +85,3 @@ export class BudgetMonitor implements AfterIngest {
     if (enforce) this.onEnforcement();
   }
 }
-
-// numeric(24,12) as text: "0.100000000000" → "0.1".
-const trim = (s: string): string => (s.includes('.') ? s.replace(/\.?0+$/, '') : s) || '0';

@@ -6,6 +6,7 @@ import { AlertsWebhooks1732300000004 } from './migrations/1732300000004-alerts-w
 import { BudgetEnforcements1732300000005 } from './migrations/1732300000005-budget-enforcements';
 import { KeyCare1764800000001 } from './migrations/1764800000001-key-care';
 import { InvalidKeyNetworks1764900000001 } from './migrations/1764900000001-invalid-key-networks';
+import { GroupBudgets1765000000001 } from './migrations/1765000000001-group-budgets';
 
 export const usageMigrations = [
   UsageLedger1732300000001,
@@ -15,6 +16,7 @@ export const usageMigrations = [
   BudgetEnforcements1732300000005,
   KeyCare1764800000001,
   InvalidKeyNetworks1764900000001,
+  GroupBudgets1765000000001,
 ];
 
 export const createUsageDataSource = (url: string): DataSource =>

@@ -1,8 +1,10 @@
-import type { DomainEvent, KeyCreatedData } from '@keygate/contracts';
+import type { DomainEvent, GroupUpdatedData, KeyCreatedData } from '@keygate/contracts';
 import {
   evolveAdminToken,
   evolveGroup,
   evolveKey,
+  type GroupEntry,
+  type GroupEvent,
   type KeyEntry,
   type KeyEvent,
 } from './key-directory.evolve';
@@ -160,7 +162,7 @@ describe('key directory fold', () => {
     expect(
       evolveGroup(renamed, { type: 'GroupUpdated', data: { groupId: 'grp_a', name: 'stale' } }, 2, T0),
     ).toBe(renamed);
-    expect(renamed).toEqual({ groupId: 'grp_a', v: 2, name: 'apps 2', deletedAt: null });
+    expect(renamed).toEqual({ groupId: 'grp_a', v: 2, name: 'apps 2', budget: null, deletedAt: null });
     const issued: DomainEvent<'AdminTokenIssued'> = {
       type: 'AdminTokenIssued',
       data: { tokenId: 'adm_1', name: 'ops', role: 'auditor', hash: 'f'.repeat(64), last4: 'wxyz' },
@@ -171,6 +173,75 @@ describe('key directory fold', () => {
     ).toMatchObject({
       role: 'auditor',
       revokedAt: T0,
+    });
+  });
+
+  describe('group budgets and membership', () => {
+    const groupCreated: GroupEvent = {
+      type: 'GroupCreated',
+      data: {
+        groupId: 'grp_a',
+        name: 'apps',
+        description: '',
+        routes: [],
+        budget: { amountUsd: '100', period: 'month' },
+      },
+    };
+    const updated = (data: Omit<GroupUpdatedData, 'groupId'>): GroupEvent => ({
+      type: 'GroupUpdated',
+      data: { groupId: 'grp_a', ...data },
+    });
+    const foldGroup = (events: GroupEvent[]) =>
+      events.reduce<GroupEntry | null>((doc, e, i) => evolveGroup(doc, e, i + 1, T0), null);
+
+    it('keeps the budget a group is created with (none when the event predates group budgets)', () => {
+      expect(foldGroup([groupCreated])?.budget).toEqual({ amountUsd: '100', period: 'month' });
+      const older: GroupEvent = {
+        type: 'GroupCreated',
+        data: { groupId: 'grp_a', name: 'apps', description: '', routes: [] },
+      };
+      expect(foldGroup([older])?.budget).toBeNull();
+    });
+
+    it('changes the budget, keeps it when an update leaves it out, and removes it on null', () => {
+      const changed = foldGroup([groupCreated, updated({ budget: { amountUsd: '250.5', period: 'week' } })]);
+      expect(changed?.budget).toEqual({ amountUsd: '250.5', period: 'week' });
+      expect(evolveGroup(changed, updated({ name: 'apps 2' }), 3, T0)).toMatchObject({
+        name: 'apps 2',
+        budget: { amountUsd: '250.5', period: 'week' },
+      });
+      expect(evolveGroup(changed, updated({ budget: null }), 3, T0)?.budget).toBeNull();
+      // A redelivered older update does not bring the old budget back.
+      expect(evolveGroup(changed, updated({ budget: null }), 2, T0)).toBe(changed);
+    });
+
+    it('marks a deleted group (its budget no longer watched) and ignores updates before its creation', () => {
+      const deleted = foldGroup([groupCreated, { type: 'GroupDeleted', data: { groupId: 'grp_a' } }]);
+      expect(deleted).toEqual({
+        groupId: 'grp_a',
+        v: 2,
+        name: 'apps',
+        budget: { amountUsd: '100', period: 'month' },
+        deletedAt: T0,
+      });
+      expect(evolveGroup(null, updated({ budget: { amountUsd: '1', period: 'day' } }), 1, T0)).toBeNull();
+    });
+
+    it('keeps each key’s membership: joined on creation or later, left, joined twice counts once', () => {
+      const member = (events: KeyEvent[]) =>
+        events.reduce<KeyEntry | null>((doc, e, i) => evolveKey(doc, e, i + 1, T0), null)?.groupIds;
+      const added = (groupId: string): KeyEvent => ({
+        type: 'KeyGroupAdded',
+        data: { keyId: 'key_1', groupId },
+      });
+      const removed = (groupId: string): KeyEvent => ({
+        type: 'KeyGroupRemoved',
+        data: { keyId: 'key_1', groupId },
+      });
+      expect(member([created({ groupIds: ['grp_a', 'grp_b'] })])).toEqual(['grp_a', 'grp_b']);
+      expect(member([created({ groupIds: [] }), added('grp_a'), added('grp_a')])).toEqual(['grp_a']);
+      expect(member([created(), added('grp_b'), removed('grp_a')])).toEqual(['grp_b']);
+      expect(member([created(), removed('grp_a'), removed('grp_a')])).toEqual([]);
     });
   });
 });

@@ -30,6 +30,7 @@ export interface GroupEntry {
   groupId: string;
   v: number;
   name: string;
+  budget: Budget | null; // shared by every key of the group (their membership is each key's groupIds)
   deletedAt: string | null;
 }
 
@@ -125,10 +126,23 @@ export const evolveGroup = (
 ): GroupEntry | null => {
   if (doc && doc.v >= v) return doc;
   switch (event.type) {
-    case 'GroupCreated':
-      return { groupId: event.data.groupId, v, name: event.data.name, deletedAt: null };
-    case 'GroupUpdated':
-      return doc ? { ...doc, v, name: event.data.name ?? doc.name } : null;
+    case 'GroupCreated': {
+      const d = event.data;
+      return {
+        groupId: d.groupId,
+        v,
+        name: d.name,
+        budget: d.budget ? { ...d.budget } : null,
+        deletedAt: null,
+      };
+    }
+    case 'GroupUpdated': {
+      if (!doc) return null;
+      const d = event.data;
+      // Absent: unchanged; null: removed.
+      const budget = d.budget === undefined ? doc.budget : d.budget ? { ...d.budget } : null;
+      return { ...doc, v, name: d.name ?? doc.name, budget };
+    }
     case 'GroupDeleted':
       return doc ? { ...doc, v, deletedAt: at } : null;
     default: {

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { AdminRole, BudgetPeriod } from '@keygate/contracts';
+import type { AdminRole, Budget, BudgetPeriod } from '@keygate/contracts';
 import type { AdminTokenEntry, DirectoryKeyStatus, GroupEntry, KeyEntry } from './key-directory.evolve';
 
 interface KeyRow {
@@ -23,10 +23,22 @@ interface KeyRow {
   updated_at: Date;
 }
 
+interface GroupRow {
+  group_id: string;
+  v: number;
+  name: string;
+  budget_amount_usd: string | null;
+  budget_period: BudgetPeriod | null;
+  deleted_at: Date | null;
+}
+
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 // numeric(24,12) comes back padded: "25.000000000000" → "25".
 const trimDecimal = (s: string): string => (s.includes('.') ? s.replace(/\.?0+$/, '') : s) || '0';
+
+const budgetOf = (amount: string | null, period: BudgetPeriod | null): Budget | null =>
+  amount !== null && period !== null ? { amountUsd: trimDecimal(amount), period } : null;
 
 const toKey = (r: KeyRow): KeyEntry => ({
   keyId: r.key_id,
@@ -37,10 +49,7 @@ const toKey = (r: KeyRow): KeyEntry => ({
   groupIds: r.group_ids,
   status: r.status,
   statusReason: r.status_reason,
-  budget:
-    r.budget_amount_usd !== null && r.budget_period !== null
-      ? { amountUsd: trimDecimal(r.budget_amount_usd), period: r.budget_period }
-      : null,
+  budget: budgetOf(r.budget_amount_usd, r.budget_period),
   rotationPeriodDays: r.rotation_period_days,
   dormantAfterDays: r.dormant_after_days,
   expiresAt: iso(r.expires_at),
@@ -62,14 +71,17 @@ export class KeyDirectoryStore {
 
   async loadGroups(m: EntityManager, ids: string[]): Promise<Map<string, GroupEntry>> {
     if (ids.length === 0) return new Map();
-    const rows: { group_id: string; v: number; name: string; deleted_at: Date | null }[] = await m.query(
-      `SELECT * FROM group_directory WHERE group_id = ANY($1)`,
-      [ids],
-    );
+    const rows: GroupRow[] = await m.query(`SELECT * FROM group_directory WHERE group_id = ANY($1)`, [ids]);
     return new Map(
       rows.map((r) => [
         r.group_id,
-        { groupId: r.group_id, v: r.v, name: r.name, deletedAt: iso(r.deleted_at) },
+        {
+          groupId: r.group_id,
+          v: r.v,
+          name: r.name,
+          budget: budgetOf(r.budget_amount_usd, r.budget_period),
+          deletedAt: iso(r.deleted_at),
+        },
       ]),
     );
   }
@@ -141,10 +153,13 @@ export class KeyDirectoryStore {
   async saveGroups(m: EntityManager, groups: GroupEntry[]): Promise<void> {
     for (const g of groups) {
       await m.query(
-        `INSERT INTO group_directory (group_id, v, name, deleted_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (group_id) DO UPDATE SET v = excluded.v, name = excluded.name, deleted_at = excluded.deleted_at
+        `INSERT INTO group_directory (group_id, v, name, budget_amount_usd, budget_period, deleted_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (group_id) DO UPDATE SET v = excluded.v, name = excluded.name,
+           budget_amount_usd = excluded.budget_amount_usd, budget_period = excluded.budget_period,
+           deleted_at = excluded.deleted_at
          WHERE group_directory.v < excluded.v`,
-        [g.groupId, g.v, g.name, g.deletedAt],
+        [g.groupId, g.v, g.name, g.budget?.amountUsd ?? null, g.budget?.period ?? null, g.deletedAt],
       );
     }
   }

@@ -1,5 +1,6 @@
-// Alerts on usage.alerts, produced by usage-service (message key: the key id, or `net:<network>` for alerts about
-// a client network; `ip:<address>` on auth_failure_burst alerts raised before invalid_key_burst existed).
+// Alerts on usage.alerts, produced by usage-service (message key: the key id, `grp:<groupId>` for a group's budget,
+// or `net:<network>` for alerts about a client network; `ip:<address>` on auth_failure_burst alerts raised before
+// invalid_key_burst existed).
 // The same envelope is the body of usage-service's signed webhooks.
 export const ALERT_RAISED = 'AlertRaised' as const;
 export const USAGE_ALERTS_SCHEMA_VERSION = 1;

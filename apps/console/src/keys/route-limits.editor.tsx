@@ -39,6 +39,11 @@ export const routeLimitsText = (routes: RouteLimits | undefined): string =>
     )
     .join('; ') || 'none';
 
+const NUMBERS = [
+  ['rpm', 'Requests per minute', 'requests/min'],
+  ['tpm', 'Tokens per minute', 'tokens/min'],
+] as const;
+
 // A limit per route, on top of the key's own: route + requests/min + tokens/min, one row each (at most 50).
 export const RouteLimitsEditor = ({
   rows,
@@ -67,20 +72,16 @@ export const RouteLimitsEditor = ({
               value={r.route}
               onChange={(route) => update(i, { route })}
             />
-            <NumberInput
-              aria-label={`Requests per minute on ${name}`}
-              placeholder="requests/min"
-              min={1}
-              value={r.rpm}
-              onChange={(rpm) => update(i, { rpm })}
-            />
-            <NumberInput
-              aria-label={`Tokens per minute on ${name}`}
-              placeholder="tokens/min"
-              min={1}
-              value={r.tpm}
-              onChange={(tpm) => update(i, { tpm })}
-            />
+            {NUMBERS.map(([field, label, placeholder]) => (
+              <NumberInput
+                key={field}
+                aria-label={`${label} on ${name}`}
+                placeholder={placeholder}
+                min={1}
+                value={r[field]}
+                onChange={(value) => update(i, { [field]: value })}
+              />
+            ))}
             <ActionIcon
               variant="subtle"
               color="red"

@@ -1,23 +1,22 @@
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { Kafka, logLevel } from 'kafkajs';
 import type { DataSource } from 'typeorm';
-import { makeEnvelope, type DomainEvent, type KeyCreatedData } from '@keygate/contracts';
-import { EventConsumer, type IncomingEvent } from '@keygate/messaging';
+import type { DomainEvent, KeyCreatedData } from '@keygate/contracts';
+import { EventConsumer } from '@keygate/messaging';
 import { dropDatabase, ensurePostgres } from '@keygate/stack';
 import { alertEnvelope } from '../../apps/usage-service/src/alerts/alert';
 import { AlertService } from '../../apps/usage-service/src/alerts/alert.service';
 import { BudgetMonitor } from '../../apps/usage-service/src/budgets/budget.monitor';
-import { GroupBudgetMonitor } from '../../apps/usage-service/src/budgets/group-budget.monitor';
 import { createUsageDataSource } from '../../apps/usage-service/src/database/data-source';
 import type { UsageRow } from '../../apps/usage-service/src/ingest/usage-row';
 import { KeyDirectoryConsumer } from '../../apps/usage-service/src/key-directory/key-directory.consumer';
-import { runId } from './usage-service.helper';
+import { keyEventEnvelope, runId } from './usage-service.helper';
 
 const PG = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 
 // Group budgets inside usage-service, on the real PostgreSQL only: the service's migrations, its key directory fold
 // (fed the events directly, as its Kafka consumer would hand them over), ledger days written as the ingest writes
-// them, and the budget monitors run as the ingest runs them after a batch, with a test clock. The Kafka path around
+// them, and the budget monitor run as the ingest runs it after a batch, with a test clock. The Kafka path around
 // them (usage-budgets.int-spec.ts) is the same for keys and groups.
 describe('group budgets (real PostgreSQL, test clock)', () => {
   const run = runId();
@@ -28,31 +27,19 @@ describe('group budgets (real PostgreSQL, test clock)', () => {
   let db: DataSource;
   let directory: KeyDirectoryConsumer;
   let alerts: AlertService;
-  let groups: GroupBudgetMonitor;
+  let budgets: BudgetMonitor;
   const positions = new Map<string, number>();
 
-  // Key events as key-service's outbox publishes them: stream positions per aggregate.
-  const fold = (...events: DomainEvent[]) => {
-    const incoming: IncomingEvent[] = events.map((event) => {
-      const data = event.data as { keyId?: string; groupId: string };
-      const subject = event.type.startsWith('Group') ? data.groupId : data.keyId!;
-      const streamPosition = (positions.get(subject) ?? 0) + 1;
-      positions.set(subject, streamPosition);
-      return {
-        envelope: makeEnvelope({
-          type: event.type,
-          data: event.data,
-          source: 'key-service',
-          subject,
-          streamPosition,
-        }),
-        partition: 0,
-        offset: '0',
-        trace: ROOT_CONTEXT,
-      };
-    });
-    return directory.apply(incoming);
-  };
+  // Key events as key-service's outbox publishes them (stream positions per aggregate), as its consumer hands them over.
+  const fold = (...events: DomainEvent[]) =>
+    directory.apply(
+      events.map((event) => {
+        const envelope = keyEventEnvelope(event, 0);
+        envelope.streamPosition = (positions.get(envelope.subject) ?? 0) + 1;
+        positions.set(envelope.subject, envelope.streamPosition);
+        return { envelope, partition: 0, offset: '0', trace: ROOT_CONTEXT };
+      }),
+    );
   const created = (k: string, over: Partial<KeyCreatedData> = {}): DomainEvent => ({
     type: 'KeyCreated',
     data: {
@@ -79,7 +66,7 @@ describe('group budgets (real PostgreSQL, test clock)', () => {
       [key(k), day, costUsd],
     );
   // The after-ingest step of a batch with one request of each of these keys.
-  const batch = (...ks: string[]) => groups.afterIngest(ks.map((k) => ({ keyId: key(k) }) as UsageRow));
+  const batch = (...ks: string[]) => budgets.afterIngest(ks.map((k) => ({ keyId: key(k) }) as UsageRow));
   const groupAlerts = () =>
     db.query<
       {
@@ -105,7 +92,12 @@ describe('group budgets (real PostgreSQL, test clock)', () => {
     const kafka = new Kafka({ clientId: 'usage-it', brokers: ['127.0.0.1:9'], logLevel: logLevel.NOTHING });
     directory = new KeyDirectoryConsumer(db, new EventConsumer(kafka), `usage-it-gb-${run}`, 6000);
     alerts = new AlertService(db, () => NOW);
-    groups = new GroupBudgetMonitor(db, alerts, () => NOW);
+    budgets = new BudgetMonitor(
+      db,
+      alerts,
+      () => undefined,
+      () => NOW,
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -209,13 +201,7 @@ describe('group budgets (real PostgreSQL, test clock)', () => {
       severity: 'critical',
       details: { threshold: 100, spentUsd: '1' },
     });
-    // The key budget monitor over the same keys: their own budgets are untouched, nothing is enforced.
-    await new BudgetMonitor(
-      db,
-      alerts,
-      () => undefined,
-      () => NOW,
-    ).check([key('a'), key('b'), key('c')]);
+    // The same batches checked the keys' own budgets (b's is far away): no key alert, nothing enforced.
     expect(await db.query(`SELECT key_id FROM budget_enforcements WHERE key_id LIKE $1`, [key('%')])).toEqual(
       [],
     );

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { Pool } from 'pg';
 import {
+  aggregateOf,
   makeEnvelope,
   REQUEST_COMPLETED,
   Topics,
@@ -28,6 +29,17 @@ const MAIN = join(ROOT, 'dist', 'apps', 'usage-service', 'src', 'main.js');
 export const sha256Hex = (s: string): string => createHash('sha256').update(s).digest('hex');
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const runId = () => randomBytes(4).toString('hex');
+
+// A key event as key-service's outbox publishes it: its aggregate's id is the subject (and the message key).
+export const keyEventEnvelope = (event: DomainEvent, streamPosition: number, time?: Date): EventEnvelope =>
+  makeEnvelope({
+    type: event.type,
+    data: event.data,
+    source: 'key-service',
+    subject: aggregateOf(event)!.id,
+    streamPosition,
+    time,
+  });
 
 export interface UsageProcess {
   url: string;
@@ -191,21 +203,8 @@ export class UsageHarness {
     return this.produce(
       Topics.keysEvents,
       events.map(({ event, streamPosition, time }) => {
-        const subject =
-          (event.data as { keyId?: string; groupId?: string; tokenId?: string }).keyId ??
-          (event.data as { groupId?: string }).groupId ??
-          (event.data as { tokenId?: string }).tokenId!;
-        return {
-          key: subject,
-          envelope: makeEnvelope({
-            type: event.type,
-            data: event.data,
-            source: 'key-service',
-            subject,
-            streamPosition,
-            time,
-          }),
-        };
+        const envelope = keyEventEnvelope(event, streamPosition, time);
+        return { key: envelope.subject, envelope };
       }),
     );
   }

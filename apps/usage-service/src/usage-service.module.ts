@@ -29,7 +29,6 @@ import { anomalyConfig } from './anomalies/anomaly-config';
 import { SpikeMonitor } from './anomalies/spike.monitor';
 import { BudgetEnforcer } from './budgets/budget-enforcer';
 import { BudgetMonitor } from './budgets/budget.monitor';
-import { GroupBudgetMonitor } from './budgets/group-budget.monitor';
 import { KeyServiceClient } from './budgets/key-service.client';
 import { Pricing } from './costs/pricing';
 import { usageMigrations } from './database/data-source';
@@ -183,7 +182,6 @@ const health = healthParts({
         // Budgets first: they are what stops spending.
         const listeners = [
           new BudgetMonitor(db, alerts, () => enforcer.wake()),
-          new GroupBudgetMonitor(db, alerts),
           new SpikeMonitor(db, alerts, anomalies),
           new AccessMonitor(db, alerts, anomalies),
         ];

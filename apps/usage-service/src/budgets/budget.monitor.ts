@@ -10,6 +10,7 @@ import {
   thresholdAlert,
   trimUsd,
 } from './budget-period';
+import { GroupBudgetMonitor } from './group-budget.monitor';
 
 interface Budgeted {
   key_id: string;
@@ -21,21 +22,27 @@ interface Budgeted {
 // After each batch, for the keys in it that have a budget: the spend of the current UTC period (usage_day, exact
 // decimals) against the budget. 50/80/100% alerts are raised once per key, period and budget amount; at 100% an
 // enforcement row asks the enforcer to suspend the key through key-service. It reads totals, not the batch, so a
-// redelivered batch or a missed one is caught by the key's next batch. Groups' budgets: group-budget.monitor.ts.
+// redelivered batch or a missed one is caught by the key's next batch. Then the same for the budgets of the batch's
+// keys' groups (group-budget.monitor.ts), which only alert.
 export class BudgetMonitor implements AfterIngest {
   readonly name = 'budgets';
+
+  private readonly groups: GroupBudgetMonitor;
 
   constructor(
     private readonly db: DataSource,
     private readonly alerts: AlertService,
     private readonly onEnforcement: () => void,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.groups = new GroupBudgetMonitor(db, alerts, clock);
+  }
 
   async afterIngest(rows: UsageRow[]): Promise<void> {
     const keys = [...new Set(rows.filter((r) => r.keyId).map((r) => r.keyId!))];
     if (keys.length === 0) return;
     await this.check(keys);
+    await this.groups.check(keys);
   }
 
   async check(keys: string[]): Promise<void> {

@@ -1,7 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { BudgetPeriod } from '@keygate/contracts';
 import type { AlertService } from '../alerts/alert.service';
-import type { AfterIngest, UsageRow } from '../ingest/usage-row';
 import { budgetPeriod, periodDays, reachedThresholds, thresholdAlert, trimUsd } from './budget-period';
 
 interface BudgetedGroup {
@@ -11,7 +10,7 @@ interface BudgetedGroup {
   period: BudgetPeriod;
 }
 
-// After each batch, for the groups of its keys that have a budget: the spend of all the group's keys in the current
+// After each batch (run by BudgetMonitor, after the keys' own budgets), for the groups of its keys that have a budget: the spend of all the group's keys in the current
 // UTC period (usage_day, exact decimals) against the group's budget, with the same 50/80/100% thresholds as a key's
 // own budget, raised once per group, period and budget amount. The alert is about the group (subject
 // `grp:<groupId>`, as the gateway names the group's spend counter) and no key.
@@ -19,20 +18,12 @@ interface BudgetedGroup {
 // joined counts. Deleted keys still in the group count: what they spent this period was the group's.
 // At 100% no key is suspended: the gateway already refuses the group's keys while the group's budget is spent, and
 // suspending them would outlast the period and cut them off from their other groups and budgets.
-export class GroupBudgetMonitor implements AfterIngest {
-  readonly name = 'group-budgets';
-
+export class GroupBudgetMonitor {
   constructor(
     private readonly db: DataSource,
     private readonly alerts: AlertService,
     private readonly clock: () => number = Date.now,
   ) {}
-
-  async afterIngest(rows: UsageRow[]): Promise<void> {
-    const keys = [...new Set(rows.filter((r) => r.keyId).map((r) => r.keyId!))];
-    if (keys.length === 0) return;
-    await this.check(keys);
-  }
 
   async check(keys: string[]): Promise<void> {
     const groups: BudgetedGroup[] = await this.db.query(

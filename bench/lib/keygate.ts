@@ -84,6 +84,8 @@ export const startKeygate = async (o: KeygateOptions): Promise<Keygate> => {
     GEMINI_API_KEY: 'mock-gemini',
     // Only the gateways are measured; the other services do not trace unless a bench asks for it.
     OTEL_SDK_DISABLED: 'true',
+    // One process per gateway, measured by its pid (bench/workers.ts measures GATEWAY_WORKERS).
+    GATEWAY_WORKERS: '1',
   };
   const keyService = await startService(
     'key-service',

@@ -45,6 +45,9 @@ export class GatewayEnv extends CommonEnv {
   // request running longer stops counting against the cap; its cost is charged when it ends all the same).
   @IsInt() @Min(1000) @Max(86_400_000) IN_FLIGHT_TTL_MS: number = 300_000;
 
+  // Gateway processes on GATEWAY_PORT (workers.ts; read before this class, by main.ts): default the cores.
+  @IsOptional() @IsInt() @Min(1) @Max(64) GATEWAY_WORKERS?: number;
+
   @IsInt() @Min(1) @Max(100_000) USAGE_BUFFER_MAX: number = 10_000;
   @IsInt() @Min(1) @Max(60_000) USAGE_FLUSH_MS: number = 100;
   // Usage events that do not fit in the buffer while Kafka is slow or away are journaled on disk and replayed when

@@ -172,7 +172,11 @@ const health = healthParts({
         new UsageEmitter(producer, {
           maxBuffered: env.USAGE_BUFFER_MAX,
           flushMs: env.USAGE_FLUSH_MS,
-          journalDir: env.USAGE_JOURNAL_DIR ?? join('.stack', 'usage-journal', `gateway-${env.GATEWAY_PORT}`),
+          journalDir: join(
+            env.USAGE_JOURNAL_DIR ?? join('.stack', 'usage-journal', `gateway-${env.GATEWAY_PORT}`),
+            // One journal per worker process (workers.ts): none shares a file with another.
+            process.env.GATEWAY_WORKER_INDEX ? `worker-${process.env.GATEWAY_WORKER_INDEX}` : '',
+          ),
           journalMaxBytes: env.USAGE_JOURNAL_MAX_BYTES,
         }),
       inject: [USAGE_PRODUCER, GatewayEnv],

@@ -5,9 +5,23 @@ import { startTelemetry } from '@keygate/platform/telemetry/telemetry';
 // The gateway makes its HTTP server span itself (observeHttpRequests), without instrumentation-http.
 startTelemetry('gateway', process.env, { httpServerSpans: 'fastify' });
 
+import cluster from 'node:cluster';
 import 'reflect-metadata';
-import { createHttpApp, exitOnStartupError, httpTimeouts, listen, newRequestId } from '@keygate/platform';
+import { workerMetrics } from '@keygate/platform/cluster/cluster-metrics';
+import {
+  createHttpApp,
+  exitOnStartupError,
+  httpTimeouts,
+  listen,
+  metricsText,
+  newRequestId,
+  setMetricsSource,
+} from '@keygate/platform';
+import { WORKER_READY } from './workers';
 import { GatewayError, openAiErrorBody, sendGatewayError } from './proxy/gateway-error';
+
+// One of GATEWAY_WORKERS (workers.ts): GET /metrics answers for all of them.
+if (cluster.isWorker) setMetricsSource(workerMetrics(metricsText));
 
 const bootstrap = async (): Promise<void> => {
   // Imported after telemetry so auto-instrumentation patches the modules it loads.
@@ -35,6 +49,7 @@ const bootstrap = async (): Promise<void> => {
       ),
   });
   await listen(app, gatewayEnv.GATEWAY_PORT, 'gateway');
+  if (cluster.isWorker) process.send?.({ kind: WORKER_READY });
 };
 
 bootstrap().catch(exitOnStartupError('gateway'));

@@ -15,12 +15,19 @@ import { histogram, metricsText, PROMETHEUS_CONTENT_TYPE } from './meter';
 
 export { counter, gauge, histogram, metricsText, type Counter, type Gauge, type Histogram } from './meter';
 
+let source: () => Promise<string> = metricsText;
+
+/** What GET /metrics serves: this process's metrics, unless (cluster workers) a whole service's. */
+export const setMetricsSource = (fn: () => Promise<string>): void => {
+  source = fn;
+};
+
 @Controller('metrics')
 class MetricsController {
   @Get()
   @Header('Content-Type', PROMETHEUS_CONTENT_TYPE)
   metrics(): Promise<string> {
-    return metricsText();
+    return source();
   }
 }
 

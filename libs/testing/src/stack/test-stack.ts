@@ -118,6 +118,8 @@ export const startTestStack = async (mockUrl: string): Promise<TestStack> => {
     KEY_SERVICE_GRPC_PORT: String(grpcPort),
     KEY_SERVICE_GRPC_URL: stack.grpcUrl,
     GATEWAY_PORT: String(gatewayPort),
+    // One process per test gateway (tests that want workers set more): tests start many gateways on 2 cores.
+    GATEWAY_WORKERS: '1',
     USAGE_SERVICE_PORT: String(usagePort),
     GATEWAY_PROJECTION_GROUP: `gateway-projection-e2e-${run}`,
     USAGE_CONSUMER_GROUP: `usage-e2e-${run}`,

@@ -10,10 +10,11 @@ interface BudgetedGroup {
   period: BudgetPeriod;
 }
 
-// After each batch (run by BudgetMonitor, after the keys' own budgets), for the groups of its keys that have a budget: the spend of all the group's keys in the current
-// UTC period (usage_day, exact decimals) against the group's budget, with the same 50/80/100% thresholds as a key's
-// own budget, raised once per group, period and budget amount. The alert is about the group (subject
-// `grp:<groupId>`, as the gateway names the group's spend counter) and no key.
+// After each batch (run by BudgetMonitor, after the keys' own budgets), for the groups of its keys that have a
+// budget: the spend of all the group's keys in the current UTC period (usage_day, exact decimals) against the group's
+// budget, with the same 50/80/100% thresholds as a key's own budget, raised once per group, period and budget
+// amount. The alert is about the group (subject `grp:<groupId>`, as the gateway names the group's spend counter) and
+// no key.
 // The group's keys are its members now (key_directory.group_ids): a key that left stops counting, spend before it
 // joined counts. Deleted keys still in the group count: what they spent this period was the group's.
 // At 100% no key is suspended: the gateway already refuses the group's keys while the group's budget is spent, and

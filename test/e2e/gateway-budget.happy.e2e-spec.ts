@@ -1,6 +1,6 @@
 import Decimal from 'decimal.js';
 import { startMockProvider, type MockProvider } from '../../libs/testing/src/mock-provider/mock-provider';
-import { createKey, testStack, waitForGateway } from '@keygate/testing';
+import { api, createKey, testStack, waitForGateway } from '@keygate/testing';
 import { budgetCall, ledgerCost, spendUntilRefused } from './support/budget-clients';
 import { startGateways, type GatewayInstances } from './support/gateway-instances';
 
@@ -41,7 +41,12 @@ describe('gateway budgets: reserved, clamped, never overshot', () => {
       key: { budget: { amountUsd: '0.000005', period: 'day' } },
     });
     const a = await budgetCall(stack.gatewayUrl, key, { stream: true });
-    expect(a).toMatchObject({ status: 200, clamped: '5', finish: 'length', text: 'mock reply to: what does' });
+    expect(a).toMatchObject({
+      status: 200,
+      clamped: '5',
+      finish: 'length',
+      text: 'mock reply to: what does',
+    });
     // A client's own max_tokens the rest cannot pay for is lowered too; then nothing is left for an answer.
     const b = await budgetCall(stack.gatewayUrl, key, { maxTokens: 100 });
     expect(b.status).toBe(429);
@@ -50,6 +55,54 @@ describe('gateway budgets: reserved, clamped, never overshot', () => {
     const spent = await ledgerCost(stack, [id], 2);
     expect(spent.lte('0.000005')).toBe(true);
   }, 60_000);
+
+  describe('a budget shared by a group', () => {
+    let second: GatewayInstances | undefined;
+    beforeAll(async () => {
+      second = await startGateways(stack, 1);
+    }, 90_000);
+    afterAll(async () => {
+      await second?.stop();
+    }, 30_000);
+
+    it('holds across 5 keys on 2 gateways: the group ledger ends ≤ 100% and ≥ 90% of its budget', async () => {
+      const admin = api(stack.keyServiceUrl, stack.adminToken);
+      const budget = new Decimal('0.0005');
+      const group = await admin<{ id: string }>('POST', '/v1/groups', {
+        name: `shared-${Date.now()}`,
+        routes: ['gpt-4o-mini'],
+        budget: { amountUsd: budget.toFixed(), period: 'month' },
+      });
+      expect(group.status).toBe(201);
+      const keys = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          createKey(stack, { key: { groupIds: [group.body.id] }, waitForGateway: false }),
+        ),
+      );
+      const gateways = [stack.gatewayUrl, second!.urls[0]];
+      for (const g of gateways) for (const k of keys) await waitForGateway(g, k.key);
+      const load = await spendUntilRefused(
+        gateways,
+        keys.map((k) => k.key),
+        40,
+      );
+      expect(load.others).toEqual([]);
+      const spent = await ledgerCost(
+        stack,
+        keys.map((k) => k.id),
+        load.served + load.retried + load.refusals.length,
+      );
+      process.stdout.write(
+        `[budget] group budget ${budget.mul(1e6).toFixed()} µUSD, 5 keys, 2 gateways, 40 clients: ledger ` +
+          `${spent.mul(1e6).toFixed(3)} µUSD (${spent.div(budget).mul(100).toFixed(2)}%) over ${load.served} answers\n`,
+      );
+      expect(spent.lte(budget)).toBe(true);
+      expect(spent.gte(budget.mul(0.9))).toBe(true);
+      expect(load.refusals[0].message).toContain(
+        `This API key's group ${group.body.id} has a monthly budget of 0.0005 USD`,
+      );
+    }, 120_000);
+  });
 
   describe('a gateway killed mid-request', () => {
     let mock: MockProvider;
@@ -85,7 +138,9 @@ describe('gateway budgets: reserved, clamped, never overshot', () => {
         served = await budgetCall(stack.gatewayUrl, key);
       }
       const after = Date.now() - killedAt;
-      process.stdout.write(`[budget] a killed gateway's hold expired: served again ${after} ms after the kill\n`);
+      process.stdout.write(
+        `[budget] a killed gateway's hold expired: served again ${after} ms after the kill\n`,
+      );
       expect(served.status).toBe(200);
       expect(after).toBeLessThan(3000 + 2000);
     }, 60_000);

@@ -79,6 +79,27 @@ describe('gateway across two instances', () => {
     expect(statuses).toContain(429);
   });
 
+  it('limits one route on top of the key: gpt-4o 3 a minute across both instances, gpt-4o-mini still open', async () => {
+    const { key } = await createKey(stack, {
+      routes: ['gpt-4o-mini', 'gpt-4o'],
+      key: { rateLimit: { requestsPerMinute: 100, routes: { 'gpt-4o': { requestsPerMinute: 3 } } } },
+    });
+    const big = { ...body, model: 'gpt-4o' };
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => chat(i % 2 ? secondUrl : stack.gatewayUrl, key, big)),
+    );
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(3);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(9);
+    const refused = answers.find((r) => r.status === 429)!;
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    const error = ((await refused.json()) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe('rate_limit_exceeded');
+    expect(error.message).toContain('requests to gpt-4o on this API key (3 requests per minute)');
+    // The key's other route is not held back by it.
+    expect((await chat(secondUrl, key, body)).status).toBe(200);
+  });
+
   it('stops a revoked key on every instance', async () => {
     const { id, key } = await createKey(stack, { routes: ['gpt-4o-mini'] });
     await eventually(

@@ -13,14 +13,20 @@ import {
   requests,
   upstreamLatencyOf,
 } from './proxy.metrics';
+
+const REJECTIONS = {
+  rate_limited: rateRejections,
+  concurrency_limited: concurrencyRejections,
+  budget_exceeded: budgetRejections,
+} as const;
 import { KeyAuthenticator, type AuthenticatedKey } from '../auth/key-authenticator';
 import { Admission, type AdmissionPlan, type AdmissionResult, type CostAsk } from '../admission/admission';
 import { admissionPlan } from '../auth/compiled-key';
-import { BudgetGuard, budgetError } from '../budget/budget-guard';
+import { BudgetGuard } from '../budget/budget-guard';
 import { clampCompletion } from '../budget/cost-estimate';
 import { clientIp, ipAllowed, parseCidrs } from '../auth/ip-rules';
 import type { NetworkCooldown } from '../auth/network-cooldown';
-import { rateLimitHeaders } from '../rate-limit/rate-limiter';
+import { admissionError, rateLimitHeaders } from '../rate-limit/rate-limiter';
 import { UsageEmitter } from '../usage-events/usage-emitter';
 import type { CredentialSource } from './credentials';
 import { GatewayError, sendGatewayError } from './gateway-error';
@@ -193,36 +199,9 @@ export class ProxyService {
         const admitted = await this.admit(plan, outcome, ask);
         if (admitted) {
           headers = rateLimitHeaders(admitted);
-          if (admitted.verdict === 'rate_limited') {
-            rateRejections.inc();
-            const r = admitted.routeLimited;
-            throw new GatewayError('rate_limit_exceeded', {
-              headers,
-              ...(r && {
-                message:
-                  `Rate limit reached for requests to ${r.route} on this API key (` +
-                  [
-                    r.requestsPerMinute && `${r.requestsPerMinute} requests`,
-                    r.tokensPerMinute && `${r.tokensPerMinute} tokens`,
-                  ]
-                    .filter(Boolean)
-                    .join(', ') +
-                  ' per minute). Retry after the time in Retry-After.',
-              }),
-            });
-          }
-          if (admitted.verdict === 'concurrency_limited') {
-            concurrencyRejections.inc();
-            throw new GatewayError('concurrency_limit_exceeded', {
-              message:
-                `This API key may have ${admitted.limit?.maxConcurrentRequests} requests in flight at once and has ` +
-                'that many already; retry when one has finished.',
-              headers: { ...headers, 'retry-after': '1' },
-            });
-          }
-          if (admitted.verdict === 'budget_exceeded') {
-            budgetRejections.inc();
-            throw budgetError(admitted.refusal!, headers);
+          if (admitted.verdict !== 'admitted') {
+            REJECTIONS[admitted.verdict].inc();
+            throw admissionError(admitted, headers);
           }
           // The budgets cannot pay for the answer the client allows: the provider is told to stop in time.
           if (ask && admitted.grantedTokens < ask.maxTokens) {

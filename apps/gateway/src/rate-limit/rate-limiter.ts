@@ -1,6 +1,8 @@
 import type { RateLimit, RouteLimit } from '@keygate/contracts';
 import type { Tier } from '@keygate/platform';
 import type { AdmissionResult } from '../admission/admission';
+import { budgetError } from '../budget/budget-guard';
+import { GatewayError } from '../proxy/gateway-error';
 
 // A key's rate limit as the gateway enforces it: its own numbers, else its tier's (routes.yaml). The limiter
 // itself is the admission script (admission/admission.ts): a sliding 60-second window in Redis.
@@ -50,4 +52,28 @@ export const rateLimitHeaders = (d: AdmissionResult): Record<string, string> => 
   }
   if (d.verdict === 'rate_limited') h['retry-after'] = String(Math.max(1, Math.ceil(d.retryAfterMs / 1000)));
   return h;
+};
+
+/** The answer to a request admission refused: which limit, cap or budget, in the table's terms. */
+export const admissionError = (d: AdmissionResult, headers: Record<string, string>): GatewayError => {
+  if (d.verdict === 'budget_exceeded') return budgetError(d.refusal!, headers);
+  if (d.verdict === 'concurrency_limited')
+    return new GatewayError('concurrency_limit_exceeded', {
+      message:
+        `This API key may have ${d.limit?.maxConcurrentRequests} requests in flight at once and has that many ` +
+        'already; retry when one has finished.',
+      headers: { ...headers, 'retry-after': '1' },
+    });
+  const r = d.routeLimited;
+  if (!r) return new GatewayError('rate_limit_exceeded', { headers });
+  const per = [
+    r.requestsPerMinute && `${r.requestsPerMinute} requests`,
+    r.tokensPerMinute && `${r.tokensPerMinute} tokens`,
+  ];
+  return new GatewayError('rate_limit_exceeded', {
+    message:
+      `Rate limit reached for requests to ${r.route} on this API key (${per.filter(Boolean).join(', ')} per ` +
+      'minute). Retry after the time in Retry-After.',
+    headers,
+  });
 };

@@ -29,3 +29,10 @@ export const budgetPeriod = (period: BudgetPeriod, nowMs: number): Period => {
     }
   }
 };
+
+/** How a budget's period reads in a sentence: "its daily budget". */
+export const PERIOD_ADJECTIVE: Record<BudgetPeriod, string> = {
+  day: 'daily',
+  week: 'weekly',
+  month: 'monthly',
+};

@@ -1,5 +1,5 @@
 import Decimal from 'decimal.js';
-import { budgetPeriod, type Budget } from '@keygate/contracts';
+import { budgetPeriod, PERIOD_ADJECTIVE, type Budget } from '@keygate/contracts';
 import { targetModel, type Price, type RouteConfig } from '@keygate/platform';
 import { holdKeys, type BudgetPlan, type BudgetRefusal, type CostAsk } from '../admission/admission';
 import { GatewayError } from '../proxy/gateway-error';
@@ -123,8 +123,6 @@ export class BudgetGuard {
   }
 }
 
-const PER_PERIOD = { day: 'daily', week: 'weekly', month: 'monthly' } as const;
-
 // Nano-USD (an integer from the admission script) as a decimal USD string.
 const usd = (nanos: number): string => new Decimal(nanos).div(1e9).toFixed();
 
@@ -136,7 +134,7 @@ export const budgetError = (r: BudgetRefusal, headers: Record<string, string>): 
   const b = r.budget;
   const whose = b.scope === 'key' ? 'This API key' : `This API key's group ${b.id}`;
   const where =
-    `${whose} has a ${PER_PERIOD[b.period]} budget of ${b.amountUsd} USD; ${usd(r.spentNanos)} USD is spent ` +
+    `${whose} has a ${PERIOD_ADJECTIVE[b.period]} budget of ${b.amountUsd} USD; ${usd(r.spentNanos)} USD is spent ` +
     `this period`;
   const message = r.later
     ? `${where} and ${usd(r.heldNanos)} USD is held by requests in flight, which leaves too little for this ` +

@@ -1,5 +1,10 @@
 import Decimal from 'decimal.js';
-import { BUDGET_SUSPENSION_PREFIX, type BudgetPeriod, type Period } from '@keygate/contracts';
+import {
+  BUDGET_SUSPENSION_PREFIX,
+  PERIOD_ADJECTIVE,
+  type BudgetPeriod,
+  type Period,
+} from '@keygate/contracts';
 import type { AlertInput, AlertSeverity } from '../alerts/alert';
 
 // The period arithmetic is shared with the gateway, which keeps a running spend per period (libs/contracts).
@@ -62,7 +67,7 @@ export const thresholdAlert = (s: BudgetStanding, t: BudgetThreshold): AlertInpu
     keyId: s.keyId,
     subject: s.subject,
     severity: THRESHOLD_SEVERITY[t],
-    message: `${s.who} reached ${t}% of its ${s.period}ly budget: ${spent} of ${s.amountUsd} USD (${spentPercent(s.spentUsd, s.amountUsd)}%)`,
+    message: `${s.who} reached ${t}% of its ${PERIOD_ADJECTIVE[s.period]} budget: ${spent} of ${s.amountUsd} USD (${spentPercent(s.spentUsd, s.amountUsd)}%)`,
     details: {
       threshold: t,
       ...s.details,

@@ -130,7 +130,9 @@ describe('budgets end to end: gateway holds, ledger alerts, suspension as the ba
     const timing = await eventually(
       async () =>
         (
-          await db.query(`SELECT created_at, suspended_at FROM budget_enforcements WHERE key_id = $1`, [keyId])
+          await db.query(`SELECT created_at, suspended_at FROM budget_enforcements WHERE key_id = $1`, [
+            keyId,
+          ])
         ).rows[0] as { created_at: Date; suspended_at: Date | null } | undefined,
       (row) => Boolean(row?.suspended_at),
     ).finally(() => db.end());

@@ -26,3 +26,18 @@ export const seriousViolations = async (page: Page): Promise<string[]> => {
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${n.target.join(' ')} — ${v.help}`));
 };
+
+/** The console of the key-service at `baseUrl`, as an administrator reaches it: sign in, open a section. */
+export const consoleAt = (baseUrl: string) => ({
+  signIn: async (p: Page, token: string): Promise<void> => {
+    await p.goto(`${baseUrl}/console/`);
+    await p.getByLabel('Admin token').fill(token);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.getByRole('navigation', { name: 'Console sections' }).waitFor();
+  },
+  open: async (p: Page, path: string): Promise<void> => {
+    await p.goto(`${baseUrl}/console/#/${path}`);
+    await p.getByRole('heading', { level: 1 }).waitFor();
+    await p.waitForLoadState('networkidle');
+  },
+});

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { api, testStack } from '@keygate/testing';
-import { launchChromium } from './browser';
+import { consoleAt, launchChromium } from './browser';
 import { browserRun } from './browser-run';
 
 // Group budgets and per-route limits, in the console: an administrator sets a group's budget in the group dialog,
@@ -34,17 +34,7 @@ describe('the console: group budgets and route limits', () => {
   let groupId = '';
   let keyId = '';
 
-  const signIn = async (p: Page, token: string) => {
-    await p.goto(`${stack.keyServiceUrl}/console/`);
-    await p.getByLabel('Admin token').fill(token);
-    await p.getByRole('button', { name: 'Sign in' }).click();
-    await p.getByRole('navigation', { name: 'Console sections' }).waitFor();
-  };
-  const open = async (p: Page, path: string) => {
-    await p.goto(`${stack.keyServiceUrl}/console/#/${path}`);
-    await p.getByRole('heading', { level: 1 }).waitFor();
-    await p.waitForLoadState('networkidle');
-  };
+  const { signIn, open } = consoleAt(stack.keyServiceUrl);
   const groupRow = () =>
     page.getByRole('table', { name: 'Groups' }).getByRole('row', { name: new RegExp(`^${groupName} `) });
   const budgetCell = () => groupRow().getByRole('cell').nth(3);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import type { Browser, Page } from 'playwright-core';
 import { api, eventually, freeTestPort, ROOT, testStack, waitForGateway } from '@keygate/testing';
-import { launchChromium, seriousViolations } from './browser';
+import { consoleAt, launchChromium, seriousViolations } from './browser';
 import { browserRun } from './browser-run';
 
 // The admin console in Chromium, as an administrator and an auditor use it (issue 16, "Checked by"). One story
@@ -37,17 +37,7 @@ describe('the admin console in a browser', () => {
   let plaintext = '';
   let keyId = '';
 
-  const signIn = async (p: Page, token: string) => {
-    await p.goto(`${stack.keyServiceUrl}/console/`);
-    await p.getByLabel('Admin token').fill(token);
-    await p.getByRole('button', { name: 'Sign in' }).click();
-    await p.getByRole('navigation', { name: 'Console sections' }).waitFor();
-  };
-  const open = async (p: Page, path: string) => {
-    await p.goto(`${stack.keyServiceUrl}/console/#/${path}`);
-    await p.getByRole('heading', { level: 1 }).waitFor();
-    await p.waitForLoadState('networkidle');
-  };
+  const { signIn, open } = consoleAt(stack.keyServiceUrl);
   const shot = (p: Page, name: string) => p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
   beforeAll(async () => {

@@ -40,6 +40,7 @@ export class EventConsumer {
   private lag = new Map<string, number>();
   private stopped = false;
   private restartTimer?: NodeJS.Timeout;
+  private watchdog?: NodeJS.Timeout;
 
   constructor(private readonly kafka: Kafka) {}
 
@@ -51,9 +52,10 @@ export class EventConsumer {
     // A consumer of keys.events folds it from offset 0: it refuses a topic that does not keep every event
     // (TopicConfigError), before it joins its group.
     for (const topic of options.topics) await assertTopicConfig(this.kafka, topic, topicConfig(topic));
+    const sessionTimeout = options.sessionTimeout ?? 10000;
     const consumer = this.kafka.consumer({
       groupId: options.groupId,
-      sessionTimeout: options.sessionTimeout ?? 10000,
+      sessionTimeout,
       heartbeatInterval: 1000,
       maxBytesPerPartition: options.maxBytesPerPartition ?? 1024 * 1024,
       // kafkajs fetches each partition from the leader its metadata names and refreshes that metadata only every
@@ -77,13 +79,21 @@ export class EventConsumer {
       if (payload.restart || this.stopped || this.consumer !== consumer) return;
       this.scheduleRestart(consumer, options, 1);
     });
+    this.watchMembership(consumer, options, sessionTimeout);
     await consumer.connect();
     await consumer.subscribe({ topics: options.topics, fromBeginning: options.fromBeginning ?? true });
     await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: options.partitionsConcurrently ?? 1,
       eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      eachBatch: async ({
+        batch,
+        resolveOffset,
+        heartbeat,
+        commitOffsetsIfNecessary,
+        isRunning,
+        isStale,
+      }) => {
         const events: IncomingEvent[] = [];
         for (const message of batch.messages) {
           const raw = message.value?.toString('utf8') ?? null;
@@ -113,13 +123,21 @@ export class EventConsumer {
         const last = batch.messages[batch.messages.length - 1];
         if (last) resolveOffset(last.offset);
         // Committed only after the handler's effects are durable: a crash re-delivers, never skips.
-        await consumer.commitOffsets([
-          {
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: (BigInt(batch.lastOffset()) + 1n).toString(),
-          },
-        ]);
+        // One attempt, not consumer.commitOffsets: that one retries with `retry` below (for ever) and kafkajs's
+        // offset manager keeps sending to the coordinator it was given at the last join, which answers
+        // NOT_COORDINATOR_FOR_GROUP for ever once the group has moved (a broker of the cluster died and came back;
+        // kafkajs#1779). Thrown out of the batch instead, NOT_COORDINATOR_FOR_GROUP makes kafkajs rejoin, which
+        // asks who the coordinator is now; any other failure is retried with the next batch's commit.
+        await commitOffsetsIfNecessary({
+          topics: [
+            {
+              topic: batch.topic,
+              partitions: [
+                { partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() },
+              ],
+            },
+          ],
+        });
         this.lag.set(
           `${batch.topic}:${batch.partition}`,
           Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset()) - 1n),
@@ -127,6 +145,33 @@ export class EventConsumer {
         await heartbeat();
       },
     });
+  }
+
+  // kafkajs heartbeats and commits to the group coordinator it found at the last join. When that broker dies, every
+  // heartbeat fails with a connection error, which kafkajs retries (for ever, with our `retry`) against the same dead
+  // node: it never asks who coordinates the group now, and the consumer stands still until that very node is back.
+  // A member that has not heartbeated for a session timeout has been dropped from its group anyway: it starts
+  // again, joins through the new coordinator, and goes on from the committed offsets (re-deliveries are skipped).
+  private watchMembership(consumer: Consumer, options: ConsumerOptions, sessionTimeout: number): void {
+    clearInterval(this.watchdog);
+    let alive = Date.now();
+    const touch = (): void => void (alive = Date.now());
+    consumer.on(consumer.events.GROUP_JOIN, touch);
+    consumer.on(consumer.events.HEARTBEAT, touch);
+    consumer.on(consumer.events.COMMIT_OFFSETS, touch);
+    let joined = false;
+    consumer.on(consumer.events.GROUP_JOIN, () => void (joined = true));
+    this.watchdog = setInterval(() => {
+      if (!joined || this.stopped || this.consumer !== consumer) return;
+      const silent = Date.now() - alive;
+      if (silent < sessionTimeout) return;
+      clearInterval(this.watchdog);
+      this.kafka
+        .logger()
+        .warn(`consumer ${options.groupId}: no heartbeat for ${silent} ms (coordinator gone?): rejoining`);
+      this.scheduleRestart(consumer, options, 0);
+    }, 1_000);
+    this.watchdog.unref();
   }
 
   private scheduleRestart(crashed: Consumer, options: ConsumerOptions, attempt: number): void {
@@ -147,6 +192,7 @@ export class EventConsumer {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.restartTimer);
+    clearInterval(this.watchdog);
     await this.consumer?.disconnect();
   }
 }

@@ -130,7 +130,7 @@ describe('gateway budgets: reserved, clamped, never overshot', () => {
       const killedAt = Date.now();
 
       const held = await budgetCall(stack.gatewayUrl, key);
-      expect(held).toMatchObject({ status: 429, code: 'budget_exceeded', retryAfter: '1' });
+      expect(held).toMatchObject({ status: 429, code: 'budget_reserved', retryAfter: '1' });
       expect(held.message).toContain('held by requests in flight');
       let served = held;
       while (served.status !== 200 && Date.now() - killedAt < 10_000) {

@@ -23,12 +23,12 @@ describe('budgets end to end: gateway holds, ledger alerts, suspension as the ba
   const call = (content = 'tell me about budget overshoot please') =>
     client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content }] }).then(
       () => 'ok' as const,
-      (e: { status?: number; code?: string; headers?: Headers }) =>
-        e.status === 429 && e.code === 'budget_exceeded'
-          ? e.headers?.get('retry-after')
-            ? ('held' as const)
-            : ('refused' as const)
-          : ('error' as const),
+      (e: { status?: number; code?: string }) =>
+        e.status === 429 && e.code === 'budget_reserved'
+          ? ('held' as const)
+          : e.status === 429 && e.code === 'budget_exceeded'
+            ? ('refused' as const)
+            : ('error' as const),
     );
   const thresholds = (min: number) =>
     eventually(

@@ -2,8 +2,8 @@ import Decimal from 'decimal.js';
 import { api, eventually, type TestStack } from '@keygate/testing';
 
 // Clients of a budgeted key, as a demanding user runs them: streaming or not, with or without max_tokens, each
-// calling until the budget is spent. A 429 budget_exceeded with Retry-After means requests in flight hold the rest
-// (retry shortly); without it the budget cannot pay for another request (stop).
+// calling until the budget is spent. A 429 budget_reserved (Retry-After: 1) means requests in flight hold the rest
+// (retry shortly); 429 budget_exceeded, that the budget cannot pay for another request (stop).
 
 export interface BudgetAnswer {
   status: number;
@@ -73,14 +73,14 @@ export const budgetCall = async (
 export interface LoadResult {
   served: number;
   refusals: BudgetAnswer[]; // the final refusal of each client
-  retried: number; // 429s with Retry-After (holds in the way), retried
+  retried: number; // 429 budget_reserved (holds in the way), retried
   clamped: number;
   others: BudgetAnswer[]; // anything but 200 and 429 budget_exceeded
 }
 
 /**
  * `clients` concurrent clients on `keys` (client i uses keys[i % n] and gateways[i % m]); client i streams when
- * i is odd and sets max_tokens 16 when i % 4 ≥ 2. Each calls until a 429 budget_exceeded without Retry-After.
+ * i is odd and sets max_tokens 16 when i % 4 ≥ 2. Each calls until a 429 budget_exceeded.
  */
 export const spendUntilRefused = async (
   gateways: string[],
@@ -98,7 +98,8 @@ export const spendUntilRefused = async (
         if (a.status === 200) {
           out.served++;
           if (a.clamped) out.clamped++;
-        } else if (a.code === 'budget_exceeded' && a.retryAfter) {
+        } else if (a.code === 'budget_reserved') {
+          expect(a.retryAfter).toBe('1');
           out.retried++;
           await new Promise((r) => setTimeout(r, 20));
         } else if (a.code === 'budget_exceeded') {

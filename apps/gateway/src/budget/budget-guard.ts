@@ -11,7 +11,7 @@ import { estimateRequest } from './cost-estimate';
 // and the completion tokens it may be answered with, at the route's priciest target) against what is neither
 // spent nor held by requests in flight; when the rest cannot pay for the client's completion limit, the request
 // is granted (and clamped to) as many completion tokens as it can, and one that cannot pay even for the least
-// answer is refused (429 budget_exceeded). After the answer its exact cost (routes.yaml pricing, as the ledger
+// answer is refused (429 budget_exceeded; budget_reserved while requests in flight hold the rest). After the answer its exact cost (routes.yaml pricing, as the ledger
 // prices it) is charged and its hold given back (admission/admission.ts). So the spend never passes the budget
 // while the estimate holds, however many requests run at once, on however many gateways.
 // The ledger stays the source of truth: usage-service still suspends the key, so a lost or younger counter (Redis
@@ -127,8 +127,9 @@ export class BudgetGuard {
 const usd = (nanos: number): string => new Decimal(nanos).div(1e9).toFixed();
 
 /**
- * 429 budget_exceeded for a refusal, naming the budget (the key's own or its group's), its period, what is spent
- * and the amount. When only requests in flight hold the rest, it says so and carries Retry-After: 1.
+ * 429 for a budget's refusal, naming the budget (the key's own or its group's), its period, what is spent and the
+ * amount: budget_exceeded when what is left cannot pay for the request (stop), budget_reserved with Retry-After: 1
+ * when only requests in flight hold the rest (retry: a client that stops on budget_exceeded is not misled).
  */
 export const budgetError = (r: BudgetRefusal, headers: Record<string, string>): GatewayError => {
   const b = r.budget;
@@ -142,7 +143,7 @@ export const budgetError = (r: BudgetRefusal, headers: Record<string, string>): 
     : r.spentNanos >= b.amountNanos
       ? `${where}: the budget is spent.`
       : `${where}: what is left cannot pay for this request's prompt and the least answer.`;
-  return new GatewayError('budget_exceeded', {
+  return new GatewayError(r.later ? 'budget_reserved' : 'budget_exceeded', {
     message,
     headers: r.later ? { ...headers, 'retry-after': '1' } : headers,
   });

@@ -11,6 +11,7 @@ export type GatewayErrorCode =
   | 'key_expired'
   | 'key_suspended'
   | 'budget_exceeded'
+  | 'budget_reserved'
   | 'auth_unavailable'
   // restrictions and admission (proxy.service.ts, admission/)
   | 'ip_not_allowed'
@@ -68,6 +69,12 @@ const TABLE = {
     status: 429,
     type: 'rate_limit_exceeded',
     message: 'This API key has spent its budget.',
+  },
+  // Not spent: the rest is held by requests in flight, and may be free again when they settle (Retry-After).
+  budget_reserved: {
+    status: 429,
+    type: 'rate_limit_exceeded',
+    message: "The rest of this API key's budget is held by requests in flight; retry shortly.",
   },
   auth_unavailable: {
     status: 503,

@@ -1,4 +1,3 @@
-import type { Budget } from '@keygate/contracts';
 import type { Tier } from '@keygate/platform';
 import { admissionKeys, type AdmissionPlan, type BudgetPlan } from '../admission/admission';
 import { budgetPlan, currentPeriod } from '../budget/budget-guard';
@@ -20,7 +19,6 @@ export interface CompiledKey {
   readonly ipOpen: boolean; // no allow or deny list: any address
   // null: no limit; undefined: a tier this gateway does not know (refused, never served unlimited).
   readonly limit: EffectiveLimit | null | undefined;
-  readonly budget: Budget | null;
   // The routes its groups grant, and their shared budgets (plan.groupBudgets), rebuilt only when a group changed
   // since (groupsEpoch, key-authenticator.ts).
   routes: ReadonlySet<string>;
@@ -50,7 +48,6 @@ export const compileKey = (doc: KeyDocument, tiers: Record<string, Tier>, now: n
     ipRules: { allow: parseCidrs(doc.ipAllow), deny: parseCidrs(doc.ipDeny) },
     ipOpen: doc.ipAllow.length === 0 && doc.ipDeny.length === 0,
     limit,
-    budget: doc.budget,
     routes: new Set(),
     routesEpoch: -1,
     plan: {

@@ -11,8 +11,9 @@ import { estimateRequest } from './cost-estimate';
 // and the completion tokens it may be answered with, at the route's priciest target) against what is neither
 // spent nor held by requests in flight; when the rest cannot pay for the client's completion limit, the request
 // is granted (and clamped to) as many completion tokens as it can, and one that cannot pay even for the least
-// answer is refused (429 budget_exceeded; budget_reserved while requests in flight hold the rest). After the answer its exact cost (routes.yaml pricing, as the ledger
-// prices it) is charged and its hold given back (admission/admission.ts). So the spend never passes the budget
+// answer is refused (429 budget_exceeded; budget_reserved while requests in flight hold the rest). After the
+// answer its exact cost (routes.yaml pricing, as the ledger prices it) is charged and its hold given back
+// (admission/admission.ts). So the spend never passes the budget
 // while the estimate holds, however many requests run at once, on however many gateways.
 // The ledger stays the source of truth: usage-service still suspends the key, so a lost or younger counter (Redis
 // emptied, a gateway upgraded mid-period) only means falling back to that slower path.

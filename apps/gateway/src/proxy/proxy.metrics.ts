@@ -53,3 +53,10 @@ export const upstreamLatencyOf = (provider: string, outcome: UpstreamOutcome) =>
   if (!bound) byProvider.set(provider, (bound = upstreamLatency.labels({ provider, outcome })));
   return bound;
 };
+
+// A refusal of the admission script, counted by what refused it.
+export const admissionRejections = {
+  rate_limited: rateRejections,
+  concurrency_limited: concurrencyRejections,
+  budget_exceeded: budgetRejections,
+} as const;

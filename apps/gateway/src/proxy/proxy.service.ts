@@ -4,21 +4,8 @@ import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestCompletedData } from '@keygate/contracts';
 import { jsonDepthExceeds, targetModel, type RoutesConfig } from '@keygate/platform';
-import {
-  budgetClamps,
-  budgetRejections,
-  concurrencyRejections,
-  durationOf,
-  rateRejections,
-  requests,
-  upstreamLatencyOf,
-} from './proxy.metrics';
+import { admissionRejections, budgetClamps, durationOf, requests, upstreamLatencyOf } from './proxy.metrics';
 
-const REJECTIONS = {
-  rate_limited: rateRejections,
-  concurrency_limited: concurrencyRejections,
-  budget_exceeded: budgetRejections,
-} as const;
 import { KeyAuthenticator, type AuthenticatedKey } from '../auth/key-authenticator';
 import { Admission, type AdmissionPlan, type AdmissionResult, type CostAsk } from '../admission/admission';
 import { admissionPlan } from '../auth/compiled-key';
@@ -200,7 +187,7 @@ export class ProxyService {
         if (admitted) {
           headers = rateLimitHeaders(admitted);
           if (admitted.verdict !== 'admitted') {
-            REJECTIONS[admitted.verdict].inc();
+            admissionRejections[admitted.verdict].inc();
             throw admissionError(admitted, headers);
           }
           // The budgets cannot pay for the answer the client allows: the provider is told to stop in time.

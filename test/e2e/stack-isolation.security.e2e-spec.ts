@@ -153,11 +153,12 @@ describe('a test run and a running stack share nothing that carries state', () =
     // Listen on both stacks' change channels (pub/sub is global across Redis databases).
     const listener = new Redis(tests.redisUrl);
     const heard = { tests: 0, up: 0 };
-    listener.on('message', (channel: string) => {
+    listener.on('smessage', (channel: string) => {
       if (channel.startsWith(NAMESPACE)) heard.tests += 1;
       if (channel.startsWith(upNamespace)) heard.up += 1;
     });
-    await listener.subscribe(`${NAMESPACE}kg:p2:changed`, `${upNamespace}kg:p2:changed`);
+    await listener.ssubscribe(`${NAMESPACE}{kg:p3}:changed`);
+    await listener.ssubscribe(`${upNamespace}{kg:p3}:changed`);
 
     // The test run: keys with groups, an admin token, chat completions, a revocation.
     const testAdmin = api(tests.keyServiceUrl, tests.adminToken);
@@ -200,7 +201,7 @@ describe('a test run and a running stack share nothing that carries state', () =
     expect(heard.up).toBe(0);
     expect(await holdings()).toEqual(before);
     for (const k of made) {
-      expect(await redis.exists(`kg:p2:k:${k.id}`)).toBe(0);
+      expect(await redis.exists(`{kg:p3}:k:${k.id}`)).toBe(0);
       const res = await chat(up.gatewayUrl, k.key);
       expect(res.status).toBe(401);
     }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Logger, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { Redis } from 'ioredis';
 import { Kafka } from 'kafkajs';
@@ -31,44 +31,18 @@ import { UpstreamClient } from './proxy/upstream';
 import { BudgetGuard } from './budget/budget-guard';
 import { Admission } from './admission/admission';
 import { UsageEmitter } from './usage-events/usage-emitter';
+import { connectRedis } from './redis/redis-client';
 
 export const gatewayEnv = loadEnv(GatewayEnv);
 const SUBSCRIBER = Symbol('SUBSCRIBER');
 const USAGE_PRODUCER = Symbol('USAGE_PRODUCER');
 
 // Commands fail fast instead of queueing while Redis is away: the authenticator decides what an outage means.
-// Start-up waits for the first connection so the projection and the cache begin from a reachable Redis.
-const redisClient = async (env: GatewayEnv, offlineQueue = false): Promise<Redis> => {
-  const redis = new Redis(env.REDIS_URL, {
-    // Commands issued in the same tick (admissions and settlements of concurrent requests) leave in one write:
-    // the socket write, not Redis, was the largest single cost of a request's admission (bench/README.md).
-    // (Not on the subscriber connection: it only subscribes and reads the reconciler's snapshots.)
-    enableAutoPipelining: !offlineQueue,
-    enableOfflineQueue: offlineQueue,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 2000,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
-  });
-  // Without a listener ioredis prints every failed reconnect, stack trace included, to stderr. One line per outage.
-  const logger = new Logger('redis');
-  let down = false;
-  redis.on('error', (e: Error) => {
-    if (!down) logger.warn(`Redis unavailable, reconnecting: ${e.message}`);
-    down = true;
-  });
-  redis.on('ready', () => {
-    if (down) logger.log('Redis reachable again');
-    down = false;
-  });
-  await new Promise<void>((resolve, reject) => {
-    redis.once('ready', () => resolve());
-    setTimeout(
-      () => reject(new Error(`Redis at ${env.REDIS_URL.replace(/\/\/[^@]*@/, '//')} did not answer`)),
-      10_000,
-    ).unref();
-  });
-  return redis;
-};
+// Commands issued in the same tick (admissions and settlements of concurrent requests) leave in one write: the
+// socket write, not Redis, was the largest single cost of a request's admission (bench/README.md). The subscriber
+// connection only subscribes.
+const redisClient = (env: GatewayEnv): Promise<Redis> =>
+  connectRedis(env, { autoPipelining: true, offlineQueue: false });
 
 const health = healthParts({
   provide: HEALTH_CHECKS,
@@ -92,7 +66,11 @@ const health = healthParts({
       inject: [GatewayEnv],
     },
     { provide: Redis, useFactory: (env: GatewayEnv) => redisClient(env), inject: [GatewayEnv] },
-    { provide: SUBSCRIBER, useFactory: (env: GatewayEnv) => redisClient(env, true), inject: [GatewayEnv] },
+    {
+      provide: SUBSCRIBER,
+      useFactory: (env: GatewayEnv) => connectRedis(env, { subscriber: true }),
+      inject: [GatewayEnv],
+    },
     {
       provide: Kafka,
       useFactory: (env: GatewayEnv) => createKafka('gateway', env.KAFKA_BROKERS, kafkaLog),

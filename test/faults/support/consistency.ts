@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { verifyProjection } from '../../../apps/gateway/src/key-projection/verify-projection';
+import type { RedisTarget } from '../../../apps/gateway/src/redis/redis-client';
 
 // Direct reads of the stores, to compare what each service holds after a fault: the key-service's event store
 // and outbox, the gateway's Redis projection, the usage ledger.
@@ -30,8 +31,13 @@ export const outboxDepth = async (keysDb: string): Promise<number> =>
 
 // Drifts between the key-service's store and the gateway's Redis projection, as `npm run verify-projection`
 // reports them (after letting a lagging projection settle for settleMs).
-export const projectionGaps = async (keysDb: string, redisUrl: string, settleMs = 0): Promise<string[]> => {
-  const { drifts } = await verifyProjection(keysDb, redisUrl, settleMs);
+export const projectionGaps = async (
+  keysDb: string,
+  redis: string | RedisTarget,
+  settleMs = 0,
+): Promise<string[]> => {
+  const target = typeof redis === 'string' ? { REDIS_URL: redis } : redis;
+  const { drifts } = await verifyProjection(keysDb, target, settleMs);
   return [...drifts].map(([id, why]) => `${id}: ${why}`);
 };
 

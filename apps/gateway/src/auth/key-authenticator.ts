@@ -12,6 +12,7 @@ import {
   type ChangeNotice,
 } from '../key-projection/key-projection.store';
 import { Reconciler } from '../key-projection/reconciler';
+import { onResubscribed, subscribe } from '../redis/redis-client';
 import { GatewayError } from '../proxy/gateway-error';
 import { budgetPlan } from '../budget/budget-guard';
 import { compileKey, type CompiledKey } from './compiled-key';
@@ -75,10 +76,9 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.subscriber.on('message', (_channel: string, message: string) => void this.onChange(message));
     // After a reconnect we may have missed notices: forget every cached key (groups: the reconciler reloads).
-    this.subscriber.on('ready', () => this.clearAll());
-    await this.subscriber.subscribe(redisKeys.changes);
+    onResubscribed(this.subscriber, () => this.clearAll());
+    await subscribe(this.subscriber, redisKeys.changes, (message) => void this.onChange(message));
     await this.groups.start(this.subscriber);
   }
 

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { namespaced } from '@keygate/contracts';
 import { counter, gauge, networkOf } from '@keygate/platform';
 import type { GatewayErrorCode } from '../proxy/gateway-error';
+import { onResubscribed, subscribe } from '../redis/redis-client';
 
 export interface CooldownOptions {
   // How long a guessing network is refused; 0 turns the cool-down off (nothing is counted either).
@@ -37,8 +38,8 @@ const cooling = gauge('keygate_gateway_networks_cooling', 'Client networks in an
 const keys = {
   count: (network: string) => `{kg:cooldown}:n:${network}`,
   active: '{kg:cooldown}:active',
-  // Pub/sub channels are global across Redis databases: in the stack's namespace.
-  channel: namespaced('kg:cooldown'),
+  // Pub/sub channels are global across Redis databases: in the stack's namespace. Sharded, in the table's slot.
+  channel: namespaced('{kg:cooldown}:started'),
 };
 
 // KEYS: the network's counter, the table of cool-downs. ARGV: window ms, failures, cool-down ms, network, channel.
@@ -52,7 +53,7 @@ redis.call('DEL', KEYS[1])
 local t = redis.call('TIME')
 local untilMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[4], untilMs)
-redis.call('PUBLISH', ARGV[5], ARGV[4] .. ' ' .. untilMs)
+redis.call('SPUBLISH', ARGV[5], ARGV[4] .. ' ' .. untilMs)
 return untilMs
 `;
 
@@ -78,14 +79,12 @@ export class NetworkCooldown implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     if (!this.enabled) return;
     this.redis.defineCommand('kgCooldownRecord', { numberOfKeys: 2, lua: RECORD });
-    this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel !== keys.channel) return;
+    // After a reconnect notices may have been missed: the table in Redis says what is cooling.
+    onResubscribed(this.subscriber, () => void this.load());
+    await subscribe(this.subscriber, keys.channel, (message) => {
       const [network, untilMs] = message.split(' ');
       this.start(network, Number(untilMs));
     });
-    // After a reconnect notices may have been missed: the table in Redis says what is cooling.
-    this.subscriber.on('ready', () => void this.load());
-    await this.subscriber.subscribe(keys.channel);
     await this.load();
   }
 

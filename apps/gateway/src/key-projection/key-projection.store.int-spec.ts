@@ -31,8 +31,8 @@ describe('KeyProjectionStore on Redis', () => {
     await waitFor(() => isPortOpen('127.0.0.1', port), { timeoutMs: 10_000, intervalMs: 50, what: 'redis' });
     redis = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
     listener = new Redis(port, '127.0.0.1');
-    listener.on('message', (_c: string, m: string) => heard.push(m));
-    await listener.subscribe(redisKeys.changes);
+    listener.on('smessage', (_c: string, m: string) => heard.push(m));
+    await listener.ssubscribe(redisKeys.changes);
     store = new KeyProjectionStore(redis);
   });
 

@@ -1,19 +1,29 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { Logger } from '@nestjs/common';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { namespaced } from '@keygate/contracts';
+import { isCluster, scanKeys } from '../redis/redis-client';
 import type { CredentialDocument, GroupDocument, HashEntry, KeyDocument } from './key-document';
 
 // Redis layout of the projection. Documents and hash entries carry `v` (the stream position that wrote them); a
 // write older than what is stored is ignored, so redelivery, replay from offset 0 and racing writers converge.
 // The layout is versioned: a gateway whose document format changed builds its own projection beside the old one
 // (its "complete" marker is missing, so it replays the topic), and both versions can serve during a rolling upgrade.
-const LAYOUT = 'kg:p2';
+// Every name carries the layout as its hash tag: on a Redis Cluster the whole projection is one slot, so a folded
+// batch is still one atomic script with the replay lock and the completeness check, and its change notice is a
+// sharded publish from that slot. The projection is small (≈ 690 bytes per API key: 10 M keys ≈ 7 GiB on one
+// master); the per-request traffic — limits, budgets, holds — is spread over the cluster by key (admission).
+const LAYOUT = '{kg:p3}';
 export const redisKeys = {
   key: (keyId: string) => `${LAYOUT}:k:${keyId}`,
   hash: (hash: string) => `${LAYOUT}:h:${hash}`,
   group: (groupId: string) => `${LAYOUT}:g:${groupId}`,
   credential: (credentialId: string) => `${LAYOUT}:c:${credentialId}`,
   pending: (keyId: string) => `${LAYOUT}:pending:${keyId}`,
+  // Sets of every group and credential id ever written: start-up and reconciliation read these, never a SCAN of the
+  // keyspace, so they do not grow with the number of API keys.
+  groupIds: `${LAYOUT}:groups`,
+  credentialIds: `${LAYOUT}:credentials`,
   // Pub/sub channels are global across Redis databases: this one is in the stack's namespace (KAFKA_TOPIC_PREFIX).
   changes: namespaced(`${LAYOUT}:changed`),
   // Present while Redis holds a complete projection; gone after Redis lost its data (restart without
@@ -31,9 +41,15 @@ const HASH_LINGER_MS = 86_400_000;
 // document older than that is stale, and the authenticator answers 503 for it instead of serving it.
 const PENDING_TTL_MS = 3_600_000;
 
-// One atomic write of a folded batch. KEYS: lock, complete marker, nP pending markers, then the entries. ARGV: mode,
-// the change notice ('' for none), the channel, nP, the refusal notice, nP pending positions, then json, v, pxat
-// (0 = no expiry) per entry. In 'live' mode nothing is written while a replay holds the lock or the projection is
+// How long a commit on a cluster waits for a replica to confirm it (see commit).
+const REPLICA_WAIT_MS = 250;
+
+// Documents read per MGET when many are loaded at once (groups, credentials at start-up).
+const MGET_CHUNK = 500;
+
+// One atomic write of a folded batch. KEYS: lock, complete marker, the group and credential id sets, nP pending
+// markers, then the entries. ARGV: mode, the change notice ('' for none), the channel, nP, the refusal notice, nP
+// pending positions, then json, v, pxat (0 = no expiry), id set ('g', 'c' or '') and id per entry. In 'live' mode nothing is written while a replay holds the lock or the projection is
 // incomplete: the batch fails, is not committed to Kafka, and is folded again once the projection is whole (an event
 // folded onto a document a replay had not restored yet would be lost). Meanwhile the keys it touches are marked
 // pending and every instance is told to drop them, so a revocation or rotation is never answered from a stale copy.
@@ -45,18 +61,20 @@ if ARGV[1] == 'live' then
   elseif redis.call('EXISTS', KEYS[2]) == 0 then why = 'KGINCOMPLETE the projection is incomplete' end
   if why then
     for i = 1, nP do
-      local cur = tonumber(redis.call('GET', KEYS[2 + i]) or '0')
+      local cur = tonumber(redis.call('GET', KEYS[4 + i]) or '0')
       local v = tonumber(ARGV[5 + i])
-      if v > cur then redis.call('SET', KEYS[2 + i], v, 'PX', ${PENDING_TTL_MS}) end
+      if v > cur then redis.call('SET', KEYS[4 + i], v, 'PX', ${PENDING_TTL_MS}) end
     end
-    if ARGV[5] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[5]) end
+    if ARGV[5] ~= '' then redis.call('SPUBLISH', ARGV[3], ARGV[5]) end
     return redis.error_reply(why)
   end
 end
 local written = 0
-for i = 3 + nP, #KEYS do
-  local a = 6 + nP + (i - 3 - nP) * 3
+local sets = { g = KEYS[3], c = KEYS[4] }
+for i = 5 + nP, #KEYS do
+  local a = 6 + nP + (i - 5 - nP) * 5
   local v = tonumber(ARGV[a + 1])
+  if ARGV[a + 3] ~= '' then redis.call('SADD', sets[ARGV[a + 3]], ARGV[a + 4]) end
   local cur = redis.call('GET', KEYS[i])
   local newer = true
   if cur then
@@ -69,14 +87,18 @@ for i = 3 + nP, #KEYS do
     written = written + 1
   end
 end
-if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[2]) end
+if ARGV[2] ~= '' then redis.call('SPUBLISH', ARGV[3], ARGV[2]) end
 return written`;
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 
+type ScriptedPipeline = ChainableCommander & {
+  kgCommit(...numKeysKeysArgs: (string | number)[]): ScriptedPipeline;
+};
+
 type ScriptedRedis = Redis & {
-  kgCommit(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  kgCommit(...numKeysKeysArgs: (string | number)[]): Promise<number>;
   kgRelease(key: string, token: string): Promise<number>;
   kgRenew(key: string, token: string, ttlMs: number): Promise<number>;
 };
@@ -121,8 +143,12 @@ const noticeMessage = (notices: ChangeNotice[]): string =>
 
 export class KeyProjectionStore {
   private readonly redis: ScriptedRedis;
+  private readonly replicated: boolean;
+  private readonly logger = new Logger('projection');
+  private unconfirmedLoggedAt = 0;
 
   constructor(redis: Redis) {
+    this.replicated = isCluster(redis);
     redis.defineCommand('kgCommit', { lua: COMMIT });
     redis.defineCommand('kgRelease', { numberOfKeys: 1, lua: RELEASE });
     redis.defineCommand('kgRenew', { numberOfKeys: 1, lua: RENEW });
@@ -152,16 +178,22 @@ export class KeyProjectionStore {
     return this.loadDocs<CredentialDocument>(credentialIds.map(redisKeys.credential), (d) => d.credentialId);
   }
 
-  allGroups(): Promise<GroupDocument[]> {
-    return this.scanDocs<GroupDocument>(redisKeys.group('*'));
+  async allGroups(): Promise<GroupDocument[]> {
+    return [...(await this.loadGroups(await this.redis.smembers(redisKeys.groupIds))).values()];
   }
 
-  allCredentials(): Promise<CredentialDocument[]> {
-    return this.scanDocs<CredentialDocument>(redisKeys.credential('*'));
+  async allCredentials(): Promise<CredentialDocument[]> {
+    const ids = await this.redis.smembers(redisKeys.credentialIds);
+    return [...(await this.loadCredentials(ids)).values()];
   }
 
-  allKeys(): Promise<KeyDocument[]> {
-    return this.scanDocs<KeyDocument>(redisKeys.key('*'));
+  // Every key document (verification tools; the request path never needs them all).
+  async allKeys(): Promise<KeyDocument[]> {
+    const docs: KeyDocument[] = [];
+    await scanKeys(this.redis, redisKeys.key('*'), async (keys) => {
+      for (const raw of await this.redis.mget(...keys)) if (raw) docs.push(JSON.parse(raw) as KeyDocument);
+    });
+    return docs;
   }
 
   async hashEntries(hashes: string[]): Promise<Map<string, HashEntry>> {
@@ -174,52 +206,38 @@ export class KeyProjectionStore {
 
   private async loadDocs<T>(keys: string[], idOf: (doc: T) => string): Promise<Map<string, T>> {
     const docs = new Map<string, T>();
-    if (keys.length === 0) return docs;
-    for (const raw of await this.redis.mget(...keys)) {
-      if (raw) {
-        const doc = JSON.parse(raw) as T;
-        docs.set(idOf(doc), doc);
+    for (let i = 0; i < keys.length; i += MGET_CHUNK) {
+      for (const raw of await this.redis.mget(...keys.slice(i, i + MGET_CHUNK))) {
+        if (raw) {
+          const doc = JSON.parse(raw) as T;
+          docs.set(idOf(doc), doc);
+        }
       }
     }
-    return docs;
-  }
-
-  private async scanDocs<T>(pattern: string): Promise<T[]> {
-    const docs: T[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      if (keys.length)
-        for (const raw of await this.redis.mget(...keys)) if (raw) docs.push(JSON.parse(raw) as T);
-    } while (cursor !== '0');
     return docs;
   }
 
   // One script: every entry set only if newer, then one change notice for all instances. A live commit with
   // nothing to write still runs, so it still fails while a replay is under way.
   async commit(write: ProjectionWrite, mode: CommitMode): Promise<void> {
-    const entries: [key: string, doc: { v: number }, pxat: number][] = [
-      ...write.hashes.map(
-        ({ hash, entry, expiresAt }) =>
-          [redisKeys.hash(hash), entry, expiresAt ? Date.parse(expiresAt) + HASH_LINGER_MS : 0] as [
-            string,
-            HashEntry,
-            number,
-          ],
-      ),
-      ...write.keys.map((d) => [redisKeys.key(d.keyId), d, 0] as [string, KeyDocument, number]),
-      ...write.groups.map((d) => [redisKeys.group(d.groupId), d, 0] as [string, GroupDocument, number]),
-      ...write.credentials.map(
-        (d) => [redisKeys.credential(d.credentialId), d, 0] as [string, CredentialDocument, number],
-      ),
+    type Entry = [key: string, doc: { v: number }, pxat: number, set: '' | 'g' | 'c', id: string];
+    const entries: Entry[] = [
+      ...write.hashes.map(({ hash, entry, expiresAt }): Entry => {
+        const pxat = expiresAt ? Date.parse(expiresAt) + HASH_LINGER_MS : 0;
+        return [redisKeys.hash(hash), entry, pxat, '', ''];
+      }),
+      ...write.keys.map((d): Entry => [redisKeys.key(d.keyId), d, 0, '', '']),
+      ...write.groups.map((d): Entry => [redisKeys.group(d.groupId), d, 0, 'g', d.groupId]),
+      ...write.credentials.map((d): Entry => [redisKeys.credential(d.credentialId), d, 0, 'c', d.credentialId]),
     ];
     if (entries.length === 0 && mode === 'replay') return;
     const pending = mode === 'live' ? [...write.touchedKeys] : [];
-    await this.redis.kgCommit(
-      2 + pending.length + entries.length,
+    const args = [
+      4 + pending.length + entries.length,
       redisKeys.replayLock,
       redisKeys.complete,
+      redisKeys.groupIds,
+      redisKeys.credentialIds,
       ...pending.map(([keyId]) => redisKeys.pending(keyId)),
       ...entries.map(([key]) => key),
       mode,
@@ -228,8 +246,26 @@ export class KeyProjectionStore {
       pending.length,
       noticeMessage(pending.map(([keyId]) => ({ keyId }))),
       ...pending.map(([, v]) => v),
-      ...entries.flatMap(([, doc, pxat]) => [JSON.stringify(doc), doc.v, pxat]),
-    );
+      ...entries.flatMap(([, doc, pxat, set, id]) => [JSON.stringify(doc), doc.v, pxat, set, id]),
+    ];
+    if (!this.replicated) {
+      await this.redis.kgCommit(...args);
+      return;
+    }
+    // On a cluster the batch is committed to Kafka once a replica holds it too (WAIT, up to REPLICA_WAIT_MS): a
+    // master that dies right after a revocation is replaced by its replica, which must not bring the key back
+    // (replication is asynchronous; a batch not yet committed is folded again onto the new master).
+    const [[failed], [, acked]] = (await (this.redis.pipeline() as ScriptedPipeline)
+      .kgCommit(...args)
+      .wait(1, REPLICA_WAIT_MS)
+      .exec()) as [Error | null, unknown][];
+    if (failed) throw failed;
+    // None confirmed in time (its replica is down or far behind): waiting longer would stall every later change
+    // (revocations included) behind this batch, so the fold goes on and says so, once a minute at most.
+    if (acked === 0 && Date.now() - this.unconfirmedLoggedAt > 60_000) {
+      this.unconfirmedLoggedAt = Date.now();
+      this.logger.warn(`no Redis replica confirmed a projection write within ${REPLICA_WAIT_MS} ms`);
+    }
   }
 
   async isComplete(): Promise<boolean> {
@@ -264,20 +300,15 @@ export class KeyProjectionStore {
   // Deletes every projection document (keys, hashes, groups, credentials) and the complete marker; returns how
   // many. Only under the replay lock: the live fold writes nothing meanwhile.
   async wipe(): Promise<number> {
-    let deleted = 0;
-    await this.redis.del(redisKeys.complete);
-    for (const pattern of ['k', 'h', 'g', 'c', 'pending'].map((kind) => `${LAYOUT}:${kind}:*`)) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) deleted += await this.redis.unlink(...keys);
-      } while (cursor !== '0');
-    }
+    let deleted = await this.redis.unlink(redisKeys.complete, redisKeys.groupIds, redisKeys.credentialIds);
+    for (const kind of ['k', 'h', 'g', 'c', 'pending'])
+      await scanKeys(this.redis, `${LAYOUT}:${kind}:*`, async (keys) => {
+        deleted += await this.redis.unlink(...keys);
+      });
     return deleted;
   }
 
   async publishChange(notice: ChangeNotice): Promise<void> {
-    await this.redis.publish(redisKeys.changes, JSON.stringify(notice));
+    await this.redis.spublish(redisKeys.changes, JSON.stringify(notice));
   }
 }

@@ -4,12 +4,12 @@
 // live system. --wipe deletes the projection first (unknown keys answer 503 until the replay is complete).
 // It takes the same lock as the gateways' healer and waits for it; the live fold pauses while it runs.
 import 'reflect-metadata';
-import { Redis } from 'ioredis';
 import { createKafka } from '@keygate/messaging';
 import { loadEnv } from '@keygate/platform';
 import { GatewayEnv } from '../gateway.env';
 import { KeyProjectionStore } from './key-projection.store';
 import { replayProjection, type ReplayResult } from './projection-replay';
+import { createRedis } from '../redis/redis-client';
 
 const log = (msg: string) => process.stdout.write(`[rebuild] ${msg}\n`);
 const LOCK_WAIT_MS = 10 * 60_000;
@@ -19,7 +19,7 @@ export const rebuildProjection = async (
   wipe: boolean,
 ): Promise<{ events: number; ms: number }> => {
   const started = Date.now();
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 3 });
+  const redis = createRedis(env, { maxRetriesPerRequest: 3 });
   const kafka = createKafka('gateway-rebuild', env.KAFKA_BROKERS, (level, msg) => log(`${level}: ${msg}`));
   const store = new KeyProjectionStore(redis);
   try {

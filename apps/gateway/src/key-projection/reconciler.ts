@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { onResubscribed } from '../redis/redis-client';
 
 const RETRY_MS = 1000;
 
@@ -22,7 +23,7 @@ export class Reconciler {
   }
 
   async start(subscriber: Redis): Promise<void> {
-    subscriber.on('ready', () => void this.request());
+    onResubscribed(subscriber, () => void this.request());
     this.timer = setInterval(() => void this.request(), this.everyMs);
     this.timer.unref();
     await this.request();

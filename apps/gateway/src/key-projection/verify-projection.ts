@@ -3,13 +3,14 @@
 // own evolve functions and compared field by field with its Redis document; every secret that should authenticate
 // must have its hash entry. Prints each drift and exits 1 when there is one (a drift still present after
 // --settle seconds: a projection a few milliseconds behind a live system is not a drift).
-// Environment: KEYS_DATABASE_URL and REDIS_URL (the defaults of DESIGN.md).
+// Environment: KEYS_DATABASE_URL and REDIS_URL or REDIS_CLUSTER_NODES (the defaults of DESIGN.md).
 import { isDeepStrictEqual } from 'node:util';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { AGGREGATE_EVENT_TYPES, aggregateOf, type DomainEvent } from '@keygate/contracts';
 import { evolvers } from './key-projection.consumer';
 import { KeyProjectionStore, redisKeys } from './key-projection.store';
+import { createRedis, type RedisTarget } from '../redis/redis-client';
 
 const PAGE = 5000;
 const PROJECTED = [
@@ -133,11 +134,11 @@ export interface VerifyResult {
 
 export const verifyProjection = async (
   keysDatabaseUrl: string,
-  redisUrl: string,
+  target: RedisTarget,
   settleMs = 5000,
 ): Promise<VerifyResult> => {
   const db = new Client({ connectionString: keysDatabaseUrl });
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true });
+  const redis = createRedis(target, { maxRetriesPerRequest: 2, lazyConnect: true });
   await db.connect();
   await redis.connect();
   try {
@@ -172,7 +173,10 @@ if (require.main === module) {
   const env = process.env;
   verifyProjection(
     env.KEYS_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/keygate_keys',
-    env.REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+    {
+      REDIS_URL: env.REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+      REDIS_CLUSTER_NODES: env.REDIS_CLUSTER_NODES?.split(',').filter(Boolean),
+    },
     settle > 0 ? Number(process.argv[settle + 1]) * 1000 : 5000,
   )
     .then(({ checked, drifts }) => {

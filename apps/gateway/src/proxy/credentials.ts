@@ -5,6 +5,7 @@ import type { ProviderConfig } from '@keygate/platform';
 import type { CredentialDocument } from '../key-projection/key-document';
 import { KeyProjectionStore, parseChangeNotices, redisKeys } from '../key-projection/key-projection.store';
 import { Reconciler } from '../key-projection/reconciler';
+import { subscribe } from '../redis/redis-client';
 
 // Resolves a provider's upstream secret, in memory only. `env:VAR` reads the environment; any other name is a
 // provider credential managed in key-service, which reaches the gateway encrypted (keys.events → Redis) and is
@@ -33,10 +34,8 @@ export class CredentialVault implements CredentialSource, OnApplicationBootstrap
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    // The authenticator subscribes to the change channel; this listens on the same connection.
-    this.subscriber.on('message', (channel: string, message: string) => {
-      if (channel === redisKeys.changes) void this.onChange(message);
-    });
+    // The authenticator subscribes to the change channel too (ioredis sends one SSUBSCRIBE per channel).
+    await subscribe(this.subscriber, redisKeys.changes, (message) => void this.onChange(message));
     await this.reconciler.start(this.subscriber);
   }
 

@@ -31,9 +31,11 @@ export class CommonEnv {
   @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must start with redis:// or rediss://' })
   REDIS_URL: string = 'redis://127.0.0.1:6379/0';
 
+  // Set: a Redis Cluster (seed nodes, host:port,...) instead of REDIS_URL; REDIS_URL's password and TLS still apply.
   @IsOptional()
-  @IsString()
-  REDIS_CLUSTER_NODES?: string;
+  @Transform(commaList)
+  @Matches(HOST_PORT, { each: true, message: 'REDIS_CLUSTER_NODES must be a comma-separated list of host:port' })
+  REDIS_CLUSTER_NODES?: string[];
 
   @IsString()
   @IsNotEmpty()

@@ -8,10 +8,12 @@ import { TopicSpecs } from '@keygate/contracts';
 import {
   ensureInfra,
   ensureKafkaCluster,
+  ensureRedisCluster,
   isPortOpen,
   sleep,
   stopKafka,
   stopKafkaCluster,
+  stopRedisCluster,
   waitFor,
 } from '@keygate/stack';
 import { printObserve, startObserve, type Observe } from './observe';
@@ -26,6 +28,7 @@ interface StackState {
   pids: number[];
   startedKafka: boolean;
   startedKafkaCluster?: boolean;
+  startedRedisCluster?: boolean;
   detached: boolean;
 }
 
@@ -103,8 +106,14 @@ const up = async (detach: boolean, observe: boolean, clustered: boolean): Promis
     () => `kgadm_${randomBytes(24).toString('base64url')}`,
   );
   const masterKey = secret('KEYGATE_MASTER_KEY', 'master-key', () => randomBytes(32).toString('base64'));
-  // --cluster: a three-node KRaft cluster under .stack/kafka-cluster (topics replicated three times).
-  const kafkaCluster = clustered ? await ensureKafkaCluster({ stackDir: STACK, log }) : null;
+  // --cluster: a three-node KRaft cluster under .stack/kafka-cluster (topics replicated three times), and a Redis
+  // Cluster of three masters with a replica each under .stack/redis-cluster (127.0.0.1:7001…7006).
+  const [kafkaCluster, redisCluster] = clustered
+    ? await Promise.all([
+        ensureKafkaCluster({ stackDir: STACK, log }),
+        ensureRedisCluster({ stackDir: STACK, log }),
+      ])
+    : [null, null];
   const brokers = kafkaCluster?.brokers ?? (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
   const infra = await ensureInfra({
     kafkaBrokers: brokers,
@@ -176,6 +185,8 @@ const up = async (detach: boolean, observe: boolean, clustered: boolean): Promis
     // The usage-service suspends keys over budget through the key-service's gRPC API, on whatever port it has.
     KEY_SERVICE_GRPC_URL: env.KEY_SERVICE_GRPC_URL ?? `127.0.0.1:${ports.grpc}`,
     KAFKA_BROKERS: brokers.join(','),
+    // The services use the cluster instead of REDIS_URL when it is set.
+    ...(redisCluster && { REDIS_CLUSTER_NODES: redisCluster.nodesEnv }),
     ...mockEnv,
     ...consoleEnv,
     ...observed?.serviceEnv,
@@ -196,6 +207,7 @@ const up = async (detach: boolean, observe: boolean, clustered: boolean): Promis
         ),
         startedKafka: infra.kafka.started,
         startedKafkaCluster: kafkaCluster?.started ?? false,
+        startedRedisCluster: redisCluster?.started ?? false,
         detached,
       } satisfies StackState),
     );
@@ -222,6 +234,7 @@ const up = async (detach: boolean, observe: boolean, clustered: boolean): Promis
   log(`  admin token   ${adminToken}   (also in .stack/admin-token)`);
   log(`  logs          ${join(STACK, 'logs')}`);
   log(`  kafka         ${brokers.join(',')}${kafkaCluster ? ' (three-node cluster)' : ''}`);
+  if (redisCluster) log(`  redis cluster ${redisCluster.nodesEnv}  (three masters, three replicas)`);
 
   if (detach) {
     for (const c of children) c.unref();
@@ -265,6 +278,7 @@ const down = async (): Promise<void> => {
     }
     if (state.startedKafka) await stopKafka(STACK);
     if (state.startedKafkaCluster) await stopKafkaCluster({ stackDir: STACK, log });
+    if (state.startedRedisCluster) await stopRedisCluster(STACK);
     rmSync(STATE, { force: true });
     log('stopped');
   } else {

@@ -14,6 +14,8 @@ describe('docker-compose.yml', () => {
         command?: string[];
         healthcheck?: { test: unknown };
         environment?: Record<string, unknown>;
+        profiles?: string[];
+        depends_on?: Record<string, unknown>;
       }
     >;
   };
@@ -67,6 +69,29 @@ describe('docker-compose.yml', () => {
       ['gateway', ['gateway:8080']],
       ['usage-service', ['usage-service:3002']],
     ]);
+  });
+
+  it('has a cluster profile: six cluster-enabled Redis nodes and a one-shot init that makes three masters with a replica each', () => {
+    const nodes = Object.keys(compose.services).filter(
+      (name) =>
+        compose.services[name].profiles?.includes('cluster') &&
+        compose.services[name].command?.includes('--cluster-enabled'),
+    );
+    expect(nodes).toHaveLength(6);
+    const init = compose.services['redis-cluster-init'];
+    expect(init.profiles).toEqual(['cluster']);
+    expect(init.command?.join(' ')).toMatch(
+      /redis-cli --cluster create .* --cluster-replicas 1 --cluster-yes/,
+    );
+    expect(Object.keys(init.depends_on ?? {})).toEqual(nodes);
+    for (const name of ['key-service', 'gateway', 'usage-service']) {
+      expect(compose.services[name].environment).toHaveProperty('REDIS_CLUSTER_NODES');
+      // Not required: without the profile the services start on the single `redis`.
+      expect(compose.services[name].depends_on?.['redis-cluster-init']).toEqual({
+        condition: 'service_completed_successfully',
+        required: false,
+      });
+    }
   });
 
   it.each(['key-service', 'gateway', 'usage-service'])('%s runs its own built entry point', (name) => {

@@ -7,13 +7,15 @@ import { errorMessage, type InfraLog } from './wait';
 export { ensureKafka, kafkaAnswers, stopKafka } from './kafka';
 export type { EnsureKafkaOptions, EnsureKafkaResult } from './kafka';
 export { ensureTopics } from './kafka-topics';
-export { ensureKafkaCluster, stopKafkaCluster } from './kafka-cluster';
+export { ensureKafkaCluster, kafkaClusterBrokers, stopKafkaCluster } from './kafka-cluster';
 export type { KafkaCluster, KafkaClusterOptions } from './kafka-cluster';
 export type { TopicSpec } from './kafka-topics';
 export { dropDatabase, ensurePostgres, quoteIdent } from './postgres';
 export type { EnsurePostgresResult } from './postgres';
 export { ensureRedis } from './redis';
 export type { EnsureRedisResult } from './redis';
+export { ensureRedisCluster, redisClusterNodes, stopRedisCluster } from './redis-cluster';
+export type { RedisCluster, RedisClusterOptions } from './redis-cluster';
 export { ensureDebianPackage } from './apt';
 export { resolveMavenArtifacts } from './maven';
 export {

@@ -48,13 +48,19 @@ export interface KafkaCluster {
 }
 
 const READY_TIMEOUT_MS = 120_000;
+const DEFAULT_BASE_PORT = 19092;
+
+/** The brokers' addresses, without starting anything: what a test run gives its clients before the cluster is up. */
+export const kafkaClusterBrokers = (basePort = DEFAULT_BASE_PORT, size = 3): string[] =>
+  Array.from({ length: size }, (_, i) => `127.0.0.1:${basePort + 2 * i}`);
 
 const layout = (opts: KafkaClusterOptions): { dir: string; nodes: KafkaClusterNode[] } => {
   const size = opts.size ?? 3;
-  const basePort = opts.basePort ?? 19092;
+  const basePort = opts.basePort ?? DEFAULT_BASE_PORT;
   const dir = resolve(opts.dir ?? join(opts.stackDir, 'kafka-cluster'));
   const ids = Array.from({ length: size }, (_, i) => i + 1);
   const voters = ids.map((id) => `${id}@127.0.0.1:${basePort + 2 * (id - 1) + 1}`).join(',');
+  const brokers = kafkaClusterBrokers(basePort, size);
   const nodes = ids.map((nodeId) => {
     const port = basePort + 2 * (nodeId - 1);
     return {
@@ -64,7 +70,7 @@ const layout = (opts: KafkaClusterOptions): { dir: string; nodes: KafkaClusterNo
       voters,
       replication: Math.min(3, size),
       paths: kafkaPaths(opts.stackDir, join(dir, `node-${nodeId}`)),
-      broker: `127.0.0.1:${port}`,
+      broker: brokers[nodeId - 1],
     };
   });
   return { dir, nodes };

@@ -6,7 +6,19 @@ import { dirname, join, resolve } from 'node:path';
 // Relative, not @keygate/contracts: jest global setups load this without the module mapper.
 import { Kafka, logLevel } from 'kafkajs';
 import { NAMESPACE, TopicSpecs, Topics } from '../../../contracts/src/topics';
-import { dropDatabase, ensureInfra, ensurePostgres, stopKafka, waitFor } from '../../../stack/src';
+import {
+  dropDatabase,
+  ensureInfra,
+  ensureKafkaCluster,
+  ensurePostgres,
+  ensureRedisCluster,
+  kafkaClusterBrokers,
+  redisClusterNodes,
+  stopKafka,
+  stopKafkaCluster,
+  stopRedisCluster,
+  waitFor,
+} from '../../../stack/src';
 
 // The running services for e2e tests: built from dist, on their own ports, databases, Redis db and consumer
 // groups, so a `npm run up` stack on the same machine is not disturbed and runs do not see each other's data.
@@ -41,25 +53,66 @@ export interface TestStack {
 // developer's stack's variable, so tests do not read it).
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/1';
 
-export const KAFKA_BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+// KEYGATE_TEST_CLUSTER=1: the run's services on clusters of the tests' own (three Kafka nodes on 39092…, a Redis
+// Cluster on 7101…7106), never those of `npm run up -- --cluster` (19092…, 7001…).
+const CLUSTERED = process.env.KEYGATE_TEST_CLUSTER === '1';
+const infraLog = (m: string): void => void process.stdout.write(`[infra] ${m}\n`);
+const kafkaCluster = {
+  stackDir: STACK_DIR,
+  dir: join(STACK_DIR, 'kafka-cluster-test'),
+  basePort: 39092,
+  log: infraLog,
+};
+const redisCluster = { stackDir: STACK_DIR, dirName: 'redis-cluster-test', basePort: 7101, log: infraLog };
+
+export const KAFKA_BROKERS = CLUSTERED
+  ? kafkaClusterBrokers(kafkaCluster.basePort)
+  : (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+// Set on a clustered run (REDIS_CLUSTER_NODES of the services): a test that opens its own Redis client opens a
+// Cluster client on these. Redis Cluster has no numbered databases: keys unique per run keep runs apart.
+export const TEST_REDIS_CLUSTER_NODES: string | undefined = CLUSTERED
+  ? redisClusterNodes(redisCluster.basePort).join(',')
+  : undefined;
 const PG = 'postgres://postgres@127.0.0.1:5432';
 
-// A broker this test run started is stopped when the run ends, so a test run leaves nothing of ours behind.
-const runState = globalThis as { __keygateStartedKafka?: boolean };
+// A broker (or cluster) this test run started is stopped when the run ends, so a test run leaves nothing of ours
+// behind.
+const runState = globalThis as {
+  __keygateStartedKafka?: boolean;
+  __keygateStartedKafkaCluster?: boolean;
+  __keygateStartedRedisCluster?: boolean;
+};
 
 export const ensureTestInfra = async (databaseUrls: string[] = []): Promise<void> => {
+  if (CLUSTERED) {
+    const [kafka, redis] = await Promise.all([
+      ensureKafkaCluster(kafkaCluster),
+      ensureRedisCluster(redisCluster),
+    ]);
+    if (kafka.started) runState.__keygateStartedKafkaCluster = true;
+    if (redis.started) runState.__keygateStartedRedisCluster = true;
+  }
+  // On a clustered run KAFKA_BROKERS are the cluster's: ensureInfra finds them answering and starts no broker.
   const result = await ensureInfra({
     kafkaBrokers: KAFKA_BROKERS,
     databaseUrls,
     redisUrl: TEST_REDIS_URL,
     stackDir: STACK_DIR,
     topics: TopicSpecs,
-    log: (m) => process.stdout.write(`[infra] ${m}\n`),
+    log: infraLog,
   });
   if (result.kafka.started) runState.__keygateStartedKafka = true;
 };
 
 export const stopTestInfra = async (): Promise<void> => {
+  if (runState.__keygateStartedKafkaCluster) {
+    runState.__keygateStartedKafkaCluster = false;
+    await stopKafkaCluster(kafkaCluster);
+  }
+  if (runState.__keygateStartedRedisCluster) {
+    runState.__keygateStartedRedisCluster = false;
+    await stopRedisCluster(redisCluster.stackDir, redisCluster.dirName);
+  }
   if (!runState.__keygateStartedKafka) return;
   runState.__keygateStartedKafka = false;
   await stopKafka(STACK_DIR);
@@ -114,6 +167,7 @@ export const startTestStack = async (mockUrl: string): Promise<TestStack> => {
     KEYS_DATABASE_URL: stack.keysDatabaseUrl,
     USAGE_DATABASE_URL: stack.usageDatabaseUrl,
     REDIS_URL: stack.redisUrl,
+    ...(TEST_REDIS_CLUSTER_NODES && { REDIS_CLUSTER_NODES: TEST_REDIS_CLUSTER_NODES }),
     KEY_SERVICE_HTTP_PORT: String(keysPort),
     KEY_SERVICE_GRPC_PORT: String(grpcPort),
     KEY_SERVICE_GRPC_URL: stack.grpcUrl,

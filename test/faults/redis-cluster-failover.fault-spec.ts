@@ -5,17 +5,15 @@ import { ensureRedisCluster, type RedisCluster } from '@keygate/stack';
 import {
   api,
   eventually,
-  freeTestPort,
   startMockProvider,
-  startService,
   STACK_DIR,
   waitForGateway,
   type MockProvider,
-  type RunningService,
 } from '@keygate/testing';
 import { buildFaultStack, startGroupsAtEnd, steadyBrokers, type FaultStack } from './support/fault-stack';
 import { chatOnce, countBy, createGroup, log, loop, sleep, type ChatResult } from './support/load';
 import { projectionGaps } from './support/consistency';
+import { startGateways, type GatewayInstances } from '../e2e/support/gateway-instances';
 
 // Requests per minute of each limited key: reached after the kill (the window straddles the failover); the test's
 // load lasts well under a minute.
@@ -30,8 +28,7 @@ describe('Redis Cluster: a master killed under load', () => {
   let cluster: RedisCluster | undefined;
   let inspect: Cluster | undefined;
   let stack: FaultStack;
-  let second: RunningService | undefined;
-  let secondUrl: string;
+  let gateways: GatewayInstances | undefined;
   let groupId: string;
 
   beforeAll(async () => {
@@ -51,20 +48,13 @@ describe('Redis Cluster: a master killed under load', () => {
       env: { REDIS_CLUSTER_NODES: cluster.nodesEnv, AUTH_CACHE_TTL_MS: '1000', AUTH_STALE_SERVE_MS: '5000' },
     });
     await startGroupsAtEnd(steadyBrokers(), [[stack.env.GATEWAY_PROJECTION_GROUP, Topics.keysEvents]]);
-    await Promise.all([stack.start('key-service'), stack.start('gateway')]);
-    const port = await freeTestPort();
-    secondUrl = `http://127.0.0.1:${port}`;
-    second = await startService(
-      stack,
-      'gateway',
-      { GATEWAY_PORT: String(port) },
-      `${secondUrl}/health/ready`,
-    );
+    await stack.start('key-service');
+    gateways = await startGateways(stack, 2);
     groupId = await createGroup(stack);
   }, 180_000);
 
   afterAll(async () => {
-    await second?.stop('SIGKILL').catch(() => undefined);
+    await gateways?.stop().catch(() => undefined);
     await stack?.destroy().catch(() => undefined);
     inspect?.disconnect();
     await cluster?.stop().catch(() => undefined);
@@ -99,13 +89,13 @@ describe('Redis Cluster: a master killed under load', () => {
       limited.push({ ...k, onVictim: (await masterOf(`{${k.id}}`)) === victim });
     }
     const [valid, revoked, revokedAfter] = [await newKey(), await newKey(), await newKey()];
-    const gateways = [stack.gatewayUrl, secondUrl];
-    for (const url of gateways)
+    const urls = gateways!.urls;
+    for (const url of urls)
       for (const k of [valid, revoked, revokedAfter]) await waitForGateway(url, k.key, 30_000);
     expect((await admin()('POST', `/v1/keys/${revoked.id}/revoke`, { reason: 'fault suite' })).status).toBe(
       200,
     );
-    for (const url of gateways)
+    for (const url of urls)
       await eventually(
         () => chatOnce(url, revoked.key),
         (r) => r.status === 401,
@@ -115,12 +105,12 @@ describe('Redis Cluster: a master killed under load', () => {
     let turn = 0;
     const probes = [valid.key, revoked.key, ...unknown];
     const traffic = loop<ChatResult>(
-      () => chatOnce(gateways[turn % 2], probes[turn++ % probes.length], 5_000),
+      () => chatOnce(urls[turn % 2], probes[turn++ % probes.length], 5_000),
       { concurrency: 2, pauseMs: 20 },
     );
     let hit = 0;
     const hammer = loop<ChatResult>(
-      () => chatOnce(gateways[hit % 2], limited[hit++ % limited.length].key, 5_000),
+      () => chatOnce(urls[hit % 2], limited[hit++ % limited.length].key, 5_000),
       { concurrency: 3, pauseMs: 10 },
     );
     const timeline = async () => {
@@ -132,13 +122,13 @@ describe('Redis Cluster: a master killed under load', () => {
       // gateway (so not cached) is served.
       const fresh = await newKey();
       await eventually(
-        () => chatOnce(stack.gatewayUrl, unknown[0], 2_000),
+        () => chatOnce(urls[0], unknown[0], 2_000),
         (r) => r.status === 401,
         { timeoutMs: 30_000, intervalMs: 100 },
       );
       const lookups = Date.now();
       await eventually(
-        () => chatOnce(secondUrl, fresh.key, 2_000),
+        () => chatOnce(urls[1], fresh.key, 2_000),
         (r) => r.status === 200,
         { timeoutMs: 30_000, intervalMs: 100 },
       );
@@ -149,7 +139,7 @@ describe('Redis Cluster: a master killed under load', () => {
       expect(
         (await admin()('POST', `/v1/keys/${revokedAfter.id}/revoke`, { reason: 'fault suite' })).status,
       ).toBe(200);
-      for (const url of gateways)
+      for (const url of urls)
         await eventually(
           () => chatOnce(url, revokedAfter.key, 2_000),
           (r) => r.status === 401,

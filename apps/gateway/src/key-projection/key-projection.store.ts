@@ -228,7 +228,13 @@ export class KeyProjectionStore {
       }),
       ...write.keys.map((d): Entry => [redisKeys.key(d.keyId), d, 0, '', '']),
       ...write.groups.map((d): Entry => [redisKeys.group(d.groupId), d, 0, 'g', d.groupId]),
-      ...write.credentials.map((d): Entry => [redisKeys.credential(d.credentialId), d, 0, 'c', d.credentialId]),
+      ...write.credentials.map((d): Entry => [
+        redisKeys.credential(d.credentialId),
+        d,
+        0,
+        'c',
+        d.credentialId,
+      ]),
     ];
     if (entries.length === 0 && mode === 'replay') return;
     const pending = mode === 'live' ? [...write.touchedKeys] : [];

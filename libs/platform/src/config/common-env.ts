@@ -34,7 +34,10 @@ export class CommonEnv {
   // Set: a Redis Cluster (seed nodes, host:port,...) instead of REDIS_URL; REDIS_URL's password and TLS still apply.
   @IsOptional()
   @Transform(commaList)
-  @Matches(HOST_PORT, { each: true, message: 'REDIS_CLUSTER_NODES must be a comma-separated list of host:port' })
+  @Matches(HOST_PORT, {
+    each: true,
+    message: 'REDIS_CLUSTER_NODES must be a comma-separated list of host:port',
+  })
   REDIS_CLUSTER_NODES?: string[];
 
   @IsString()

@@ -1,42 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { benchRedisKind, startBenchRedis } from './lib/bench-redis';
 import { startKeygate } from './lib/keygate';
-import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
+import { benchDatabase, startPrivateKafka } from './lib/private-infra';
 import { freeTestPort } from '@keygate/testing/stack/test-stack';
 import { BENCH_STACK_DIR, cleanup, envNumber, log, startMockProvider, startService } from './lib/processes';
-import {
-  load,
-  machine,
-  machineLine,
-  markdownTable,
-  stamp,
-  textTable,
-  updateReadme,
-  writeResult,
-} from './lib/report';
-import { keyServiceFigure, type KeyServiceFigure } from './scale/key-service';
-import {
-  hotCacheRss,
-  produceKeyEvents,
-  rebuildProjection,
-  redisFootprint,
-  type HotCacheStats,
-  type RebuildStats,
-  type RedisFootprint,
-} from './scale/projection';
-import { measureRevocations, type RevokeStats } from './scale/revoke';
-import { measureIngest, produceUsageEvents, type IngestStats } from './scale/usage-ingest';
-import { measureUsageLag, type UsageLagStats } from './scale/usage-lag';
+import { load, machine, machineLine, stamp, textTable, updateReadme, writeResult } from './lib/report';
+import { keyServiceFigure } from './scale/key-service';
+import { gatewayStartSeconds, hotCacheRss, produceKeyEvents, rebuildProjection } from './scale/projection';
+import { measureRevocations } from './scale/revoke';
+import { readmeBlock, scaleRows, type ScaleResult } from './scale/scale-report';
+import { measureIngest, produceUsageEvents } from './scale/usage-ingest';
+import { measureUsageLag } from './scale/usage-lag';
 
 // Scale figures (npm run build && node dist/bench/scale.js), all on a private Kafka broker, Redis and databases:
 //   revoke-to-first-401 across 2 gateway instances, usage-service events/s, key-service creates/s (bench/key-service),
-//   projection rebuild time for 1,000,000 keys from keys.events, gateway RSS with them in Redis and 100,000 hot.
+//   projection rebuild time for 1,000,000 keys from keys.events, gateway RSS with them in Redis and 100,000 hot,
+//   gateway start-up on the empty projection and with the million keys.
 //   usage lag: gateway answer → usage aggregate visible, at a steady request rate.
 // Environment: BENCH_REVOCATIONS (200), BENCH_USAGE_EVENTS (200000), BENCH_KEYS (1000000), BENCH_HOT_KEYS (100000),
 // BENCH_LAG_RATE (200 req/s) for BENCH_LAG_SECONDS (20), BENCH_KEY_SERVICE=reuse (take the newest
-// bench/results/key-service-*.json), BENCH_ONLY=revoke,usage,lag,keys,projection.
+// bench/results/key-service-*.json), BENCH_ONLY=revoke,usage,lag,keys,projection, BENCH_REDIS=single|cluster (one
+// redis-server, or a Redis Cluster of 3 masters + 3 replicas on BENCH_REDIS_CLUSTER_PORT..+5, 7501 by default).
 
 const REVOCATIONS = envNumber('BENCH_REVOCATIONS', 200);
 const USAGE_EVENTS = envNumber('BENCH_USAGE_EVENTS', 200_000);
@@ -45,27 +31,6 @@ const HOT = Math.min(KEYS, envNumber('BENCH_HOT_KEYS', 100_000));
 const LAG_RATE = envNumber('BENCH_LAG_RATE', 200);
 const LAG_SECONDS = envNumber('BENCH_LAG_SECONDS', 20);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'revoke,usage,lag,keys,projection').split(','));
-const TARGETS = { revokeP99Ms: 100 };
-
-export interface ScaleResult {
-  bench: 'scale';
-  run: string;
-  at: string;
-  machine: ReturnType<typeof machine>;
-  load?: { start: ReturnType<typeof load>; end: ReturnType<typeof load> };
-  revoke?: RevokeStats;
-  usage?: IngestStats;
-  usageLag?: UsageLagStats;
-  keyService?: KeyServiceFigure | null;
-  projection?: {
-    keys: number;
-    produced: { seconds: number; mib: number };
-    rebuild: RebuildStats;
-    redis: RedisFootprint;
-    gateway?: HotCacheStats;
-  };
-  errors: Record<string, string>;
-}
 
 const main = async (): Promise<void> => {
   const run = randomBytes(4).toString('hex');
@@ -74,8 +39,17 @@ const main = async (): Promise<void> => {
   const m = machine();
   const loadStart = load();
   log(`scale run ${run} on ${machineLine(m)}; load ${loadStart.loadavg.join(' ')}; logs in ${logDir}`);
-  const [kafka, redis] = await Promise.all([startPrivateKafka(run), startPrivateRedis(run, logDir)]);
-  const result: ScaleResult = { bench: 'scale', run, at, machine: m, errors: {} };
+  const redisKind = benchRedisKind();
+  const [kafka, redis] = await Promise.all([startPrivateKafka(run), startBenchRedis(redisKind, run, logDir)]);
+  const result: ScaleResult = {
+    bench: 'scale',
+    run,
+    at,
+    machine: m,
+    ...(process.env.BENCH_ONLY && { only: process.env.BENCH_ONLY }),
+    redis: { kind: redis.kind, description: redis.description },
+    errors: {},
+  };
   // A figure that fails is recorded as such; the others are still measured and written.
   const section = async (name: string, fn: () => Promise<void>): Promise<void> => {
     if (!ONLY.has(name)) return;
@@ -93,7 +67,8 @@ const main = async (): Promise<void> => {
       run,
       logDir,
       kafkaBrokers: kafka.brokers,
-      redisUrl: redis.url,
+      redisUrl: redis.env.REDIS_URL,
+      redisClusterNodes: redis.env.REDIS_CLUSTER_NODES,
       keysDatabaseUrl: await benchDatabase('keys', run),
       mockUrl: 'http://127.0.0.1:9',
       gateways: 2,
@@ -143,7 +118,8 @@ const main = async (): Promise<void> => {
       run,
       logDir,
       kafkaBrokers: kafka.brokers,
-      redisUrl: redis.url,
+      redisUrl: redis.env.REDIS_URL,
+      redisClusterNodes: redis.env.REDIS_CLUSTER_NODES,
       keysDatabaseUrl: await benchDatabase('keyslag', run),
       usageDatabaseUrl: usageDb,
       mockUrl,
@@ -164,30 +140,36 @@ const main = async (): Promise<void> => {
     log(`key-service: ${JSON.stringify(result.keyService)}`);
   });
 
-  // 5. A million keys: produce, rebuild into an empty Redis, then a gateway with 100k of them hot.
+  // 5. A million keys: a gateway started on the empty projection, the keys produced, rebuilt into an empty Redis,
+  // then a gateway (start-up timed again) with 100k of them hot.
   await section('projection', async () => {
-    const flush = new Redis(redis.url);
-    await flush.flushall();
-    flush.disconnect();
-    log(`keys: producing ${KEYS} KeyCreated events (${HOT} with a usable secret)`);
-    const produced = await produceKeyEvents(kafka.brokers, KEYS, HOT);
-    log(`keys: produced in ${produced.produceSeconds} s (${Math.round(produced.bytes / 2 ** 20)} MiB)`);
     const env = {
       NODE_ENV: 'production',
       LOG_LEVEL: 'info',
       OTEL_SDK_DISABLED: 'true',
       KAFKA_BROKERS: kafka.brokers,
-      REDIS_URL: redis.url,
+      ...redis.env,
       OPENAI_API_KEY: 'mock-openai',
       AZURE_OPENAI_API_KEY: 'mock-azure',
       GEMINI_API_KEY: 'mock-gemini',
+      // One process, measured by its pid (RSS, start-up), as startKeygate's gateways.
+      GATEWAY_WORKERS: '1',
     };
+    await redis.flushall();
+    const emptyStartSeconds = await gatewayStartSeconds(env, kafka.brokers, HOT, logDir);
+    // Its healer may have replayed what keys.events held (the revoke section's keys) and marked the projection
+    // complete: the rebuild starts from an empty Redis again.
+    await redis.flushall();
+    log(`keys: producing ${KEYS} KeyCreated events (${HOT} with a usable secret)`);
+    const produced = await produceKeyEvents(kafka.brokers, KEYS, HOT);
+    log(`keys: produced in ${produced.produceSeconds} s (${Math.round(produced.bytes / 2 ** 20)} MiB)`);
     log('keys: rebuilding the projection from keys.events');
     const rebuild = await rebuildProjection(env, logDir);
-    const footprint = await redisFootprint(redis.url);
+    const footprint = await redis.footprint();
     log(`keys: rebuild ${JSON.stringify(rebuild)}; Redis ${JSON.stringify(footprint)}`);
     result.projection = {
       keys: KEYS,
+      emptyStartSeconds,
       produced: { seconds: produced.produceSeconds, mib: Math.round(produced.bytes / 2 ** 20) },
       rebuild,
       redis: footprint,
@@ -205,75 +187,6 @@ const main = async (): Promise<void> => {
   const file = writeResult(`scale-${stamp(at)}`, result);
   updateReadme('scale', readmeBlock(result));
   log(`wrote ${file} and bench/README.md`);
-};
-
-const readmeBlock = (r: ScaleResult): string =>
-  [
-    `### Run ${r.at}`,
-    '',
-    `\`node dist/bench/scale.js\`: ${machineLine(r.machine)}.`,
-    `Load average (\`uptime\`) ${r.load?.start.loadavg.join(' ')} at the start, ${r.load?.end.loadavg.join(' ')} at the end.`,
-    '',
-    markdownTable(scaleRows(r)),
-    '',
-    `Raw figures: \`bench/results/scale-${stamp(r.at)}.json\`.`,
-  ].join('\n');
-
-export const scaleRows = (r: ScaleResult): string[][] => {
-  const rows: string[][] = [['figure', 'value', 'detail']];
-  if (r.revoke) {
-    const v = r.revoke;
-    rows.push([
-      `revoke-to-first-401, both of ${v.instances} gateways, ms (${v.revocations} revocations)`,
-      `p50 ${v.allInstancesMs.p50} / p99 ${v.allInstancesMs.p99} / max ${v.allInstancesMs.max}`,
-      `target p99 ≤ ${TARGETS.revokeP99Ms} ms: ${v.allInstancesMs.p99 <= TARGETS.revokeP99Ms ? 'PASS' : 'MISS'}; ` +
-        `revoke call itself p50 ${v.revokeCallMs.p50} / p99 ${v.revokeCallMs.p99}; per instance p99 ` +
-        v.perInstanceMs.map((p) => p.p99).join(' / '),
-    ]);
-  }
-  if (r.usage) {
-    const u = r.usage;
-    rows.push([
-      'usage-service ingest, events/s into the ledger',
-      String(u.eventsPerSecond),
-      `a backlog of ${u.events} RequestCompleted over ${u.keys} keys drained in ${u.ledgerSeconds} s (first to last ledger row); service RSS ${u.serviceRssMiB} MiB`,
-    ]);
-  }
-  if (r.usageLag) {
-    const l = r.usageLag;
-    rows.push([
-      'usage lag, gateway answer → aggregate visible, ms',
-      `p50 ${l.lagMs.p50} / p99 ${l.lagMs.p99} / max ${l.lagMs.max}`,
-      `${l.requests} chat completions at ${l.ratePerSecond} req/s for ${l.seconds} s through one gateway; usage_minute polled every ${l.pollMs} ms; includes the gateway's USAGE_FLUSH_MS buffer (100 ms)`,
-    ]);
-  }
-  if (r.keyService) {
-    const k = r.keyService;
-    rows.push([
-      'key-service creates/s (bench/key-service)',
-      String(k.createsPerSecond),
-      `${k.clients} clients, ${k.seconds} s; create p99 ${k.createLatencyMs.p99} ms; publish lag p99 ${k.publishLagMs.p99} ms (${k.source})`,
-    ]);
-  }
-  if (r.projection) {
-    const p = r.projection;
-    rows.push([
-      `projection rebuild, ${p.keys.toLocaleString('en')} keys from keys.events`,
-      `${p.rebuild.seconds} s`,
-      `${p.rebuild.events} events, ${p.rebuild.eventsPerSecond}/s; command RSS max ${p.rebuild.commandRssMaxMiB} MiB; topic ${p.produced.mib} MiB`,
-    ]);
-    rows.push(['Redis with the projection', `${p.redis.usedMemoryMiB} MiB`, `${p.redis.keys} Redis keys`]);
-    const g = p.gateway;
-    if (g)
-      rows.push([
-        `gateway RSS, ${p.keys.toLocaleString('en')} keys in Redis, ${g.hot.toLocaleString('en')} hot (AUTH_CACHE_MAX=${g.cacheMax})`,
-        `${g.rssHotMiB} MiB`,
-        `${g.rssIdleMiB} MiB before the warm-up (ready ${g.startSeconds} s after start); warmed at ${g.warmRequestsPerSecond} req/s; statuses ${JSON.stringify(g.statuses)}; lookups ${JSON.stringify(g.lookups)}`,
-      ]);
-  }
-  for (const [name, message] of Object.entries(r.errors))
-    rows.push([`${name}: failed`, '', message.slice(0, 200)]);
-  return rows;
 };
 
 // node dist/bench/scale.js --report bench/results/scale-<date>.json…: those runs' tables, also into bench/README.md.

@@ -16,6 +16,8 @@ export interface KeygateOptions {
   logDir: string;
   kafkaBrokers: string;
   redisUrl: string;
+  // A Redis Cluster's seed nodes (REDIS_CLUSTER_NODES): the gateways use it instead of redisUrl.
+  redisClusterNodes?: string;
   keysDatabaseUrl: string;
   usageDatabaseUrl?: string; // starts a usage-service when set
   mockUrl: string;
@@ -68,6 +70,7 @@ export const startKeygate = async (o: KeygateOptions): Promise<Keygate> => {
     KEYS_DATABASE_URL: o.keysDatabaseUrl,
     ...(o.usageDatabaseUrl ? { USAGE_DATABASE_URL: o.usageDatabaseUrl } : {}),
     REDIS_URL: o.redisUrl,
+    ...(o.redisClusterNodes ? { REDIS_CLUSTER_NODES: o.redisClusterNodes } : {}),
     KEY_SERVICE_HTTP_PORT: String(keysPort),
     KEY_SERVICE_GRPC_PORT: String(grpcPort),
     KEY_SERVICE_GRPC_URL: `127.0.0.1:${grpcPort}`,

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import {
   generateApiKey,
@@ -18,9 +17,10 @@ import { freeTestPort } from '@keygate/testing/stack/test-stack';
 import { round } from '../lib/load';
 import { log, ROOT, spawnProc, startService, type Proc } from '../lib/processes';
 
-// A million keys: KeyCreated envelopes produced straight into the private broker's keys.events (as the outbox
-// relay would publish them), the projection rebuilt from the topic into an empty Redis with the real command,
-// then one gateway with 100,000 of those keys hot in its in-process cache.
+// A million keys: a gateway's start-up on the empty projection, then KeyCreated envelopes produced straight into
+// the private broker's keys.events (as the outbox relay would publish them), the projection rebuilt from the topic
+// into an empty Redis with the real command, then one gateway (its start-up timed again) with 100,000 of those
+// keys hot in its in-process cache.
 
 export interface ProducedKeys {
   total: number;
@@ -118,24 +118,6 @@ export const produceKeyEvents = async (
   }
 };
 
-export interface RedisFootprint {
-  keys: number;
-  usedMemoryMiB: number;
-}
-
-export const redisFootprint = async (url: string): Promise<RedisFootprint> => {
-  const r = new Redis(url);
-  try {
-    const info = await r.info('memory');
-    return {
-      keys: await r.dbsize(),
-      usedMemoryMiB: round(Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? NaN) / 2 ** 20, 1),
-    };
-  } finally {
-    r.disconnect();
-  }
-};
-
 export interface RebuildStats {
   events: number | null;
   seconds: number;
@@ -187,16 +169,18 @@ export interface HotCacheStats {
   lookups: Record<string, number>; // keygate_auth_lookups_total by source, after the warm-up and a second pass
 }
 
-// One gateway with AUTH_CACHE_MAX = hot, its projection consumer group starting at the topic's end (the keys
-// are already in Redis); every hot key requested once (GET /v1/models: auth only), then once more from cache.
-export const hotCacheRss = async (
+// A gateway on whatever projection Redis holds, its projection consumer group starting at the topic's end (so it
+// folds none of the bench's events): spawn → /health/ready is its start-up, which reads every group and credential
+// of the projection from Redis (their id sets: no SCAN, nothing per API key).
+const startGatewayOnProjection = async (
+  name: string,
   env: Record<string, string>,
   brokers: string,
-  hotKeys: string[],
+  cacheMax: number,
   logDir: string,
-): Promise<HotCacheStats> => {
+): Promise<{ gateway: Proc; url: string; startSeconds: number }> => {
   const port = await freeTestPort();
-  const group = `gateway-projection-bench-rss-${randomBytes(4).toString('hex')}`;
+  const group = `gateway-projection-bench-${name}-${randomBytes(4).toString('hex')}`;
   const admin = createKafka('keygate-bench-admin', [brokers]).admin();
   await admin.connect();
   await admin.resetOffsets({ groupId: group, topic: Topics.keysEvents, earliest: false });
@@ -204,12 +188,12 @@ export const hotCacheRss = async (
   const url = `http://127.0.0.1:${port}`;
   const gateway: Proc = await startService(
     'gateway',
-    'gateway-rss',
+    `gateway-${name}`,
     {
       ...env,
       GATEWAY_PORT: String(port),
       GATEWAY_PROJECTION_GROUP: group,
-      AUTH_CACHE_MAX: String(hotKeys.length),
+      AUTH_CACHE_MAX: String(cacheMax),
       AUTH_CACHE_TTL_MS: '3600000',
     },
     `${url}/health/ready`,
@@ -218,7 +202,38 @@ export const hotCacheRss = async (
     15 * 60_000,
   );
   const startSeconds = round((Date.now() - gateway.startedAt) / 1000, 1);
-  log(`rss: gateway ready after ${startSeconds} s`);
+  log(`${name}: gateway ready after ${startSeconds} s`);
+  return { gateway, url, startSeconds };
+};
+
+// Start-up against the projection as it is now (e.g. empty, just after a flush: the healer's replay runs in the
+// background and does not delay readiness), then stopped.
+export const gatewayStartSeconds = async (
+  env: Record<string, string>,
+  brokers: string,
+  cacheMax: number,
+  logDir: string,
+): Promise<number> => {
+  const { gateway, startSeconds } = await startGatewayOnProjection('start', env, brokers, cacheMax, logDir);
+  await gateway.stop();
+  return startSeconds;
+};
+
+// One gateway with AUTH_CACHE_MAX = hot on the projection the rebuild wrote; every hot key requested once
+// (GET /v1/models: auth only), then once more from cache.
+export const hotCacheRss = async (
+  env: Record<string, string>,
+  brokers: string,
+  hotKeys: string[],
+  logDir: string,
+): Promise<HotCacheStats> => {
+  const { gateway, url, startSeconds } = await startGatewayOnProjection(
+    'rss',
+    env,
+    brokers,
+    hotKeys.length,
+    logDir,
+  );
   try {
     await new Promise((r) => setTimeout(r, 2000));
     const rssIdleMiB = gateway.rssMiB();

@@ -94,10 +94,29 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('has a cluster profile: three KRaft brokers of one cluster, topics kept on two in-sync replicas', () => {
+    const brokers = ['kafka-1', 'kafka-2', 'kafka-3'].map((name) => compose.services[name]);
+    expect(brokers.map((b) => b.profiles)).toEqual([['cluster'], ['cluster'], ['cluster']]);
+    expect(brokers.map((b) => b.environment?.KAFKA_NODE_ID)).toEqual([1, 2, 3]);
+    for (const b of brokers)
+      expect(b.environment).toMatchObject({
+        KAFKA_CONTROLLER_QUORUM_VOTERS: '1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093',
+        KAFKA_MIN_INSYNC_REPLICAS: 2,
+        KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: 3,
+        CLUSTER_ID: brokers[0].environment?.CLUSTER_ID,
+      });
+    for (const name of ['key-service', 'gateway', 'usage-service']) {
+      expect(compose.services[name].depends_on?.['kafka-3']).toEqual({
+        condition: 'service_healthy',
+        required: false,
+      });
+    }
+  });
+
   it.each(['key-service', 'gateway', 'usage-service'])('%s runs its own built entry point', (name) => {
     const command = compose.services[name].command ?? [];
     expect(command[1]).toBe(`dist/apps/${name}/src/main.js`);
     expect(existsSync(join(root, 'apps', name, 'src', 'main.ts'))).toBe(true);
-    expect(compose.services[name].environment?.KAFKA_BROKERS).toBe('kafka:9092');
+    expect(compose.services[name].environment?.KAFKA_BROKERS).toBe('${KAFKA_BROKERS:-kafka:9092}');
   });
 });

@@ -42,8 +42,7 @@ export class ProjectionFence implements OnApplicationShutdown {
         for (;;) {
           const [topic] = await admin.fetchOffsets({ groupId, topics: [Topics.keysEvents] });
           const committed = (topic?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)] as const);
-          if (committed.every(([, offset]) => offset < 0n)) break; // no gateway behind this group
-          if (committed.every(([p, offset]) => offset >= (ends.get(p) ?? 0n))) break;
+          if (caughtUp(committed, ends)) break;
           if (Date.now() > deadline) return this.timedOut(aggregateId, groupId);
           await sleep(POLL_MS);
         }
@@ -90,3 +89,16 @@ export class ProjectionFence implements OnApplicationShutdown {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// Whether a group has committed every partition up to `ends` (offset -1: nothing committed there). A group that
+// committed nothing anywhere has no gateway behind it; a partition that has never held an event needs no commit
+// (before, a fresh stack's empty partitions made every revocation wait out the whole timeout).
+export const caughtUp = (
+  committed: readonly (readonly [partition: number, offset: bigint])[],
+  ends: ReadonlyMap<number, bigint>,
+): boolean =>
+  committed.every(([, offset]) => offset < 0n) ||
+  committed.every(([p, offset]) => {
+    const end = ends.get(p) ?? 0n;
+    return end === 0n || offset >= end;
+  });

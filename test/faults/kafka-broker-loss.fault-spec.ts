@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { Topics, TopicSpecs } from '@keygate/contracts';
 import { ensureKafkaCluster, ensureTopics, stopKafkaCluster, type KafkaCluster } from '@keygate/stack';
 import { eventually, startMockProvider, STACK_DIR, type MockProvider } from '@keygate/testing';
@@ -78,10 +78,7 @@ describe('Kafka cluster: one of three brokers lost under load', () => {
     await mock?.close().catch(() => undefined);
   }, 90_000);
 
-  // The node that coordinates the most of this stack's consumer groups (the projection's, the ledger's, the key
-  // directory's…: what stalled consumers in earlier attempts), then the one leading the most partitions of
-  // keys.events and usage.requests.
-  const pickVictim = async (): Promise<number> => {
+  const withAdmin = async <T>(fn: (admin: Admin) => Promise<T>): Promise<T> => {
     const admin = new Kafka({
       clientId: 'fault-probe',
       brokers: cluster!.brokers,
@@ -89,6 +86,17 @@ describe('Kafka cluster: one of three brokers lost under load', () => {
     }).admin();
     await admin.connect();
     try {
+      return await fn(admin);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
+  // The node that coordinates the most of this stack's consumer groups (the projection's, the ledger's, the key
+  // directory's…: what stalled consumers in earlier attempts), then the one leading the most partitions of
+  // keys.events and usage.requests.
+  const pickVictim = (): Promise<number> =>
+    withAdmin(async (admin) => {
       const groups = (await admin.listGroups()).groups
         .map((g) => g.groupId)
         .filter((g) => g.includes(stack.run));
@@ -114,20 +122,11 @@ describe('Kafka cluster: one of three brokers lost under load', () => {
       const victim = [...score.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
       log(`${seen.join('; ')}: killing node ${victim}`);
       return victim;
-    } finally {
-      await admin.disconnect();
-    }
-  };
+    });
 
   // Where usage events are, should the ledger fall short: sent by the gateway, held back, in Kafka, consumed.
-  const whereIsUsage = async (answered: number): Promise<string> => {
-    const admin = new Kafka({
-      clientId: 'fault-probe',
-      brokers: cluster!.brokers,
-      logLevel: logLevel.NOTHING,
-    }).admin();
-    await admin.connect();
-    try {
+  const whereIsUsage = (answered: number): Promise<string> =>
+    withAdmin(async (admin) => {
       const group = stack.env.USAGE_CONSUMER_GROUP;
       const end = (await admin.fetchTopicOffsets(Topics.usageRequests)).reduce(
         (s, p) => s + Number(p.high),
@@ -150,10 +149,7 @@ describe('Kafka cluster: one of three brokers lost under load', () => {
         group: `${groups[0]?.state} ${groups[0]?.members.length} members`,
         ledger: Number(rows[0].n),
       });
-    } finally {
-      await admin.disconnect();
-    }
-  };
+    });
 
   const revoke = async (id: string): Promise<number> =>
     fetch(`${stack.keyServiceUrl}/v1/keys/${id}/revoke`, {

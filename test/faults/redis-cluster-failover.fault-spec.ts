@@ -104,10 +104,10 @@ describe('Redis Cluster: a master killed under load', () => {
 
     let turn = 0;
     const probes = [valid.key, revoked.key, ...unknown];
-    const traffic = loop<ChatResult>(
-      () => chatOnce(urls[turn % 2], probes[turn++ % probes.length], 5_000),
-      { concurrency: 2, pauseMs: 20 },
-    );
+    const traffic = loop<ChatResult>(() => chatOnce(urls[turn % 2], probes[turn++ % probes.length], 5_000), {
+      concurrency: 2,
+      pauseMs: 20,
+    });
     let hit = 0;
     const hammer = loop<ChatResult>(
       () => chatOnce(urls[hit % 2], limited[hit++ % limited.length].key, 5_000),

@@ -13,6 +13,7 @@ import {
   type KeyCreatedData,
 } from '@keygate/contracts';
 import { createKafka } from '@keygate/messaging';
+import { tailFile } from '@keygate/stack';
 import { freeTestPort } from '@keygate/testing/stack/test-stack';
 import { round } from '../lib/load';
 import { log, ROOT, spawnProc, startService, type Proc } from '../lib/processes';
@@ -119,6 +120,7 @@ export const produceKeyEvents = async (
 };
 
 export interface RebuildStats {
+  nodeArgs?: string; // BENCH_REBUILD_NODE_ARGS, when the command ran with any
   events: number | null;
   seconds: number;
   eventsPerSecond: number | null;
@@ -129,27 +131,40 @@ export interface RebuildStats {
 export const rebuildProjection = async (
   env: Record<string, string>,
   logDir: string,
+  timeoutSeconds: number,
 ): Promise<RebuildStats> => {
   const t0 = performance.now();
+  // e.g. BENCH_REBUILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=.stack/prof" to see where the time goes
+  const nodeArgs = (process.env.BENCH_REBUILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const proc = spawnProc(
     'rebuild-projection',
     process.execPath,
-    [
-      // e.g. BENCH_REBUILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=.stack/prof" to see where the time goes
-      ...(process.env.BENCH_REBUILD_NODE_ARGS ?? '').split(' ').filter(Boolean),
-      join(ROOT, 'dist', 'apps', 'gateway', 'src', 'key-projection', 'rebuild-projection.js'),
-    ],
+    [...nodeArgs, join(ROOT, 'dist', 'apps', 'gateway', 'src', 'key-projection', 'rebuild-projection.js')],
     { env, logDir },
   );
   let rssMax = 0;
   const sampler = setInterval(() => (rssMax = Math.max(rssMax, proc.rssMiB() || 0)), 500);
-  await proc.exited;
+  // A replay whose batch keeps failing never exits (its consumer restarts and fetches the batch again): bounded.
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    proc.exited.then(() => false),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutSeconds * 1000))),
+  ]);
+  clearTimeout(timer);
   clearInterval(sampler);
   const seconds = round((performance.now() - t0) / 1000, 1);
+  if (timedOut) {
+    await proc.stop();
+    const last = (await tailFile(proc.logFile, 1)).slice(0, 300);
+    throw new Error(
+      `rebuild-projection did not finish within ${timeoutSeconds} s (BENCH_REBUILD_TIMEOUT_S); its last line: ${last}; see ${proc.logFile}`,
+    );
+  }
   if (proc.exitCode() !== 0)
     throw new Error(`rebuild-projection exited ${proc.exitCode()}; see ${proc.logFile}`);
   const events = Number(/applied (\d+) events/.exec(readFileSync(proc.logFile, 'utf8'))?.[1] ?? NaN);
   return {
+    ...(nodeArgs.length && { nodeArgs: nodeArgs.join(' ') }),
     events: Number.isFinite(events) ? events : null,
     seconds,
     eventsPerSecond: Number.isFinite(events) ? Math.round(events / seconds) : null,
@@ -207,16 +222,21 @@ const startGatewayOnProjection = async (
 };
 
 // Start-up against the projection as it is now (e.g. empty, just after a flush: the healer's replay runs in the
-// background and does not delay readiness), then stopped.
+// background and does not delay readiness), `starts` times one after the other, each gateway stopped once ready.
 export const gatewayStartSeconds = async (
   env: Record<string, string>,
   brokers: string,
   cacheMax: number,
   logDir: string,
-): Promise<number> => {
-  const { gateway, startSeconds } = await startGatewayOnProjection('start', env, brokers, cacheMax, logDir);
-  await gateway.stop();
-  return startSeconds;
+  starts: number,
+): Promise<number[]> => {
+  const seconds: number[] = [];
+  for (let i = 0; i < starts; i++) {
+    const { gateway, startSeconds } = await startGatewayOnProjection('start', env, brokers, cacheMax, logDir);
+    await gateway.stop();
+    seconds.push(startSeconds);
+  }
+  return seconds;
 };
 
 // One gateway with AUTH_CACHE_MAX = hot on the projection the rebuild wrote; every hot key requested once

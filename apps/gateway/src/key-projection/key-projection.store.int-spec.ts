@@ -122,4 +122,41 @@ describe('KeyProjectionStore on Redis', () => {
     await store.unlockReplay(token!);
     expect(await store.isServing()).toBe(true);
   });
+
+  it('lists groups and credentials from their own sets, commits a replayed batch of 20,000 keys at once, and wipes all', async () => {
+    const group = { groupId: 'grp_1', v: 3, routes: ['gpt-4o'], deleted: false };
+    const credential = {
+      credentialId: 'cred_1',
+      v: 4,
+      name: 'openai-main',
+      ciphertext: 'c',
+      wrappedDataKey: 'w',
+      settings: {},
+      removed: false,
+    };
+    // A replay reads up to 8 MiB per partition: ≈ 12 script arguments per key, past one JS call's limit if spread.
+    const keys = Array.from({ length: 20_000 }, (_, i) => ({
+      ...doc(1),
+      keyId: `key_big_${i}`,
+      hash: `hb${i}`,
+    }));
+    await store.commit(
+      {
+        keys,
+        groups: [group],
+        credentials: [credential],
+        hashes: keys.map((k) => ({ hash: k.hash, entry: { keyId: k.keyId, v: 1 }, expiresAt: null })),
+        notices: [],
+        touchedKeys: new Map(keys.map((k) => [k.keyId, 1])),
+      },
+      'replay',
+    );
+    expect((await store.lookup('hb19999'))?.doc.keyId).toBe('key_big_19999');
+    expect(await store.allGroups()).toEqual([group]);
+    expect(await store.allCredentials()).toEqual([credential]);
+    expect(await redis.smembers(redisKeys.groupIds)).toEqual(['grp_1']);
+    expect(await store.wipe()).toBeGreaterThanOrEqual(40_002);
+    expect(await store.allGroups()).toEqual([]);
+    expect(await redis.dbsize()).toBe(0);
+  });
 });

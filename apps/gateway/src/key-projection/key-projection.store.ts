@@ -94,11 +94,12 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 
 type ScriptedPipeline = ChainableCommander & {
-  kgCommit(...numKeysKeysArgs: (string | number)[]): ScriptedPipeline;
+  kgCommit(numKeysKeysArgs: (string | number)[]): ScriptedPipeline;
 };
 
 type ScriptedRedis = Redis & {
-  kgCommit(...numKeysKeysArgs: (string | number)[]): Promise<number>;
+  // One array, not spread: a replayed batch has ≈ 12 arguments per key, past what one JS call takes (RangeError).
+  kgCommit(numKeysKeysArgs: (string | number)[]): Promise<number>;
   kgRelease(key: string, token: string): Promise<number>;
   kgRenew(key: string, token: string, ttlMs: number): Promise<number>;
 };
@@ -255,14 +256,14 @@ export class KeyProjectionStore {
       ...entries.flatMap(([, doc, pxat, set, id]) => [JSON.stringify(doc), doc.v, pxat, set, id]),
     ];
     if (!this.replicated) {
-      await this.redis.kgCommit(...args);
+      await this.redis.kgCommit(args);
       return;
     }
     // On a cluster the batch is committed to Kafka once a replica holds it too (WAIT, up to REPLICA_WAIT_MS): a
     // master that dies right after a revocation is replaced by its replica, which must not bring the key back
     // (replication is asynchronous; a batch not yet committed is folded again onto the new master).
     const [[failed], [, acked]] = (await (this.redis.pipeline() as ScriptedPipeline)
-      .kgCommit(...args)
+      .kgCommit(args)
       .wait(1, REPLICA_WAIT_MS)
       .exec()) as [Error | null, unknown][];
     if (failed) throw failed;

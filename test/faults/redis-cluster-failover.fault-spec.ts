@@ -21,7 +21,8 @@ const LIMIT = 40;
 
 // Two gateways on a Redis Cluster of three masters with a replica each; under load the master that holds the
 // projection (and some keys' limits) is SIGKILLed, so its replica takes over. During the failover revoked keys stay
-// refused and unknown keys fail closed; across both gateways no limited key is admitted past its limit; the
+// refused, unknown keys fail closed and cached keys are still served; across both gateways no limited key is
+// admitted past its limit; the
 // gateways recover without a restart, and the projection in the cluster matches the key-service's store.
 describe('Redis Cluster: a master killed under load', () => {
   let mock: MockProvider | undefined;
@@ -45,7 +46,7 @@ describe('Redis Cluster: a master killed under load', () => {
       redisUrl: 'redis://127.0.0.1:7401/0',
       postgresServer: 'postgres://postgres@127.0.0.1:5432',
       mockUrl: mock.url,
-      env: { REDIS_CLUSTER_NODES: cluster.nodesEnv, AUTH_CACHE_TTL_MS: '1000', AUTH_STALE_SERVE_MS: '5000' },
+      env: { REDIS_CLUSTER_NODES: cluster.nodesEnv, AUTH_CACHE_TTL_MS: '1000', AUTH_STALE_SERVE_MS: '15000' },
     });
     await startGroupsAtEnd(steadyBrokers(), [[stack.env.GATEWAY_PROJECTION_GROUP, Topics.keysEvents]]);
     await stack.start('key-service');
@@ -182,6 +183,9 @@ describe('Redis Cluster: a master killed under load', () => {
       ).toBe(true);
     }
     const during = calls.filter((r) => r.at >= t.killed && r.at < t.lookups);
+    // A key both gateways had cached is served through the failover (within AUTH_STALE_SERVE_MS), not refused.
+    expect(during.filter((r) => r.key === valid.key && r.status !== 200)).toEqual([]);
+    expect(during.filter((r) => r.key === valid.key).length).toBeGreaterThan(0);
     const statuses = countBy(during, (r) => `${r.status}${r.code ? ` ${r.code}` : ''}`);
     log(`answers while the master was being replaced: ${JSON.stringify(statuses)}`);
 

@@ -21,7 +21,8 @@ export type AuthenticatedKey = CompiledKey;
 
 interface CacheEntry {
   key: CompiledKey;
-  fetchedAt: number;
+  fetchedAt: number; // when Redis last confirmed it (the stale window counts from here)
+  epoch: number; // the subscription it was read under: from an earlier one it is read again before it is used
 }
 
 export interface AuthOptions {
@@ -57,6 +58,8 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
   // Invalidation clock: every notice ticks it; a read compares the tick it started at.
   private tick = 0;
   private clearedAt = 0;
+  // Ticks when the change channel was subscribed again (notices may have been missed in between).
+  private epoch = 0;
   private readonly invalidatedAt: LRUCache<string, number>;
   private readonly newestSeen: LRUCache<string, number>;
 
@@ -76,8 +79,14 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    // After a reconnect we may have missed notices: forget every cached key (groups: the reconciler reloads).
-    onResubscribed(this.subscriber, () => this.clearAll());
+    // After a reconnect we may have missed notices: every cached key is read again before it is used (groups: the
+    // reconciler reloads). Not dropped: while Redis does not answer yet (a cluster's failover resubscribes before
+    // the new master serves), a known-revoked key stays refused and a valid one is served within its stale window,
+    // as through any Redis outage.
+    onResubscribed(this.subscriber, () => {
+      this.clearedAt = ++this.tick;
+      this.epoch++;
+    });
     await subscribe(this.subscriber, redisKeys.changes, (message) => void this.onChange(message));
     await this.groups.start(this.subscriber);
   }
@@ -118,7 +127,7 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
     const hash = hashApiKey(presented);
     const now = Date.now();
     let cached: CacheEntry | undefined | 'pending' = this.cache.get(hash);
-    if (cached && now - cached.fetchedAt < this.options.cacheTtlMs) {
+    if (cached && cached.epoch === this.epoch && now - cached.fetchedAt < this.options.cacheTtlMs) {
       lookups.inc({ source: 'cache' });
       span.setAttribute('keygate.auth.source', 'cache');
     } else {
@@ -166,7 +175,8 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
         doc.v < (this.newestSeen.get(doc.keyId) ?? 0);
       if (overtaken) continue;
       this.newestSeen.set(doc.keyId, doc.v);
-      const entry: CacheEntry = { key: compileKey(doc, this.options.tiers ?? {}, now), fetchedAt: now };
+      const key = compileKey(doc, this.options.tiers ?? {}, now);
+      const entry: CacheEntry = { key, fetchedAt: now, epoch: this.epoch };
       this.cache.set(hash, entry);
       let set = this.hashesByKey.get(doc.keyId);
       if (!set) this.hashesByKey.set(doc.keyId, (set = new Set()));

@@ -19,6 +19,7 @@ import {
 } from '@keygate/platform';
 import { WORKER_READY } from './workers';
 import { GatewayError, openAiErrorBody, sendGatewayError } from './proxy/gateway-error';
+import { warmTokenizers } from './budget/cost-estimate';
 
 // One of GATEWAY_WORKERS (workers.ts): GET /metrics answers for all of them.
 if (cluster.isWorker) setMetricsSource(workerMetrics(metricsText));
@@ -50,6 +51,7 @@ const bootstrap = async (): Promise<void> => {
   });
   await listen(app, gatewayEnv.GATEWAY_PORT, 'gateway');
   if (cluster.isWorker) process.send?.({ kind: WORKER_READY });
+  setImmediate(warmTokenizers);
 };
 
 bootstrap().catch(exitOnStartupError('gateway'));

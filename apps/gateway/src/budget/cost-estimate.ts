@@ -1,5 +1,4 @@
-import { countTokens as o200k } from 'gpt-tokenizer/encoding/o200k_base';
-import { countTokens as cl100k } from 'gpt-tokenizer/encoding/cl100k_base';
+import type * as Encoding from 'gpt-tokenizer/encoding/o200k_base';
 import type { UpstreamEndpoint } from '../proxy/upstream';
 
 // A request's worst case, before it goes upstream: how many prompt tokens it can be billed for and how many
@@ -29,6 +28,24 @@ export interface RequestEstimate {
 }
 
 type Counter = (text: string) => number;
+
+// The encodings are megabytes of tables (≈ 0.4 s to load): not at start-up, but on first use or in the background
+// once the gateway listens (warmTokenizers).
+const encoding = (name: 'o200k_base' | 'cl100k_base'): (() => Counter) => {
+  let count: Counter | undefined;
+  return () =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (count ??= (require(`gpt-tokenizer/encoding/${name}`) as typeof Encoding).countTokens);
+};
+const o200kCounter = encoding('o200k_base');
+const cl100kCounter = encoding('cl100k_base');
+const o200k: Counter = (text) => o200kCounter()(text);
+const cl100k: Counter = (text) => cl100kCounter()(text);
+
+export const warmTokenizers = (): void => {
+  o200kCounter();
+  cl100kCounter();
+};
 
 const isObj = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -131,8 +131,10 @@ export const subscribe = async (
 };
 
 // `fn` whenever the subscription was re-established (notices may have been missed meanwhile): the server's
-// reconnect, or in a cluster also a subscriber that moved to a new master after a failover.
+// reconnect, or in a cluster the sharded subscribers' reset (a failover, a new topology) once their channels are
+// subscribed again — not at '+subscriber', which ioredis emits before it resubscribes: a reload run then could
+// read before a change whose notice still fell into the gap (seen in CI: a new group unknown to a gateway).
 export const onResubscribed = (subscriber: Redis, fn: () => void): void => {
   subscriber.on('ready', fn);
-  if (isCluster(subscriber)) subscriber.on('+subscriber', fn);
+  if (isCluster(subscriber)) subscriber.on('subscribersReady', fn);
 };

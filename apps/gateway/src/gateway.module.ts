@@ -37,13 +37,6 @@ export const gatewayEnv = loadEnv(GatewayEnv);
 const SUBSCRIBER = Symbol('SUBSCRIBER');
 const USAGE_PRODUCER = Symbol('USAGE_PRODUCER');
 
-// Commands fail fast instead of queueing while Redis is away: the authenticator decides what an outage means.
-// Commands issued in the same tick (admissions and settlements of concurrent requests) leave in one write: the
-// socket write, not Redis, was the largest single cost of a request's admission (bench/README.md). The subscriber
-// connection only subscribes.
-const redisClient = (env: GatewayEnv): Promise<Redis> =>
-  connectRedis(env, { autoPipelining: true, offlineQueue: false });
-
 const health = healthParts({
   provide: HEALTH_CHECKS,
   inject: [Redis, USAGE_PRODUCER],
@@ -65,7 +58,14 @@ const health = healthParts({
       useFactory: (env: GatewayEnv) => loadRoutesConfig(env.ROUTES_CONFIG),
       inject: [GatewayEnv],
     },
-    { provide: Redis, useFactory: (env: GatewayEnv) => redisClient(env), inject: [GatewayEnv] },
+    {
+      // Commands fail fast instead of queueing while Redis is away: the authenticator decides what an outage means.
+      // Commands issued in the same tick (admissions and settlements of concurrent requests) leave in one write:
+      // the socket write, not Redis, was the largest single cost of a request's admission (bench/README.md).
+      provide: Redis,
+      useFactory: (env: GatewayEnv) => connectRedis(env, { autoPipelining: true, offlineQueue: false }),
+      inject: [GatewayEnv],
+    },
     {
       provide: SUBSCRIBER,
       useFactory: (env: GatewayEnv) => connectRedis(env, { subscriber: true }),

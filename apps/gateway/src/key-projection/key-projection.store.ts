@@ -180,7 +180,8 @@ export class KeyProjectionStore {
   }
 
   async allGroups(): Promise<GroupDocument[]> {
-    return [...(await this.loadGroups(await this.redis.smembers(redisKeys.groupIds))).values()];
+    const ids = await this.redis.smembers(redisKeys.groupIds);
+    return [...(await this.loadGroups(ids)).values()];
   }
 
   async allCredentials(): Promise<CredentialDocument[]> {

@@ -27,7 +27,7 @@ export interface RedisClientOptions {
 
 export const isCluster = (client: Redis): boolean => (client as unknown) instanceof Cluster;
 
-// Credentials, database and TLS of REDIS_URL, for every node of a cluster as for the one server.
+// REDIS_URL's credentials and TLS, for every node of a cluster (a cluster has no numbered databases).
 const urlOptions = (url: string): RedisOptions => {
   const u = new URL(url);
   return {

@@ -105,7 +105,6 @@ const health = healthParts({
         store: KeyProjectionStore,
         subscriber: Redis,
         env: GatewayEnv,
-        healer: ProjectionHealer,
         routes: RoutesConfig,
       ) =>
         new KeyAuthenticator(store, subscriber, {
@@ -114,10 +113,9 @@ const health = healthParts({
           staleServeMs: env.AUTH_STALE_SERVE_MS,
           redisTimeoutMs: env.REDIS_TIMEOUT_MS,
           reconcileMs: env.PROJECTION_RECONCILE_MS,
-          projectionReady: () => healer.isComplete,
           tiers: routes.tiers,
         }),
-      inject: [KeyProjectionStore, SUBSCRIBER, GatewayEnv, ProjectionHealer, ROUTES_CONFIG],
+      inject: [KeyProjectionStore, SUBSCRIBER, GatewayEnv, ROUTES_CONFIG],
     },
     {
       provide: ProjectionHealer,

@@ -12,6 +12,7 @@ import {
   type ChangeNotice,
 } from '../key-projection/key-projection.store';
 import { Reconciler } from '../key-projection/reconciler';
+import { answerWithin } from '../redis/answer-within';
 import { onResubscribed, subscribe } from '../redis/redis-client';
 import { GatewayError } from '../proxy/gateway-error';
 import { budgetPlan } from '../budget/budget-guard';
@@ -31,7 +32,6 @@ export interface AuthOptions {
   staleServeMs: number;
   redisTimeoutMs: number;
   reconcileMs: number;
-  projectionReady?: () => boolean;
   // routes.yaml's rate-limit tiers, resolved into each key once when it is cached.
   tiers?: Record<string, Tier>;
 }
@@ -150,7 +150,7 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
       });
     if (!cached) {
       // While the projection is being replayed into an emptied Redis, "not found" may just mean "not yet".
-      if (!(this.options.projectionReady?.() ?? true) || !(await this.store.isServing().catch(() => false)))
+      if (!(await this.store.isServing().catch(() => false)))
         throw new GatewayError('auth_unavailable', {
           message: 'The key store is being rebuilt; retry shortly.',
         });
@@ -159,11 +159,11 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
     return this.check(cached, hash, now);
   }
 
-  // undefined: no such key; 'pending': a newer change to it waits to be folded (a replay is running).
+  // undefined: no such key; 'pending': a newer change to it, or one of its groups, waits to be folded.
   private async fetch(hash: string, now: number): Promise<CacheEntry | undefined | 'pending'> {
     for (let read = 0; read < MAX_READS; read++) {
       const startedAt = this.tick;
-      const found = await withTimeout(this.store.lookup(hash), this.options.redisTimeoutMs);
+      const found = await answerWithin(this.store.lookup(hash), this.options.redisTimeoutMs);
       if (!found || found.stale) {
         this.cache.delete(hash);
         return found ? 'pending' : undefined;
@@ -175,6 +175,14 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
         doc.v < (this.newestSeen.get(doc.keyId) ?? 0);
       if (overtaken) continue;
       this.newestSeen.set(doc.keyId, doc.v);
+      // A group this instance has not heard of (its notice not here yet, or missed) is read now. One not in Redis
+      // yet (a key's events and its group's travel on different partitions, so the key's can be folded first) leaves
+      // the key's routes unknown: "retry shortly", never a 404 for a route its group grants.
+      const unheard = doc.groupIds.filter((g) => !this.groupDocs.has(g));
+      if (unheard.length) {
+        await this.learnGroups(unheard);
+        if (doc.groupIds.some((g) => !this.groupDocs.has(g))) return 'pending';
+      }
       const key = compileKey(doc, this.options.tiers ?? {}, now);
       const entry: CacheEntry = { key, fetchedAt: now, epoch: this.epoch };
       this.cache.set(hash, entry);
@@ -232,6 +240,11 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
     for (const g of await this.store.allGroups()) this.putGroup(g);
   }
 
+  private async learnGroups(groupIds: string[]): Promise<void> {
+    const found = await answerWithin(this.store.loadGroups(groupIds), this.options.redisTimeoutMs);
+    for (const g of found.values()) this.putGroup(g);
+  }
+
   // Newest wins: a reload that read a group before a notice's newer copy arrived does not undo it.
   private putGroup(g: GroupDocument): void {
     const held = this.groupDocs.get(g.groupId);
@@ -264,18 +277,3 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
     }
   }
 }
-
-const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> =>
-  new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });

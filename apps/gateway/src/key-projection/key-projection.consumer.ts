@@ -27,6 +27,9 @@ const lagGauge = gauge(
   'Age of the last key event applied to the projection',
 );
 const tracer = trace.getTracer('keygate-gateway');
+// A refused live batch waits this long for a replay to end (under the consumer's 10 s session timeout).
+const REFUSED_WAIT_MS = 5_000;
+const SERVING_POLL_MS = 100;
 
 interface Projection {
   apiKey: KeyDocument;
@@ -106,8 +109,25 @@ export class KeyProjectionConsumer implements OnApplicationBootstrap, OnApplicat
     await this.consumer.stop();
   }
 
-  // One batch = one MGET per kind of the touched documents, an in-memory fold, one atomic write.
+  // A live batch refused while the projection is replayed is folded again as soon as the replay is done (onto the
+  // documents it restored), here: not after a crash, a restart and a rejoin of the consumer group, seconds later
+  // (a revocation issued during a replay would wait that long). A replay longer than that fails the batch, which
+  // Kafka delivers again.
   async applyAll(events: IncomingEvent[]): Promise<void> {
+    const giveUpAt = Date.now() + REFUSED_WAIT_MS;
+    for (;;) {
+      try {
+        return await this.foldOnce(events);
+      } catch (e) {
+        if (this.mode !== 'live' || !isRebuildingError(e) || Date.now() >= giveUpAt) throw e;
+        while (Date.now() < giveUpAt && !(await this.store.isServing().catch(() => false)))
+          await new Promise((r) => setTimeout(r, SERVING_POLL_MS));
+      }
+    }
+  }
+
+  // One batch = one MGET per kind of the touched documents, an in-memory fold, one atomic write.
+  private async foldOnce(events: IncomingEvent[]): Promise<void> {
     await foldBatch<Projection>(
       events,
       evolvers,

@@ -8,11 +8,10 @@ const RECHECK_MS = 5_000;
 
 // Redis without persistence forgets the projection when it restarts, while the projection's consumer group
 // has long committed its offsets: nothing would ever re-apply the keys. The healer notices (the "complete"
-// marker is gone), replays keys.events from offset 0 into Redis, and marks it complete again. Until then
-// unknown keys fail closed (503) instead of being told they do not exist.
+// marker is gone), replays keys.events from offset 0 into Redis, and marks it complete again. Until the marker is
+// back, unknown keys fail closed (503) on every instance instead of being told they do not exist.
 export class ProjectionHealer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('projection');
-  private complete = false;
   private healing?: Promise<void>;
   private timer?: NodeJS.Timeout;
 
@@ -21,10 +20,6 @@ export class ProjectionHealer implements OnApplicationBootstrap, OnApplicationSh
     private readonly redis: Redis,
     private readonly kafka: Kafka,
   ) {}
-
-  get isComplete(): boolean {
-    return this.complete;
-  }
 
   // In the background: start-up does not wait for a replay (unknown keys answer 503 meanwhile).
   onApplicationBootstrap(): void {
@@ -45,12 +40,10 @@ export class ProjectionHealer implements OnApplicationBootstrap, OnApplicationSh
 
   private async heal(): Promise<void> {
     try {
-      this.complete = await this.store.isComplete();
-      if (this.complete) return;
+      if (await this.store.isComplete()) return;
       const started = Date.now();
       const result = await replayProjection(this.kafka, this.store);
       if (!result) return; // another instance (or rebuild-projection) is replaying
-      this.complete = true;
       this.logger.warn(
         `the Redis projection was incomplete (new or emptied Redis): replayed ${result.events} events of keys.events in ${Date.now() - started} ms`,
       );

@@ -101,12 +101,7 @@ const health = healthParts({
     },
     {
       provide: KeyAuthenticator,
-      useFactory: (
-        store: KeyProjectionStore,
-        subscriber: Redis,
-        env: GatewayEnv,
-        routes: RoutesConfig,
-      ) =>
+      useFactory: (store: KeyProjectionStore, subscriber: Redis, env: GatewayEnv, routes: RoutesConfig) =>
         new KeyAuthenticator(store, subscriber, {
           cacheMax: env.AUTH_CACHE_MAX,
           cacheTtlMs: env.AUTH_CACHE_TTL_MS,

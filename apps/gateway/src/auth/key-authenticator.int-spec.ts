@@ -1,8 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { Redis } from 'ioredis';
 import { generateApiKey, hashApiKey } from '@keygate/contracts';
-import { freeTestPort } from '@keygate/testing';
-import { isPortOpen, waitFor } from '@keygate/stack';
+import { privateRedis, type PrivateRedis } from '@keygate/testing';
 import type { GroupDocument, KeyDocument } from '../key-projection/key-document';
 import { KeyProjectionStore, type ProjectionWrite } from '../key-projection/key-projection.store';
 import { KeyAuthenticator } from './key-authenticator';
@@ -11,29 +8,17 @@ import { KeyAuthenticator } from './key-authenticator';
 // group grants, and a key whose group is not projected yet is not served without them: documents written here
 // without any change notice, on a Redis of its own.
 describe('KeyAuthenticator and groups it has not heard of (real Redis)', () => {
-  let server: ChildProcess;
-  let redis: Redis;
-  let subscriber: Redis;
+  let redis: PrivateRedis;
   let store: KeyProjectionStore;
   let auth: KeyAuthenticator;
   let v = 0;
 
   beforeAll(async () => {
-    const port = await freeTestPort();
-    server = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      {
-        stdio: 'ignore',
-      },
-    );
-    await waitFor(() => isPortOpen('127.0.0.1', port), { timeoutMs: 10_000, intervalMs: 50, what: 'redis' });
-    redis = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
-    subscriber = new Redis(port, '127.0.0.1');
-    store = new KeyProjectionStore(redis);
+    redis = await privateRedis();
+    store = new KeyProjectionStore(redis.connect());
     await store.markComplete();
     // Reconciliation far away: only what the authenticator reads for itself can teach it the groups.
-    auth = new KeyAuthenticator(store, subscriber, {
+    auth = new KeyAuthenticator(store, redis.connect(), {
       cacheMax: 100,
       cacheTtlMs: 60_000,
       staleServeMs: 60_000,
@@ -45,8 +30,7 @@ describe('KeyAuthenticator and groups it has not heard of (real Redis)', () => {
 
   afterAll(async () => {
     await auth?.onApplicationShutdown();
-    redis?.disconnect();
-    server?.kill('SIGKILL');
+    redis?.stop();
   });
 
   const group = (groupId: string, routes: string[]): GroupDocument => ({

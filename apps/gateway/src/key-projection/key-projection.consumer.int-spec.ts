@@ -1,17 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { context } from '@opentelemetry/api';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { makeEnvelope } from '@keygate/contracts';
 import type { EventConsumer, IncomingEvent } from '@keygate/messaging';
-import { freeTestPort } from '@keygate/testing';
-import { isPortOpen, waitFor } from '@keygate/stack';
+import { privateRedis, type PrivateRedis } from '@keygate/testing';
 import { KeyProjectionConsumer } from './key-projection.consumer';
 import { KeyProjectionStore, redisKeys } from './key-projection.store';
 
 // The live fold of a batch that arrives while a replay holds the projection (Redis of its own): refused, then folded
 // as soon as the replay is done, by the same call — not after a consumer restart — and given up after its bound.
 describe('KeyProjectionConsumer during a replay (real Redis)', () => {
-  let server: ChildProcess;
+  let server: PrivateRedis;
   let redis: Redis;
   let store: KeyProjectionStore;
   let live: KeyProjectionConsumer;
@@ -19,25 +17,14 @@ describe('KeyProjectionConsumer during a replay (real Redis)', () => {
   let position = 0;
 
   beforeAll(async () => {
-    const port = await freeTestPort();
-    server = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      {
-        stdio: 'ignore',
-      },
-    );
-    await waitFor(() => isPortOpen('127.0.0.1', port), { timeoutMs: 10_000, intervalMs: 50, what: 'redis' });
-    redis = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+    server = await privateRedis();
+    redis = server.connect();
     store = new KeyProjectionStore(redis);
     await store.markComplete();
     live = new KeyProjectionConsumer({} as EventConsumer, store, 'unused', 'live', () => void refused++);
   });
 
-  afterAll(() => {
-    redis?.disconnect();
-    server?.kill('SIGKILL');
-  });
+  afterAll(() => server?.stop());
 
   const groupCreated = (groupId: string): IncomingEvent[] => [
     {

@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { Redis } from 'ioredis';
-import { freeTestPort } from '@keygate/testing';
-import { isPortOpen, waitFor } from '@keygate/stack';
+import type { Redis } from 'ioredis';
+import { privateRedis, type PrivateRedis } from '@keygate/testing';
+import { waitFor } from '@keygate/stack';
 import type { KeyDocument } from './key-document';
 import {
   isRebuildingError,
@@ -13,34 +12,22 @@ import {
 // The projection's commit script on a Redis of its own: versioned writes, and a live fold that writes nothing while
 // the projection is incomplete or being replayed, but marks what it touched as pending and tells every instance.
 describe('KeyProjectionStore on Redis', () => {
-  let server: ChildProcess;
+  let server: PrivateRedis;
   let redis: Redis;
   let listener: Redis;
   let store: KeyProjectionStore;
   const heard: string[] = [];
 
   beforeAll(async () => {
-    const port = await freeTestPort();
-    server = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      {
-        stdio: 'ignore',
-      },
-    );
-    await waitFor(() => isPortOpen('127.0.0.1', port), { timeoutMs: 10_000, intervalMs: 50, what: 'redis' });
-    redis = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
-    listener = new Redis(port, '127.0.0.1');
+    server = await privateRedis();
+    redis = server.connect();
+    listener = server.connect();
     listener.on('smessage', (_c: string, m: string) => heard.push(m));
     await listener.ssubscribe(redisKeys.changes);
     store = new KeyProjectionStore(redis);
   });
 
-  afterAll(async () => {
-    redis?.disconnect();
-    listener?.disconnect();
-    server?.kill('SIGKILL');
-  });
+  afterAll(() => server?.stop());
 
   const doc = (v: number, status: KeyDocument['status'] = 'active'): KeyDocument => ({
     keyId: 'key_1',

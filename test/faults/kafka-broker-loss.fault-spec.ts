@@ -63,8 +63,6 @@ describe('Kafka cluster: one of three brokers lost under load', () => {
       redisUrl: redis.url,
       postgresServer: SHARED_PG,
       mockUrl: mock.url,
-      // One gateway process: three JVMs, three services and the load share two cores.
-      env: { GATEWAY_WORKERS: '1' },
     });
     await Promise.all([stack.start('key-service'), stack.start('gateway'), stack.start('usage-service')]);
     groupId = await createGroup(stack);

@@ -79,6 +79,9 @@ export const buildFaultStack = async (o: FaultStackOptions): Promise<FaultStack>
       KEY_SERVICE_GRPC_PORT: String(grpcPort),
       KEY_SERVICE_GRPC_URL: `127.0.0.1:${grpcPort}`,
       GATEWAY_PORT: String(gatewayPort),
+      // One process per gateway, as in the e2e stack: what a test says a gateway has cached is then what every
+      // process serving its port has (with workers, a keep-alive client reaches one of them for long stretches).
+      GATEWAY_WORKERS: '1',
       USAGE_SERVICE_PORT: String(usagePort),
       GATEWAY_PROJECTION_GROUP: `gateway-projection-fault-${run}`,
       USAGE_CONSUMER_GROUP: `usage-fault-${run}`,

@@ -38,6 +38,7 @@ export interface ChatResult {
   key: string;
   status: number; // 0 = no HTTP answer (connection refused/reset)
   code: string | null;
+  message: string | null;
   requestId: string | null;
   promptTokens: number;
   completionTokens: number;
@@ -58,7 +59,7 @@ export const chatOnce = async (gatewayUrl: string, key: string, timeoutMs = 10_0
       signal: AbortSignal.timeout(timeoutMs),
     });
     const json = (await res.json().catch(() => ({}))) as {
-      error?: { code?: string };
+      error?: { code?: string; message?: string };
       usage?: { prompt_tokens?: number; completion_tokens?: number };
     };
     return {
@@ -67,6 +68,7 @@ export const chatOnce = async (gatewayUrl: string, key: string, timeoutMs = 10_0
       key,
       status: res.status,
       code: json.error?.code ?? null,
+      message: json.error?.message ?? null,
       requestId: res.headers.get('x-request-id'),
       promptTokens: json.usage?.prompt_tokens ?? 0,
       completionTokens: json.usage?.completion_tokens ?? 0,
@@ -78,6 +80,7 @@ export const chatOnce = async (gatewayUrl: string, key: string, timeoutMs = 10_0
       key,
       status: 0,
       code: (e as Error).name,
+      message: (e as Error).message,
       requestId: null,
       promptTokens: 0,
       completionTokens: 0,

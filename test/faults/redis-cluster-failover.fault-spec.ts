@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Cluster } from 'ioredis';
 import { generateApiKey, Topics } from '@keygate/contracts';
 import { ensureRedisCluster, type RedisCluster } from '@keygate/stack';
@@ -14,6 +16,18 @@ import { buildFaultStack, startGroupsAtEnd, steadyBrokers, type FaultStack } fro
 import { chatOnce, countBy, createGroup, log, loop, sleep, type ChatResult } from './support/load';
 import { projectionGaps } from './support/consistency';
 import { startGateways, type GatewayInstances } from '../e2e/support/gateway-instances';
+
+// The gateways' warning and error lines since `since` (ms), for a failure's report.
+const gatewayWarnings = async (logDir: string, since: number): Promise<string> => {
+  const lines: string[] = [];
+  for (const f of (await readdir(logDir)).filter((n) => n.startsWith('gateway-')))
+    for (const line of (await readFile(join(logDir, f), 'utf8')).split('\n')) {
+      const entry = /"level":(\d+),"time":(\d+)/.exec(line);
+      if (entry && Number(entry[1]) >= 40 && Number(entry[2]) >= since)
+        lines.push(`${f}: ${line.slice(0, 300)}`);
+    }
+  return lines.slice(0, 40).join('\n');
+};
 
 // Requests per minute of each limited key: reached after the kill (the window straddles the failover); the test's
 // load lasts well under a minute.
@@ -183,10 +197,15 @@ describe('Redis Cluster: a master killed under load', () => {
       ).toBe(true);
     }
     const during = calls.filter((r) => r.at >= t.killed && r.at < t.lookups);
-    for (const r of during.filter((c) => c.key === valid.key && c.status !== 200))
-      log(`cached key refused ${r.at - t.killed} ms after the kill: ${r.status} ${r.code} (${r.message}) in ${r.ms} ms`);
+    const refusedCached = during.filter((r) => r.key === valid.key && r.status !== 200);
+    for (const r of refusedCached)
+      log(
+        `cached key refused ${r.at - t.killed} ms after the kill: ${r.status} ${r.code} (${r.message}) in ${r.ms} ms`,
+      );
+    if (refusedCached.length)
+      log(`the gateways' warnings:\n${await gatewayWarnings(stack.logDir, t.killed)}`);
     // A key both gateways had cached is served through the failover (within AUTH_STALE_SERVE_MS), not refused.
-    expect(during.filter((r) => r.key === valid.key && r.status !== 200)).toEqual([]);
+    expect(refusedCached).toEqual([]);
     expect(during.filter((r) => r.key === valid.key).length).toBeGreaterThan(0);
     const statuses = countBy(during, (r) => `${r.status}${r.code ? ` ${r.code}` : ''}`);
     log(`answers while the master was being replaced: ${JSON.stringify(statuses)}`);

@@ -2,8 +2,9 @@ import { refuseUnsupportedNode } from '@keygate/platform/http/node-runtime';
 refuseUnsupportedNode('gateway');
 
 import { startTelemetry } from '@keygate/platform/telemetry/telemetry';
-// The gateway makes its HTTP server span itself (observeHttpRequests), without instrumentation-http.
-startTelemetry('gateway', process.env, { httpServerSpans: 'fastify' });
+// The gateway makes its spans itself (observeHttpRequests' server span, one per request step), without library
+// instrumentation.
+startTelemetry('gateway', process.env, { ownSpans: true });
 
 import cluster from 'node:cluster';
 import 'reflect-metadata';

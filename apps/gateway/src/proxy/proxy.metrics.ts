@@ -1,17 +1,10 @@
 import { counter, histogram } from '@keygate/platform';
-import type { UpstreamEndpoint } from './upstream';
 
 // The request path's metrics (docs/operations.md lists them).
 export const requests = counter('keygate_gateway_requests_total', 'Gateway requests by endpoint and status', [
   'endpoint',
   'status',
 ]);
-const duration = histogram(
-  'keygate_gateway_request_duration_seconds',
-  'Gateway request duration',
-  ['endpoint'],
-  [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-);
 export const rateRejections = counter(
   'keygate_ratelimit_rejections_total',
   'Requests rejected by the rate limiter',
@@ -36,11 +29,8 @@ const upstreamLatency = histogram(
   ['provider', 'outcome'],
   [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
 );
-// Attribute sets bound once (per endpoint, per provider): a record then allocates nothing.
-export const durationOf = {
-  chat: duration.labels({ endpoint: 'chat' }),
-  embeddings: duration.labels({ endpoint: 'embeddings' }),
-} satisfies Record<UpstreamEndpoint, unknown>;
+// Attribute sets bound once per provider and outcome: a record then allocates nothing. (A request's duration is
+// keygate_http_request_duration_seconds, by route and status: the one request histogram.)
 type UpstreamOutcome = 'ok' | 'failed' | 'rejected';
 const upstreamLatencyBound: Record<UpstreamOutcome, Map<string, { observe(value: number): void }>> = {
   ok: new Map(),

@@ -4,7 +4,7 @@ import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestCompletedData } from '@keygate/contracts';
 import { jsonDepthExceeds, targetModel, type RoutesConfig } from '@keygate/platform';
-import { admissionRejections, budgetClamps, durationOf, requests, upstreamLatencyOf } from './proxy.metrics';
+import { admissionRejections, budgetClamps, requests, upstreamLatencyOf } from './proxy.metrics';
 
 import { KeyAuthenticator, type AuthenticatedKey } from '../auth/key-authenticator';
 import { Admission, type AdmissionPlan, type AdmissionResult, type CostAsk } from '../admission/admission';
@@ -250,7 +250,6 @@ export class ProxyService {
       if (charge) this.settle(charge, outcome);
       const latencyMs = Math.round(performance.now() - started);
       requests.inc({ endpoint, status: String(outcome.status) });
-      durationOf[endpoint].observe(latencyMs / 1000);
       this.usage.emit(this.usageEvent(req, endpoint, outcome, ip, latencyMs));
     }
   }

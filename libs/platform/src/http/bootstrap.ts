@@ -35,7 +35,7 @@ export interface HttpBootstrapOptions {
   configure?: (app: NestFastifyApplication) => void | Promise<void>;
   // Fastify's request id (default: the client's X-Request-Id when well-formed, else a random one).
   genReqId?: (req: IncomingMessage) => string;
-  // The HTTP server span made by a Fastify hook (with startTelemetry's httpServerSpans: 'fastify').
+  // The HTTP server span made by a Fastify hook (with startTelemetry's ownSpans).
   serverSpans?: boolean;
 }
 

@@ -65,7 +65,7 @@ export const requestContext = (req: FastifyRequest): Context =>
   serverContexts.get(req.raw) ?? context.active();
 
 export interface ObserveOptions {
-  // Make the HTTP server span here rather than through instrumentation-http (telemetry.ts, `httpServerSpans`).
+  // Make the HTTP server span here rather than through instrumentation-http (telemetry.ts, `ownSpans`).
   // The span is not made active for Fastify's own hooks: the handler enters it through requestContext().
   serverSpans?: boolean;
 }

@@ -163,25 +163,28 @@ const QUIET_PATHS = /^\/(health|metrics)(\/|\?|$)/;
 // and net. libs/messaging traces Kafka itself: the contrib kafkajs instrumentation parents its send span on the
 // context active at send time (a timer, for our batched producers) and overwrites the message's traceparent,
 // which would cut every trace at Kafka. logging.module.ts puts trace_id/span_id on every log line.
-// With `httpServerSpans: 'fastify'` (the gateway) the HTTP server span is made by observeHttpRequests' Fastify
-// hook instead: instrumentation-http wraps every request and response emitter and records its own duration
-// histograms, a large share of a proxied request's cost; nothing else in such a service speaks node:http.
-const instrumentations = (opts: TelemetryOptions) => [
-  ...(opts.httpServerSpans === 'fastify'
+// With `ownSpans` (the gateway) the service makes its spans itself: the HTTP server span in observeHttpRequests'
+// Fastify hook, and a span per step of a request (auth.verify, ratelimit.check, proxy.upstream) that times its
+// Redis and upstream calls. instrumentation-http wraps every request and response emitter and records its own
+// duration histograms; instrumentation-undici and -ioredis add a span (and its attribute building) per call the
+// step's span already covers, and would hand the provider our traceparent: a large share of a proxied request.
+const instrumentations = (opts: TelemetryOptions) =>
+  opts.ownSpans
     ? []
-    : [new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => QUIET_PATHS.test(req.url ?? '') })]),
-  // Upstream provider calls (the gateway), provider probes (key-service).
-  new UndiciInstrumentation(),
-  // Only inside a request, relay batch or consumer span: the outbox poll and the health pings would
-  // otherwise start a trace of their own every few hundred milliseconds.
-  new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
-  new IORedisInstrumentation({ requireParentSpan: true }),
-  new GrpcInstrumentation(),
-];
+    : [
+        new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => QUIET_PATHS.test(req.url ?? '') }),
+        // Provider probes (key-service).
+        new UndiciInstrumentation(),
+        // Only inside a request, relay batch or consumer span: the outbox poll and the health pings would
+        // otherwise start a trace of their own every few hundred milliseconds.
+        new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
+        new IORedisInstrumentation({ requireParentSpan: true }),
+        new GrpcInstrumentation(),
+      ];
 
 export interface TelemetryOptions {
-  // Who makes the HTTP server span: instrumentation-http (default), or the service's Fastify hook.
-  httpServerSpans?: 'instrumentation' | 'fastify';
+  // The service makes its own spans (the gateway): no library instrumentation is loaded.
+  ownSpans?: boolean;
 }
 
 let sdk: NodeSDK | undefined;

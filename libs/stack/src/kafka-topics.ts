@@ -89,13 +89,18 @@ export async function ensureTopics(
         const { topics: meta } = await admin
           .fetchTopicMetadata({ topics: names })
           .catch(() => ({ topics: [] }));
-        return (
+        const led =
           meta.length === names.length &&
           meta.every(
             (m) =>
               m.partitions.length >= (wanted.get(m.name) ?? 0) && m.partitions.every((p) => p.leader >= 0),
-          )
-        );
+          );
+        // Named in the metadata is not yet serving: a leader KRaft has just elected can still answer
+        // NOT_LEADER_OR_FOLLOWER for a moment (CI: a test's first offset lookup failed so). Ready once each
+        // partition's leader answers an offset request.
+        if (!led) return false;
+        const answered = (topic: string) => admin.fetchTopicOffsets(topic).then(Boolean, () => false);
+        return (await Promise.all(names.map(answered))).every(Boolean);
       },
       { timeoutMs: TOPICS_TIMEOUT_MS, intervalMs: 200, what: `metadata of topics ${names.join(', ')}` },
     );

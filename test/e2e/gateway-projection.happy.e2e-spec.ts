@@ -1,17 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { Topics } from '@keygate/contracts';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
   api,
   chat,
   createKey,
   eventually,
   freeTestPort,
+  privateRedis,
   skipHistory,
   startService,
   testStack,
+  type PrivateRedis,
   type RunningService,
 } from '@keygate/testing';
 
@@ -21,52 +20,12 @@ describe('gateway projection and Redis outage', () => {
   const stack = testStack();
   const admin = api(stack.keyServiceUrl, stack.adminToken);
   const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
-  const redisDir = mkdtempSync(join(tmpdir(), 'kg-redis-'));
-  let redisPort: number;
-  let redis: ChildProcess | undefined;
+  let redis: PrivateRedis;
   let gateway: RunningService;
   let url: string;
 
-  const startRedis = async () => {
-    redis = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(redisPort),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        'always',
-        '--dir',
-        redisDir,
-      ],
-      { stdio: 'ignore' },
-    );
-    await eventually(
-      () =>
-        fetch(`http://127.0.0.1:${redisPort}`).then(
-          () => true,
-          (e: { cause?: { code?: string } }) => e.cause?.code !== 'ECONNREFUSED',
-        ),
-      (up) => up,
-    );
-  };
-  const stopRedis = async () => {
-    const r = redis;
-    if (!r || r.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      r.once('exit', () => resolve());
-      r.kill('SIGKILL');
-    });
-  };
-
   beforeAll(async () => {
-    redisPort = await freeTestPort();
-    await startRedis();
+    redis = await privateRedis();
     const port = await freeTestPort();
     url = `http://127.0.0.1:${port}`;
     await skipHistory([[`gateway-projection-outage-${port}`, Topics.keysEvents]]);
@@ -75,7 +34,7 @@ describe('gateway projection and Redis outage', () => {
       'gateway',
       {
         GATEWAY_PORT: String(port),
-        REDIS_URL: `redis://127.0.0.1:${redisPort}/0`,
+        REDIS_URL: redis.url,
         GATEWAY_PROJECTION_GROUP: `gateway-projection-outage-${port}`,
         AUTH_CACHE_TTL_MS: '200',
         AUTH_STALE_SERVE_MS: '4000',
@@ -86,7 +45,7 @@ describe('gateway projection and Redis outage', () => {
 
   afterAll(async () => {
     await gateway?.stop();
-    await stopRedis();
+    await redis?.destroy();
   });
 
   it('rebuilds the projection from the topic after a wipe', async () => {
@@ -99,7 +58,7 @@ describe('gateway projection and Redis outage', () => {
       process.execPath,
       ['dist/apps/gateway/src/key-projection/rebuild-projection.js', '--wipe'],
       {
-        env: { ...process.env, ...stack.env, REDIS_URL: `redis://127.0.0.1:${redisPort}/0` },
+        env: { ...process.env, ...stack.env, REDIS_URL: redis.url },
       },
     );
     let out = '';
@@ -134,7 +93,7 @@ describe('gateway projection and Redis outage', () => {
       { timeoutMs: 20000 },
     );
 
-    await stopRedis();
+    await redis.stop('SIGKILL');
     const outageStarted = Date.now();
     const during = async (key: string) => {
       const started = Date.now();
@@ -155,7 +114,7 @@ describe('gateway projection and Redis outage', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, 4200 - (Date.now() - outageStarted))));
     expect(await during(known.key)).toMatchObject({ status: 503, code: 'auth_unavailable' });
 
-    await startRedis();
+    await redis.start();
     // Full recovery without restarting the gateway, including the key created during the outage.
     await eventually(
       () => chat(url, known.key, body).then((r) => r.status),
@@ -176,7 +135,7 @@ describe('gateway projection and Redis outage', () => {
       () => chat(url, key, body).then((r) => r.status),
       (s) => s === 200,
     );
-    const flush = spawn('redis-cli', ['-p', String(redisPort), 'FLUSHALL']);
+    const flush = spawn('redis-cli', ['-p', String(redis.port), 'FLUSHALL']);
     await new Promise((r) => flush.once('exit', r));
     // Unknown-to-Redis keys fail closed while the replay runs, then the key is served again.
     await eventually(

@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { Topics, TopicSpecs } from '@keygate/contracts';
 import { ensureKafkaCluster, ensureTopics, stopKafkaCluster, type KafkaCluster } from '@keygate/stack';
-import { eventually, startMockProvider, STACK_DIR, type MockProvider } from '@keygate/testing';
+import {
+  eventually,
+  type MockProvider,
+  type PrivateRedis,
+  privateRedis,
+  STACK_DIR,
+  startMockProvider,
+} from '@keygate/testing';
 import { buildFaultStack, type FaultStack } from './support/fault-stack';
 import { outboxDepth, sql } from './support/consistency';
 import { expectKeyEventsDelivered } from './support/delivery';
@@ -19,7 +26,6 @@ import {
   type ChatResult,
   type CreateResult,
 } from './support/load';
-import { startPrivateRedis, type PrivateRedis } from './support/private-infra';
 
 const SHARED_PG = 'postgres://postgres@127.0.0.1:5432';
 // A cluster of this file's own (not `npm run up -- --cluster`'s 19092…19097 under .stack/kafka-cluster), wiped at
@@ -56,7 +62,7 @@ describe('Kafka cluster: one of three brokers lost under load', () => {
     await stopKafkaCluster(CLUSTER).catch(() => undefined);
     rmSync(CLUSTER.dir, { recursive: true, force: true });
     mock = await startMockProvider({ port: 0, maxRecorded: 0 });
-    [cluster, redis] = await Promise.all([ensureKafkaCluster(CLUSTER), startPrivateRedis()]);
+    [cluster, redis] = await Promise.all([ensureKafkaCluster(CLUSTER), privateRedis()]);
     await ensureTopics(cluster.brokers, TopicSpecs, log);
     stack = await buildFaultStack({
       kafkaBrokers: cluster.brokers,

@@ -1,4 +1,11 @@
-import { eventually, startMockProvider, waitForGateway, type MockProvider } from '@keygate/testing';
+import {
+  eventually,
+  type MockProvider,
+  type PrivateRedis,
+  privateRedis,
+  startMockProvider,
+  waitForGateway,
+} from '@keygate/testing';
 import { buildFaultStack, type FaultStack } from './support/fault-stack';
 import { outboxDepth, sql } from './support/consistency';
 import { expectKeyEventsDelivered, expectLedgerExact } from './support/delivery';
@@ -13,12 +20,7 @@ import {
   type ChatResult,
   type CreateResult,
 } from './support/load';
-import {
-  startPrivateKafka,
-  startPrivateRedis,
-  type PrivateKafka,
-  type PrivateRedis,
-} from './support/private-infra';
+import { startPrivateKafka, type PrivateKafka } from './support/private-infra';
 
 const SHARED_PG = 'postgres://postgres@127.0.0.1:5432';
 const OUTAGE_MS = 30_000;
@@ -35,7 +37,7 @@ describe('Kafka broker outage', () => {
 
   beforeAll(async () => {
     mock = await startMockProvider({ port: 0, maxRecorded: 0 });
-    [kafka, redis] = await Promise.all([startPrivateKafka(), startPrivateRedis()]);
+    [kafka, redis] = await Promise.all([startPrivateKafka(), privateRedis()]);
     stack = await buildFaultStack({
       kafkaBrokers: kafka.brokers,
       redisUrl: redis.url,

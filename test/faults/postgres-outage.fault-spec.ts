@@ -1,14 +1,16 @@
 import { Topics } from '@keygate/contracts';
-import { eventually, startMockProvider, waitForGateway, type MockProvider } from '@keygate/testing';
+import {
+  eventually,
+  type MockProvider,
+  type PrivateRedis,
+  privateRedis,
+  startMockProvider,
+  waitForGateway,
+} from '@keygate/testing';
 import { outboxDepth, projectionGaps, readModelGaps, sql } from './support/consistency';
 import { buildFaultStack, startGroupsAtEnd, steadyBrokers, type FaultStack } from './support/fault-stack';
 import { createGroup, createKeyOnce, log, loop, sleep, type CreateResult } from './support/load';
-import {
-  startPrivatePostgres,
-  startPrivateRedis,
-  type PrivatePostgres,
-  type PrivateRedis,
-} from './support/private-infra';
+import { startPrivatePostgres, type PrivatePostgres } from './support/private-infra';
 
 const SHARED_PG = 'postgres://postgres@127.0.0.1:5432';
 const OUTAGE_MS = 10_000;
@@ -33,7 +35,7 @@ describe('PostgreSQL outage (key-service)', () => {
 
   beforeAll(async () => {
     mock = await startMockProvider({ port: 0, maxRecorded: 0 });
-    [pg, redis] = await Promise.all([startPrivatePostgres(), startPrivateRedis()]);
+    [pg, redis] = await Promise.all([startPrivatePostgres(), privateRedis()]);
     stack = await buildFaultStack({
       kafkaBrokers: steadyBrokers(),
       redisUrl: redis.url,

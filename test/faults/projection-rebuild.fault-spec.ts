@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import { Topics } from '@keygate/contracts';
-import { api, startMockProvider, type MockProvider } from '@keygate/testing';
+import { api, type MockProvider, type PrivateRedis, privateRedis, startMockProvider } from '@keygate/testing';
 import { buildFaultStack, startGroupsAtEnd, steadyBrokers, type FaultStack } from './support/fault-stack';
 import { chatOnce, createGroup, createKeyOnce, log, loop, sleep, type ChatResult } from './support/load';
 import { projectionGaps } from './support/consistency';
-import { startPrivateRedis, type PrivateRedis } from './support/private-infra';
 
 const SHARED_PG = 'postgres://postgres@127.0.0.1:5432';
 const KEYS = 1000;
@@ -28,7 +27,7 @@ describe('projection rebuilds under churn', () => {
 
   beforeAll(async () => {
     mock = await startMockProvider({ port: 0, maxRecorded: 0 });
-    redis = await startPrivateRedis();
+    redis = await privateRedis();
     stack = await buildFaultStack({
       kafkaBrokers: steadyBrokers(),
       redisUrl: redis.url,

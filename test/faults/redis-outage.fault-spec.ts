@@ -1,5 +1,12 @@
 import { Topics } from '@keygate/contracts';
-import { eventually, startMockProvider, waitForGateway, type MockProvider } from '@keygate/testing';
+import {
+  eventually,
+  type MockProvider,
+  type PrivateRedis,
+  privateRedis,
+  startMockProvider,
+  waitForGateway,
+} from '@keygate/testing';
 import {
   buildFaultStack,
   groupMembers,
@@ -18,7 +25,6 @@ import {
   type CreateResult,
 } from './support/load';
 import { projectionGaps } from './support/consistency';
-import { startPrivateRedis, type PrivateRedis } from './support/private-infra';
 
 const SHARED_PG = 'postgres://postgres@127.0.0.1:5432';
 // The documented outage rules (key-authenticator.ts, gateway.env.ts), with short windows to observe them.
@@ -40,7 +46,7 @@ describe('Redis outage', () => {
 
   beforeAll(async () => {
     mock = await startMockProvider({ port: 0, maxRecorded: 0 });
-    redis = await startPrivateRedis();
+    redis = await privateRedis();
     stack = await buildFaultStack({
       kafkaBrokers: steadyBrokers(),
       redisUrl: redis.url,

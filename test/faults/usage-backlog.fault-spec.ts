@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { Topics, TopicSpecs } from '@keygate/contracts';
 import { ensureTopics } from '@keygate/stack';
-import { eventually, ROOT, startMockProvider, waitForGateway, type MockProvider } from '@keygate/testing';
+import {
+  eventually,
+  type MockProvider,
+  type PrivateRedis,
+  privateRedis,
+  ROOT,
+  startMockProvider,
+  waitForGateway,
+} from '@keygate/testing';
 import { buildFaultStack, type FaultStack, type ServiceName } from './support/fault-stack';
 import { ledgerOf } from './support/consistency';
 import { expectLedgerExact } from './support/delivery';
@@ -18,12 +26,7 @@ import {
   sleep,
   type ChatResult,
 } from './support/load';
-import {
-  startPrivateKafka,
-  startPrivateRedis,
-  type PrivateKafka,
-  type PrivateRedis,
-} from './support/private-infra';
+import { startPrivateKafka, type PrivateKafka } from './support/private-infra';
 
 const SHARED_PG = 'postgres://postgres@127.0.0.1:5432';
 const OUTAGE_MS = 60_000;
@@ -43,7 +46,7 @@ describe('Kafka stopped for 60 s at full rate; keys.events retention', () => {
 
   beforeAll(async () => {
     mock = await startMockProvider({ port: 0, maxRecorded: 0 });
-    [kafka, redis] = await Promise.all([startPrivateKafka(), startPrivateRedis()]);
+    [kafka, redis] = await Promise.all([startPrivateKafka(), privateRedis()]);
     stack = await buildFaultStack({
       kafkaBrokers: kafka.brokers,
       redisUrl: redis.url,

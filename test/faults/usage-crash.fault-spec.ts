@@ -1,5 +1,12 @@
 import { Topics } from '@keygate/contracts';
-import { eventually, startMockProvider, waitForGateway, type MockProvider } from '@keygate/testing';
+import {
+  eventually,
+  type MockProvider,
+  type PrivateRedis,
+  privateRedis,
+  startMockProvider,
+  waitForGateway,
+} from '@keygate/testing';
 import { ledgerOf, sql, usageApiTotals } from './support/consistency';
 import { buildFaultStack, startGroupsAtEnd, steadyBrokers, type FaultStack } from './support/fault-stack';
 import {
@@ -12,7 +19,6 @@ import {
   sleep,
   type ChatResult,
 } from './support/load';
-import { startPrivateRedis, type PrivateRedis } from './support/private-infra';
 
 const SHARED_PG = 'postgres://postgres@127.0.0.1:5432';
 const KILLS = 5;
@@ -27,7 +33,7 @@ describe('usage-service killed mid-batch', () => {
 
   beforeAll(async () => {
     mock = await startMockProvider({ port: 0, maxRecorded: 0 });
-    redis = await startPrivateRedis();
+    redis = await privateRedis();
     stack = await buildFaultStack({
       kafkaBrokers: steadyBrokers(),
       redisUrl: redis.url,

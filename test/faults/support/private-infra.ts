@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // Relative imports: the faults global setup loads this file without jest's module mapper.
 import { TopicSpecs } from '../../../libs/contracts/src/topics';
-import { ensureKafka, ensureTopics, runCommand, stopKafka, waitFor } from '../../../libs/stack/src';
+import { ensureKafka, ensureTopics, runCommand, stopKafka } from '../../../libs/stack/src';
 import { freeTestPort, STACK_DIR } from '../../../libs/testing/src/stack/test-stack';
 
 // Private instances of the infrastructure, on their own ports and directories, that a fault test may stop and
@@ -42,69 +41,6 @@ export const startPrivateKafka = async (): Promise<PrivateKafka> => {
     destroy: async () => {
       await stopKafka(STACK_DIR, dataDir).catch(() => undefined);
       rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-};
-
-export interface PrivateRedis {
-  url: string;
-  start(): Promise<void>;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-  /** SIGSTOP / SIGCONT: a Redis that hangs instead of refusing connections. */
-  freeze(frozen: boolean): void;
-  destroy(): Promise<void>;
-}
-
-const portAnswers = async (port: number): Promise<boolean> =>
-  fetch(`http://127.0.0.1:${port}`).then(
-    () => true,
-    (e: { cause?: { code?: string } }) => e.cause?.code !== 'ECONNREFUSED',
-  );
-
-// redis-server with an fsync-always append-only file, so a restart comes back with the projection it had.
-export const startPrivateRedis = async (): Promise<PrivateRedis> => {
-  const port = await freeTestPort();
-  const dir = mkdtempSync(join(tmpdir(), 'kg-fault-redis-'));
-  let child: ChildProcess | undefined;
-  const start = async () => {
-    child = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        'always',
-        '--dir',
-        dir,
-      ],
-      { stdio: 'ignore' },
-    );
-    await waitFor(() => portAnswers(port), { timeoutMs: 10_000, intervalMs: 50, what: `redis on ${port}` });
-  };
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    const c = child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.kill(signal);
-    });
-  };
-  await start();
-  return {
-    url: `redis://127.0.0.1:${port}/0`,
-    start,
-    stop,
-    freeze: (frozen) => void child?.kill(frozen ? 'SIGSTOP' : 'SIGCONT'),
-    destroy: async () => {
-      child?.kill('SIGCONT');
-      await stop('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 };

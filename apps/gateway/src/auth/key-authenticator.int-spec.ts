@@ -30,7 +30,7 @@ describe('KeyAuthenticator and groups it has not heard of (real Redis)', () => {
 
   afterAll(async () => {
     await auth?.onApplicationShutdown();
-    redis?.stop();
+    await redis?.destroy();
   });
 
   const group = (groupId: string, routes: string[]): GroupDocument => ({

@@ -24,7 +24,7 @@ describe('KeyProjectionConsumer during a replay (real Redis)', () => {
     live = new KeyProjectionConsumer({} as EventConsumer, store, 'unused', 'live', () => void refused++);
   });
 
-  afterAll(() => server?.stop());
+  afterAll(() => server?.destroy());
 
   const groupCreated = (groupId: string): IncomingEvent[] => [
     {

@@ -27,7 +27,7 @@ describe('KeyProjectionStore on Redis', () => {
     store = new KeyProjectionStore(redis);
   });
 
-  afterAll(() => server?.stop());
+  afterAll(() => server?.destroy());
 
   const doc = (v: number, status: KeyDocument['status'] = 'active'): KeyDocument => ({
     keyId: 'key_1',

@@ -106,6 +106,32 @@ export const runLoad = (target: Target, connections: number, seconds: number): P
     });
   });
 
+// The target's CPU µs per answered request under an open-loop load of `rate` requests per second (autocannon's
+// overallRate over `connections` keep-alive connections). Several targets loaded at once, far below what saturates
+// the machine, share its state (other tenants, frequency, the other processes): their ratios within one window
+// move a few percent between windows where sequential runs of one build move 1.6-2x (bench/ab-gateway.ts).
+export const cpuAtRate = (target: Target, rate: number, seconds: number, connections = 10): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const ticks0 = cpuTicks(target.pid!);
+    let ok = 0;
+    const instance = autocannon(
+      {
+        url: target.url,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...target.headers },
+        body: chatBody(),
+        connections,
+        overallRate: rate,
+        duration: seconds,
+        timeout: 10,
+      },
+      (err) => (err ? reject(err) : resolve(((cpuTicks(target.pid!) - ticks0) * 10_000) / Math.max(ok, 1))),
+    );
+    instance.on('response', (_client: unknown, status: number) => {
+      if (status >= 200 && status < 300) ok++;
+    });
+  });
+
 export interface TtftStats {
   samples: number;
   errors: number;

@@ -119,10 +119,29 @@ export class EventProducer implements EventSender {
   }
 }
 
+// W3C trace context: the trace-flags field (the last two hex digits) has bit 0 set when the trace is sampled.
+const unsampled = (headers: Record<string, string> | undefined): boolean => {
+  const tp = headers?.traceparent;
+  return typeof tp === 'string' && tp.length === 55 && (Number.parseInt(tp.slice(53), 16) & 1) === 0;
+};
+
+const toMessage = (topic: Topic, e: OutgoingEvent, spans: Span[]): Message => ({
+  key: e.key,
+  value: JSON.stringify(e.envelope),
+  headers: {
+    // Without an SDK nothing is injected and the captured headers travel unchanged; so do they in a trace that is
+    // not sampled, where the producer span would not be recorded (parent-based sampling).
+    ...e.headers,
+    ...(unsampled(e.headers) ? {} : producerSpan(topic, e, spans)),
+    'content-type': 'application/json',
+    'event-type': e.envelope.type,
+  },
+});
+
 // One producer span per message, a child of the context that caused the event, so the trace runs from the
 // request through Kafka to the consumer even though the send itself happens later, in a batch, on a timer.
-// The message carries that span's traceparent.
-const toMessage = (topic: Topic, e: OutgoingEvent, spans: Span[]): Message => {
+// The message carries that span's traceparent (the headers returned).
+const producerSpan = (topic: Topic, e: OutgoingEvent, spans: Span[]): Record<string, string> => {
   const parent = e.headers ? extractTraceContext(e.headers) : context.active();
   const span = tracer.startSpan(
     `send ${topic}`,
@@ -140,15 +159,5 @@ const toMessage = (topic: Topic, e: OutgoingEvent, spans: Span[]): Message => {
     parent,
   );
   spans.push(span);
-  return {
-    key: e.key,
-    value: JSON.stringify(e.envelope),
-    headers: {
-      // Without an SDK nothing is injected and the captured headers travel unchanged.
-      ...e.headers,
-      ...injectTraceHeaders(trace.setSpan(parent, span)),
-      'content-type': 'application/json',
-      'event-type': e.envelope.type,
-    },
-  };
+  return injectTraceHeaders(trace.setSpan(parent, span));
 };

@@ -9,6 +9,7 @@ export * from './logging/kafka-log';
 export * from './health/health.module';
 export * from './metrics/metrics.module';
 export * from './telemetry/telemetry';
+export * from './telemetry/step-span';
 export * from './http/body-limit.hook';
 export * from './http/outbound-address';
 export * from './http/plain-record';

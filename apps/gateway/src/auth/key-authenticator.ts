@@ -3,7 +3,7 @@ import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { hashApiKey, parseApiKey } from '@keygate/contracts';
-import { counter, type Tier } from '@keygate/platform';
+import { counter, stepSpan, type Tier } from '@keygate/platform';
 import type { GroupDocument } from '../key-projection/key-document';
 import {
   KeyProjectionStore,
@@ -100,7 +100,7 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
   // redis (a miss, looked up), stale (a miss with Redis down, a recent copy served), unavailable, malformed.
   // The key appears only as its id.
   authenticate(presented: string | null): Promise<AuthenticatedKey> {
-    return tracer.startActiveSpan('auth.verify', async (span) => {
+    return stepSpan(tracer, 'auth.verify', async (span) => {
       try {
         const key = await this.verify(presented, span);
         span.setAttribute('keygate.key.id', key.keyId);

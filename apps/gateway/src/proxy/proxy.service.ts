@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestCompletedData } from '@keygate/contracts';
-import { jsonDepthExceeds, targetModel, type RoutesConfig } from '@keygate/platform';
+import { jsonDepthExceeds, stepSpan, targetModel, type RoutesConfig } from '@keygate/platform';
 import { admissionRejections, budgetClamps, requests, upstreamLatencyOf } from './proxy.metrics';
 
 import { KeyAuthenticator, type AuthenticatedKey } from '../auth/key-authenticator';
@@ -258,7 +258,7 @@ export class ProxyService {
   // a rate limit is refused (503), one with only a budget is served (null) — the ledger's suspension still
   // enforces its budget, only later.
   private admit(plan: AdmissionPlan, o: Outcome, ask: CostAsk | undefined): Promise<AdmissionResult | null> {
-    return tracer.startActiveSpan('ratelimit.check', (span) => {
+    return stepSpan(tracer, 'ratelimit.check', (span) => {
       span.setAttribute('keygate.key.id', o.keyId!);
       return this.admission
         .admit(plan, o.requestId, ask, o.route!)
@@ -316,14 +316,15 @@ export class ProxyService {
         continue;
       }
       const t0 = performance.now();
-      last = await tracer.startActiveSpan('proxy.upstream', async (span) => {
-        span.setAttributes({
-          'keygate.provider': provider.name,
-          'keygate.route': routeName,
-          'keygate.model': targetModel(target),
-          'keygate.attempt': attempt,
-          'keygate.fallback': attempt > 0,
-        });
+      last = await stepSpan(tracer, 'proxy.upstream', async (span) => {
+        if (span.isRecording())
+          span.setAttributes({
+            'keygate.provider': provider.name,
+            'keygate.route': routeName,
+            'keygate.model': targetModel(target),
+            'keygate.attempt': attempt,
+            'keygate.fallback': attempt > 0,
+          });
         try {
           const result = await this.upstream.call({
             endpoint,

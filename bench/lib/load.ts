@@ -55,46 +55,46 @@ export const chatBody = (stream = false): string =>
     ...(stream ? { stream: true } : {}),
   });
 
+// Chat completions over keep-alive connections for `seconds`.
+const chatLoad = (target: Target, connections: number, seconds: number) => ({
+  url: target.url,
+  method: 'POST' as const,
+  headers: { 'content-type': 'application/json', ...target.headers },
+  body: chatBody(),
+  connections,
+  duration: seconds,
+  timeout: 10,
+});
+
 export const runLoad = (target: Target, connections: number, seconds: number): Promise<LoadStats> =>
   new Promise((resolve, reject) => {
     let latencies = new Float64Array(1 << 16);
     let n = 0;
     const ticks0 = target.pid ? cpuTicks(target.pid) : NaN;
-    const instance = autocannon(
-      {
-        url: target.url,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...target.headers },
-        body: chatBody(),
+    const instance = autocannon(chatLoad(target, connections, seconds), (err, result) => {
+      if (err) return reject(err);
+      const ticks = target.pid ? cpuTicks(target.pid) - ticks0 : NaN;
+      const sorted = latencies.subarray(0, n).sort();
+      let sum = 0;
+      for (let i = 0; i < n; i++) sum += sorted[i];
+      const errors = result.errors + result.non2xx;
+      const attempted = n + errors;
+      resolve({
         connections,
-        duration: seconds,
-        timeout: 10,
-      },
-      (err, result) => {
-        if (err) return reject(err);
-        const ticks = target.pid ? cpuTicks(target.pid) - ticks0 : NaN;
-        const sorted = latencies.subarray(0, n).sort();
-        let sum = 0;
-        for (let i = 0; i < n; i++) sum += sorted[i];
-        const errors = result.errors + result.non2xx;
-        const attempted = n + errors;
-        resolve({
-          connections,
-          seconds: result.duration,
-          requests: n,
-          rps: round(n / result.duration, 1),
-          errors,
-          errorRate: attempted ? errors / attempted : 0,
-          mean: round(sum / Math.max(1, n), 3),
-          p50: round(quantile(sorted, 0.5), 3),
-          p90: round(quantile(sorted, 0.9), 3),
-          p99: round(quantile(sorted, 0.99), 3),
-          p999: round(quantile(sorted, 0.999), 3),
-          max: round(sorted[n - 1] ?? NaN, 3),
-          cpuUsPerRequest: Number.isFinite(ticks) && n > 0 ? Math.round((ticks * 10_000) / n) : null,
-        });
-      },
-    );
+        seconds: result.duration,
+        requests: n,
+        rps: round(n / result.duration, 1),
+        errors,
+        errorRate: attempted ? errors / attempted : 0,
+        mean: round(sum / Math.max(1, n), 3),
+        p50: round(quantile(sorted, 0.5), 3),
+        p90: round(quantile(sorted, 0.9), 3),
+        p99: round(quantile(sorted, 0.99), 3),
+        p999: round(quantile(sorted, 0.999), 3),
+        max: round(sorted[n - 1] ?? NaN, 3),
+        cpuUsPerRequest: Number.isFinite(ticks) && n > 0 ? Math.round((ticks * 10_000) / n) : null,
+      });
+    });
     instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
       if (status < 200 || status >= 300) return;
       if (n === latencies.length) {
@@ -114,18 +114,8 @@ export const cpuAtRate = (target: Target, rate: number, seconds: number, connect
   new Promise((resolve, reject) => {
     const ticks0 = cpuTicks(target.pid!);
     let ok = 0;
-    const instance = autocannon(
-      {
-        url: target.url,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...target.headers },
-        body: chatBody(),
-        connections,
-        overallRate: rate,
-        duration: seconds,
-        timeout: 10,
-      },
-      (err) => (err ? reject(err) : resolve(((cpuTicks(target.pid!) - ticks0) * 10_000) / Math.max(ok, 1))),
+    const instance = autocannon({ ...chatLoad(target, connections, seconds), overallRate: rate }, (err) =>
+      err ? reject(err) : resolve(((cpuTicks(target.pid!) - ticks0) * 10_000) / Math.max(ok, 1)),
     );
     instance.on('response', (_client: unknown, status: number) => {
       if (status >= 200 && status < 300) ok++;

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 // kg_<env>_<43 base62 chars of 32 random bytes><6 base62 chars of CRC32 over everything before>.
@@ -47,7 +47,8 @@ export const parseApiKey = (candidate: string): { environment: KeyEnvironment } 
   return { environment: candidate.slice(3, 7) as KeyEnvironment };
 };
 
-export const hashApiKey = (key: string): string => createHash('sha256').update(key).digest('hex');
+// One-shot (no Hash object): the gateway hashes the presented key on every request.
+export const hashApiKey = (key: string): string => hash('sha256', key, 'hex');
 
 export const lastFour = (key: string): string => key.slice(-4);
 

@@ -24,6 +24,7 @@ import { load } from './lib/report';
 //   git archive <commit> | tar -x -C /tmp/before && ln -s $PWD/node_modules /tmp/before/ && (cd /tmp/before &&
 //   npx tsc -p tsconfig.build.json && npx tsc-alias -p tsconfig.build.json)
 //   npm run build && node dist/bench/ab-gateway.js /tmp/before     BENCH_ROUNDS=6 BENCH_SECONDS=5 BENCH_RATE=150
+//   BENCH_CONFIGS=default,traced,off (the default): which telemetry configurations of each build to load
 // The rate is per target, requests per second; at a low rate each request pays its own wake-ups, which a
 // saturated gateway shares between requests (npm run bench measures that regime, c=10 closed loop).
 
@@ -45,13 +46,14 @@ const main = async (): Promise<void> => {
     OTEL_SERVICE_NAME: 'gateway',
   };
   const all = { ...otlp, OTEL_TRACES_SAMPLER: 'parentbased_always_on' };
+  const kinds = [
+    { kind: 'default', name: 'shipped default (0.1)', env: otlp },
+    { kind: 'traced', name: 'every request traced', env: all },
+    { kind: 'off', name: 'tracing off', env: { OTEL_SDK_DISABLED: 'true' } },
+  ].filter((k) => (process.env.BENCH_CONFIGS ?? 'default,traced,off').split(',').includes(k.kind));
   const configs = [
-    { name: 'before, shipped default (0.1)', root: before, env: otlp },
-    { name: 'before, every request traced', root: before, env: all },
-    { name: 'before, tracing off', root: before, env: { OTEL_SDK_DISABLED: 'true' } },
-    { name: 'after, shipped default (0.1)', root: ROOT, env: otlp },
-    { name: 'after, every request traced', root: ROOT, env: all },
-    { name: 'after, tracing off', root: ROOT, env: { OTEL_SDK_DISABLED: 'true' } },
+    ...kinds.map((k) => ({ name: `before, ${k.name}`, root: before, env: k.env })),
+    ...kinds.map((k) => ({ name: `after, ${k.name}`, root: ROOT, env: k.env })),
   ];
   const keygate = await startKeygate({
     run,

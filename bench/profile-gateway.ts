@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { BENCH_KEY, startKeygate, startOtlpSink } from './lib/keygate';
 import { runLoad, warmUp } from './lib/load';
 import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
@@ -66,6 +67,18 @@ export const summarize = (profile: CpuProfile, skipMs: number, top = 25): string
   return `self time by package:\n${fmt(byPkg)}\n\nself time by function:\n${fmt(byFn)}\n`;
 };
 
+// The private Redis's own counts: a read per batch of commands a client wrote at once (a round trip).
+const redisStats = async (url: string): Promise<{ reads: number; commands: number }> => {
+  const r = new Redis(url);
+  try {
+    const info = await r.info('stats');
+    const field = (name: string) => Number(new RegExp(`${name}:(\\d+)`).exec(info)?.[1] ?? NaN);
+    return { reads: field('total_reads_processed'), commands: field('total_commands_processed') };
+  } finally {
+    r.disconnect();
+  }
+};
+
 const main = async (): Promise<void> => {
   const run = randomBytes(4).toString('hex');
   const logDir = join(BENCH_STACK_DIR, `bench-${run}`, 'logs');
@@ -108,8 +121,14 @@ const main = async (): Promise<void> => {
   };
   await warmUp(target);
   const loadFrom = Date.now();
+  const redis0 = await redisStats(redis.url);
   const s = await runLoad(target, envNumber('BENCH_CONNECTIONS', 10), envNumber('BENCH_SECONDS', 20));
+  const redis1 = await redisStats(redis.url);
+  const perRequest = (k: keyof typeof redis0) => ((redis1[k] - redis0[k]) / s.requests).toFixed(2);
   log(`telemetry ${process.env.BENCH_TELEMETRY ?? 'on'}: ${JSON.stringify(s)}`);
+  log(
+    `Redis per request: ${perRequest('reads')} socket reads (round trips), ${perRequest('commands')} commands`,
+  );
   await keygate.gateways[0].stop(); // the profile is written as the process exits
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error(`no profile in ${profDir}; see ${keygate.gateways[0].logFile}`);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { BENCH_KEY, startKeygate, startOtlpSink } from './lib/keygate';
-import { cpuAtRate, warmUp, type Target } from './lib/load';
+import { cpuAtRate, usPerRequest, warmUp, type Target, type ThreadTicks } from './lib/load';
 import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
 import {
   BENCH_STACK_DIR,
@@ -25,7 +25,9 @@ import { load } from './lib/report';
 //   npx tsc -p tsconfig.build.json && npx tsc-alias -p tsconfig.build.json)
 //   npm run build && node dist/bench/ab-gateway.js /tmp/before     BENCH_ROUNDS=6 BENCH_SECONDS=5 BENCH_RATE=150
 //   BENCH_CONFIGS=default,traced,off (the default): which telemetry configurations of each build to load
-// The rate is per target, requests per second; at a low rate each request pays its own wake-ups, which a
+// Printed: each round's ratios to the bare proxy and their medians; then each target's CPU per request over all
+// rounds by thread (main, V8's GC and compiler helpers, worker threads) and after ÷ before per configuration, the
+// steadier figure (no ratio to the bare proxy's few ticks in it). The rate is per target, requests per second; at a low rate each request pays its own wake-ups, which a
 // saturated gateway shares between requests (npm run bench measures that regime, c=10 closed loop).
 
 const main = async (): Promise<void> => {
@@ -97,10 +99,19 @@ const main = async (): Promise<void> => {
   const seconds = envNumber('BENCH_SECONDS', 5);
   const rate = envNumber('BENCH_RATE', 150);
   const ratios = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+  const totals = new Map(
+    targets.map((t) => [t.name, { requests: 0, ticks: { main: 0, v8: 0, workers: 0, other: 0 } }]),
+  );
   const loads: string[] = [load().loadavg.join(' ')];
   for (let r = 0; r < rounds; r++) {
-    const cpu = await Promise.all(targets.map((t) => cpuAtRate(t, rate, seconds)));
-    targets.forEach((t, i) => ratios.get(t.name)!.push(cpu[i] / cpu[0]));
+    const runs = await Promise.all(targets.map((t) => cpuAtRate(t, rate, seconds)));
+    const cpu = runs.map((x) => usPerRequest(sum(x.ticks), x.requests));
+    targets.forEach((t, i) => {
+      ratios.get(t.name)!.push(cpu[i] / cpu[0]);
+      const total = totals.get(t.name)!;
+      total.requests += runs[i].requests;
+      for (const k of Object.keys(total.ticks) as (keyof ThreadTicks)[]) total.ticks[k] += runs[i].ticks[k];
+    });
     log(
       `round ${r + 1}, CPU µs/request: ${targets.map((t, i) => `${t.name} ${cpu[i].toFixed(0)}`).join(', ')}`,
     );
@@ -117,7 +128,33 @@ const main = async (): Promise<void> => {
       `${t.name} | ${median(xs).toFixed(2)}× (${xs.map((x) => x.toFixed(2)).join(', ')})\n`,
     );
   }
+  // Over all rounds, by thread: a window of rounds × seconds moves less than one round's, and no ratio to the bare
+  // proxy's few ticks (its noise) enters. Two gateways of one build agree within a few percent here.
+  const us = (name: string) => {
+    const { requests, ticks } = totals.get(name)!;
+    return {
+      total: usPerRequest(sum(ticks), requests),
+      ...mapValues(ticks, (v) => usPerRequest(v, requests)),
+    };
+  };
+  process.stdout.write(
+    '\ntarget | CPU µs/request over all rounds: total (main thread, V8 helpers: GC and compiler, worker threads, other)\n',
+  );
+  for (const t of targets) {
+    const u = us(t.name);
+    process.stdout.write(
+      `${t.name} | ${u.total.toFixed(0)} (${u.main.toFixed(0)}, ${u.v8.toFixed(0)}, ${u.workers.toFixed(0)}, ${u.other.toFixed(0)})\n`,
+    );
+  }
+  for (const k of kinds)
+    process.stdout.write(
+      `after ÷ before, ${k.name}: ${(us(`after, ${k.name}`).total / us(`before, ${k.name}`).total).toFixed(3)}\n`,
+    );
 };
+
+const sum = (t: ThreadTicks): number => t.main + t.v8 + t.workers + t.other;
+const mapValues = <T extends Record<string, number>>(o: T, f: (v: number) => number): T =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)])) as T;
 
 if (require.main === module)
   main()

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
@@ -46,6 +46,33 @@ const cpuTicks = (pid: number): number => {
   } catch {
     return NaN;
   }
+};
+
+// A process's CPU by thread kind: its main thread, V8's helper threads (garbage collection, the optimizing
+// compiler), worker threads (the gateway's Kafka producer) and the rest (libuv's pool), in USER_HZ ticks.
+export type ThreadTicks = Record<'main' | 'v8' | 'workers' | 'other', number>;
+
+export const threadTicks = (pid: number): ThreadTicks => {
+  const ticks: ThreadTicks = { main: 0, v8: 0, workers: 0, other: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const kind =
+        tid === String(pid)
+          ? 'main'
+          : comm === 'V8Worker'
+            ? 'v8'
+            : comm === 'WorkerThread'
+              ? 'workers'
+              : 'other';
+      ticks[kind] += Number(f[11]) + Number(f[12]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return ticks;
 };
 
 export const chatBody = (stream = false): string =>
@@ -106,21 +133,36 @@ export const runLoad = (target: Target, connections: number, seconds: number): P
     });
   });
 
-// The target's CPU µs per answered request under an open-loop load of `rate` requests per second (autocannon's
-// overallRate over `connections` keep-alive connections). Several targets loaded at once, far below what saturates
-// the machine, share its state (other tenants, frequency, the other processes): their ratios within one window
-// move a few percent between windows where sequential runs of one build move 1.6-2x (bench/ab-gateway.ts).
-export const cpuAtRate = (target: Target, rate: number, seconds: number, connections = 10): Promise<number> =>
+// The target's CPU per thread kind over an open-loop load of `rate` requests per second (autocannon's overallRate
+// over `connections` keep-alive connections), and the requests answered. Several targets loaded at once, far below
+// what saturates the machine, share its state (other tenants, frequency, the other processes): their ratios within
+// one window move a few percent where sequential runs of one build move 1.6-2x (bench/ab-gateway.ts).
+export const cpuAtRate = (
+  target: Target,
+  rate: number,
+  seconds: number,
+  connections = 10,
+): Promise<{ requests: number; ticks: ThreadTicks }> =>
   new Promise((resolve, reject) => {
-    const ticks0 = cpuTicks(target.pid!);
+    const ticks0 = threadTicks(target.pid!);
     let ok = 0;
-    const instance = autocannon({ ...chatLoad(target, connections, seconds), overallRate: rate }, (err) =>
-      err ? reject(err) : resolve(((cpuTicks(target.pid!) - ticks0) * 10_000) / Math.max(ok, 1)),
-    );
+    const instance = autocannon({ ...chatLoad(target, connections, seconds), overallRate: rate }, (err) => {
+      if (err) return reject(err);
+      const ticks1 = threadTicks(target.pid!);
+      const kinds = Object.keys(ticks0) as (keyof ThreadTicks)[];
+      resolve({
+        requests: ok,
+        ticks: Object.fromEntries(kinds.map((k) => [k, ticks1[k] - ticks0[k]])) as ThreadTicks,
+      });
+    });
     instance.on('response', (_client: unknown, status: number) => {
       if (status >= 200 && status < 300) ok++;
     });
   });
+
+/** CPU µs per request from ticks (USER_HZ, 100 a second). */
+export const usPerRequest = (ticks: number, requests: number): number =>
+  (ticks * 10_000) / Math.max(requests, 1);
 
 export interface TtftStats {
   samples: number;

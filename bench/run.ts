@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildTables, type GatewayBench, type SearchStep } from './lib/gateway-table';
 import { BENCH_KEY, startKeygate, startOtlpSink } from './lib/keygate';
-import { measureTtft, runLoad, warmUp, type LoadStats, type Target } from './lib/load';
+import { measureTtft, runLoad, warmUp, WARMUP_SECONDS, type LoadStats, type Target } from './lib/load';
 import { findPortkey, startPortkey } from './lib/peer';
 import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
 import {
@@ -207,7 +207,7 @@ const main = async (): Promise<void> => {
     ) as Record<string, number>;
   const rssIdle = gatewayRss();
 
-  log('warm-up (3 s per target)');
+  log(`warm-up (${WARMUP_SECONDS} s per target)`);
   for (const t of targets) await warmUp(t);
 
   const latency: GatewayBench['latency'] = [];

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
+import { envNumber } from './processes';
 
 // Load generation: autocannon (closed loop, keep-alive connections) with every response time kept at full
 // resolution (autocannon's own histogram has whole milliseconds, too coarse for sub-millisecond overheads), and a
@@ -218,6 +219,11 @@ export const measureTtft = async (target: Target, samples: number): Promise<Ttft
 };
 
 // A few seconds of traffic before measuring: JIT, connection pools, caches.
-export const warmUp = async (target: Target, seconds = 3): Promise<void> => {
+// Long enough for V8 to have optimized most of the request path (BENCH_WARMUP_SECONDS, default 10): at 3 s a gateway
+// was still compiling through the measured rounds, a sixth of its CPU in V8's compiler threads, which a process
+// serving for hours does not spend.
+export const WARMUP_SECONDS = envNumber('BENCH_WARMUP_SECONDS', 10);
+
+export const warmUp = async (target: Target, seconds = WARMUP_SECONDS): Promise<void> => {
   await runLoad(target, 10, seconds);
 };

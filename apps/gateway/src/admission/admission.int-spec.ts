@@ -100,41 +100,6 @@ describe('Admission on Redis', () => {
     await redis.del(...Object.values(admissionKeys(id)));
   });
 
-  it('sends a settlement in the next admission’s write, before it; alone after the linger; at shutdown', async () => {
-    const id = `key_sttest${randomBytes(6).toString('hex')}`;
-    const leases = admissionKeys(id).leases;
-    const piped = new Redis(TEST_REDIS_URL, { enableAutoPipelining: true }); // as the gateway's client
-    const waiting = new Admission(piped, 300_000, 60_000); // a linger no test waits out
-    const capped = planOf(id, { requestsPerMinute: 100, tokensPerMinute: 0, maxConcurrentRequests: 1 });
-    try {
-      expect((await waiting.admit(capped, 'req_1')).verdict).toBe('admitted');
-      const settled = waiting.settle(capped, 'req_1', 0, 0);
-      await new Promise((r) => setTimeout(r, 50));
-      expect(await redis.zcard(leases)).toBe(1); // not sent yet
-      // One request after another on a key capped at one in flight: the settlement runs first, never a refusal,
-      // and both leave in one socket write.
-      const writes = jest.spyOn(piped.stream, 'write');
-      expect((await waiting.admit(capped, 'req_2')).verdict).toBe('admitted');
-      await settled;
-      expect(writes).toHaveBeenCalledTimes(1);
-      writes.mockRestore();
-      // No admission after it: sent once the linger is over.
-      const quick = new Admission(piped, 300_000, 20);
-      const t0 = Date.now();
-      await quick.settle(capped, 'req_2', 0, 0);
-      expect(Date.now() - t0).toBeLessThan(1_000);
-      expect(await redis.zcard(leases)).toBe(0);
-      // Shutdown sends what waits.
-      expect((await waiting.admit(capped, 'req_3')).verdict).toBe('admitted');
-      void waiting.settle(capped, 'req_3', 0, 0);
-      await waiting.onApplicationShutdown();
-      expect(await redis.zcard(leases)).toBe(0);
-    } finally {
-      await redis.del(...Object.values(admissionKeys(id)));
-      piped.disconnect();
-    }
-  });
-
   it('limits a route on top of the key: its own window per route, refusals write nothing', async () => {
     const id = `key_rttest${randomBytes(6).toString('hex')}`;
     const routed = planOf(id, {

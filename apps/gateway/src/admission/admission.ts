@@ -1,12 +1,11 @@
-import type { OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { RouteLimit } from '@keygate/contracts';
 import type { EffectiveLimit } from '../rate-limit/rate-limiter';
 import { ADMIT, HOLD_ONLY, SETTLE } from './scripts';
 
-// Admission and settlement: one Lua script each (scripts.ts), atomic, on the key's own structures; a settlement
-// rides the next admission's round trip (settle below). Every structure of a key carries the `{keyId}` hash tag,
-// so one script touches one Redis Cluster slot:
+// Admission and settlement: the gateway's two Redis round trips per request, one Lua script each (scripts.ts),
+// atomic, on the key's own structures. Every structure of a key carries the `{keyId}` hash tag, so one script
+// touches one Redis Cluster slot:
 //   kg:rl:{keyId}:r                      request log: zset, member = request id, score = admission ms
 //   kg:rl:{keyId}:t                      token log:   zset, member = "<tokens>:<request id>", score = settle ms
 //   kg:rl:{keyId}:ts                     running sum of the token log (a cache of it: recounted when missing)
@@ -131,20 +130,14 @@ const routeLimitOf = (plan: AdmissionPlan, route: string): RouteLimit | undefine
     ? plan.limit.routes[route]
     : undefined;
 
-// How long a settlement may wait for the next admission's write (see Admission.settle).
-export const SETTLE_LINGER_MS = 5;
-
-export class Admission implements OnApplicationShutdown {
+export class Admission {
   private readonly redis: AdmissionRedis;
-  private queued: Array<() => Promise<void>> = [];
-  private lingering?: NodeJS.Timeout;
 
   // inFlightMs: how long a lease or a budget hold outlives a gateway that died holding it (a request running
   // longer stops counting against the concurrency cap; its cost is charged when it ends all the same).
   constructor(
     redis: Redis,
     private readonly inFlightMs = 300_000,
-    private readonly lingerMs = SETTLE_LINGER_MS,
   ) {
     redis.defineCommand('kgAdmit', { numberOfKeys: 10, lua: ADMIT });
     redis.defineCommand('kgHold', { numberOfKeys: 3, lua: HOLD_ONLY });
@@ -171,8 +164,6 @@ export class Admission implements OnApplicationShutdown {
     ask: CostAsk = NO_COST,
     route = '',
   ): Promise<AdmissionResult> {
-    // Settlements waiting go first, in the same write: Redis runs them before this admission.
-    void this.sendSettlements();
     let granted = ask.maxTokens;
     const held: BudgetPlan[] = [];
     for (const group of plan.groupBudgets) {
@@ -249,16 +240,14 @@ export class Admission implements OnApplicationShutdown {
   /**
    * Settles an admitted request, whatever ended it (an answer, an error, an abort, a timeout): charges its tokens
    * (when the key has a token limit) and its exact cost to every budget, and gives back its holds and its lease.
-   *
-   * The settlement is not sent at once: it waits for this instance's next admission, at most `lingerMs`, and
-   * leaves in that admission's socket write (ioredis auto-pipelining sends the commands of one tick together, and
-   * one answer comes back). A busy gateway so makes about one Redis round trip per request, not two. Redis runs
-   * the settlement before the admission behind it, so a request always sees the settlements of the requests this
-   * instance finished before it (a key capped at one request in flight, used one request after another, is never
-   * refused); another instance sees them at most `lingerMs` later, and a budget's hold covers the cost meanwhile.
-   * Resolves once Redis has run it.
    */
-  settle(plan: AdmissionPlan, requestId: string, tokens: number, nanos: number, route = ''): Promise<void> {
+  async settle(
+    plan: AdmissionPlan,
+    requestId: string,
+    tokens: number,
+    nanos: number,
+    route = '',
+  ): Promise<void> {
     const used = Math.max(0, Math.round(tokens));
     const tokenCount = plan.limit?.tokensPerMinute ? used : 0;
     const routeTokens = routeLimitOf(plan, route)?.tokensPerMinute ? used : 0;
@@ -270,46 +259,27 @@ export class Admission implements OnApplicationShutdown {
       !plan.limit?.maxConcurrentRequests &&
       !Admission.budgeted(plan)
     )
-      return Promise.resolve();
+      return;
     const [, routeTokenLog, routeTokenSum] = routeKeys(plan.keys, route);
     const own = plan.budget ? budgetKeys(plan.budget) : noBudget(plan.keys);
-    const send = () =>
-      Promise.all([
-        this.redis.kgSettle(
-          plan.keys.tokens,
-          plan.keys.tokenSum,
-          own[0],
-          plan.keys.leases,
-          own[1],
-          own[2],
-          routeTokenLog,
-          routeTokenSum,
-          tokenCount,
-          requestId,
-          plan.budget ? cost : 0,
-          plan.budget?.counter.ttlMs ?? 0,
-          routeTokens,
-        ),
-        ...plan.groupBudgets.map((g) => this.settleGroup(g, requestId, cost)),
-      ]);
-    return new Promise<void>((resolve, reject) => {
-      this.queued.push(() => send().then(() => resolve(), reject));
-      this.lingering ??= setTimeout(() => void this.sendSettlements(), this.lingerMs).unref();
-    });
-  }
-
-  /** Sends the settlements waiting now: they join the write of whatever else is sent in this tick. */
-  sendSettlements(): Promise<unknown> {
-    clearTimeout(this.lingering);
-    this.lingering = undefined;
-    const queued = this.queued;
-    if (queued.length === 0) return Promise.resolve();
-    this.queued = [];
-    return Promise.allSettled(queued.map((send) => send()));
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.sendSettlements();
+    await Promise.all([
+      this.redis.kgSettle(
+        plan.keys.tokens,
+        plan.keys.tokenSum,
+        own[0],
+        plan.keys.leases,
+        own[1],
+        own[2],
+        routeTokenLog,
+        routeTokenSum,
+        tokenCount,
+        requestId,
+        plan.budget ? cost : 0,
+        plan.budget?.counter.ttlMs ?? 0,
+        routeTokens,
+      ),
+      ...plan.groupBudgets.map((g) => this.settleGroup(g, requestId, cost)),
+    ]);
   }
 
   private settleGroup(g: BudgetPlan, requestId: string, nanos: number): Reply {

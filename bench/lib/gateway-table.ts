@@ -15,6 +15,9 @@ export interface GatewayBench {
   config: Record<string, unknown>;
   targets: string[];
   latency: { mockMs: number; connections: number; stats: Record<string, LoadStats> }[];
+  // CPU µs per request at c=10, mock instant, per target: the latency cell's, then one per pass (runs since
+  // 2026-12-04 night; earlier ones have the cell's alone).
+  cpu?: Record<string, number[]>;
   throughput: Record<string, SearchStep[]>;
   ttft: { mockMs: number; stats: Record<string, TtftStats> }[];
   rss: { idle: Record<string, number>; after: Record<string, number> };
@@ -60,9 +63,9 @@ const targetNotes = (r: GatewayBench): string[] => {
     // Before issue 15, `keygate` traced every request: its target is that configuration's.
     const current = Array.isArray(r.config.variants) && (r.config.variants as string[]).includes('traced');
     const cpuLimit = TARGETS.cpuVsBare[kg === 'keygate' && !current ? 'keygate-traced' : kg];
-    const cpu = (c10.stats[kg]?.cpuUsPerRequest ?? NaN) / (c10.stats[bare]?.cpuUsPerRequest ?? NaN);
+    const cpu = cpuRatio(r, c10, kg);
     parts.push(
-      `CPU/request ${f(cpu)}× bare-proxy${cpuLimit ? ` (≤ ${cpuLimit}×: ${verdict(cpu <= cpuLimit)})` : ''}`,
+      `CPU/request ${f(cpu)}× bare-proxy${r.cpu ? ` (median of ${r.cpu[kg].length} passes)` : ''}${cpuLimit ? ` (≤ ${cpuLimit}×: ${verdict(cpu <= cpuLimit)})` : ''}`,
     );
     const rpsBare = c100.stats[kg].rps / c100.stats[bare].rps;
     parts.push(
@@ -95,6 +98,22 @@ const targetNotes = (r: GatewayBench): string[] => {
     out.push(`${configLabel(r, kg)}: ${parts.join('; ')}`);
   }
   return out;
+};
+
+const median = (xs: number[]): number => {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return v.length === 0
+    ? NaN
+    : v.length % 2
+      ? v[(v.length - 1) / 2]
+      : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+
+// A gateway's CPU per request ÷ the bare proxy's: per pass (measured moments apart), then the median.
+const cpuRatio = (r: GatewayBench, c10: GatewayBench['latency'][number], kg: string): number => {
+  const bare = 'bare-proxy';
+  if (!r.cpu) return (c10.stats[kg]?.cpuUsPerRequest ?? NaN) / (c10.stats[bare]?.cpuUsPerRequest ?? NaN);
+  return median(r.cpu[kg].map((us, i) => us / r.cpu![bare][i]));
 };
 
 const f = (x: number): string => {
@@ -163,7 +182,12 @@ export const buildTables = (r: GatewayBench): { main: string[][]; notes: string[
     ...gateways.map((g) => `${f(r.rss.idle[g])} → ${f(r.rss.after[g])}`),
   ]);
   const c10 = r.latency.find((c) => c.mockMs === 0 && c.connections === 10);
-  if (c10)
+  if (r.cpu)
+    main.push([
+      `CPU µs per request of the process, mock instant, c=10 (median of ${r.cpu.floor.length} passes)`,
+      ...r.targets.map((t) => f(median(r.cpu![t]))),
+    ]);
+  else if (c10)
     main.push([
       'CPU µs per request of the process, mock instant, c=10',
       ...r.targets.map((t) => String(c10.stats[t].cpuUsPerRequest ?? '–')),

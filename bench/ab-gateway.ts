@@ -27,8 +27,9 @@ import { load } from './lib/report';
 //   BENCH_CONFIGS=default,traced,off (the default): which telemetry configurations of each build to load
 // Printed: each round's ratios to the bare proxy and their medians; then each target's CPU per request over all
 // rounds by thread (main, V8's GC and compiler helpers, worker threads) and after ÷ before per configuration, the
-// steadier figure (no ratio to the bare proxy's few ticks in it). The rate is per target, requests per second; at a low rate each request pays its own wake-ups, which a
-// saturated gateway shares between requests (npm run bench measures that regime, c=10 closed loop).
+// steadier figure (no ratio to the bare proxy's few ticks in it). The rate is per target, requests per second; at
+// a low rate each request pays its own wake-ups, which a saturated gateway shares between requests (npm run bench
+// measures that regime, c=10 closed loop).
 
 const main = async (): Promise<void> => {
   const before = process.argv[2];

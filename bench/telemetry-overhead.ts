@@ -20,6 +20,7 @@ import {
   type TestStack,
 } from '@keygate/testing/stack/test-stack';
 import { envNumber } from './lib/processes';
+import { median } from './lib/load';
 
 // bench:telemetry-overhead — what tracing costs a gateway request. Two gateways built from the same dist/, one
 // with OpenTelemetry off (OTEL_SDK_DISABLED=true), one exporting every span and metric over OTLP to a local sink
@@ -39,10 +40,6 @@ interface LoadResult {
   errors: number;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const round = (x: number) => Math.round(x * 100) / 100;
 
 interface Service {

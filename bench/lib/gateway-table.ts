@@ -1,4 +1,4 @@
-import type { LoadStats, TtftStats } from './load';
+import { median, type LoadStats, type TtftStats } from './load';
 import type { Machine } from './report';
 
 // The one table `npm run bench` prints (and writes into bench/README.md): the floor in absolute figures, each
@@ -98,15 +98,6 @@ const targetNotes = (r: GatewayBench): string[] => {
     out.push(`${configLabel(r, kg)}: ${parts.join('; ')}`);
   }
   return out;
-};
-
-const median = (xs: number[]): number => {
-  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  return v.length === 0
-    ? NaN
-    : v.length % 2
-      ? v[(v.length - 1) / 2]
-      : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
 };
 
 // A gateway's CPU per request ÷ the bare proxy's: per pass (measured moments apart), then the median.

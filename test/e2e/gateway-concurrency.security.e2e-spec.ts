@@ -77,4 +77,52 @@ describe('concurrency cap per key, across two gateways', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('VALIDATION_FAILED');
   });
+
+  // A client that waits for each answer never meets its own cap, whichever gateway its next request reaches: the
+  // settlement that gives the lease back is written to Redis before the answer's last bytes (proxy.service.ts).
+  // JSON answers, streams read only up to their [DONE] (the next request leaves at once, before the stream's end)
+  // and upstream errors, one after another, alternating the two gateways; the provider answers at once.
+  it('admits one request after another at a cap of 1, alternating gateways, whatever ended the last one', async () => {
+    const { key } = await createKey(stack, {
+      routes: ['gpt-4o-mini'],
+      key: { rateLimit: { maxConcurrentRequests: 1 } },
+    });
+    await Promise.all(urls.map((u) => waitForGateway(u, key)));
+    mock.setLatency(0);
+    const statuses: number[] = [];
+    const rests: Array<Promise<unknown>> = [];
+    try {
+      for (let i = 0; i < 30; i++) {
+        const url = urls[i % 2];
+        if (i % 3 === 0) {
+          statuses.push((await chat(url, key, body)).status);
+        } else if (i % 3 === 1) {
+          const res = await chat(url, key, { ...body, stream: true });
+          statuses.push(res.status);
+          const reader = res.body!.getReader();
+          const decoder = new TextDecoder();
+          let text = '';
+          while (!text.includes('data: [DONE]')) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            text += decoder.decode(value, { stream: true });
+          }
+          expect(`${i} ${text}`).toContain('data: [DONE]');
+          // The rest (the stream's end) is read on the side, while the next request is already on its way.
+          rests.push(
+            (async () => {
+              while (!(await reader.read()).done) continue;
+            })(),
+          );
+        } else {
+          mock.failNext(1, 400);
+          statuses.push((await chat(url, key, body)).status);
+        }
+      }
+    } finally {
+      mock.reset();
+      await Promise.allSettled(rests);
+    }
+    expect(statuses).toEqual(Array.from({ length: 30 }, (_, i) => (i % 3 === 2 ? 400 : 200)));
+  });
 });

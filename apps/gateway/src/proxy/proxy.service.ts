@@ -17,6 +17,8 @@ import { admissionError, rateLimitHeaders } from '../rate-limit/rate-limiter';
 import { UsageEmitter } from '../usage-events/usage-emitter';
 import type { CredentialSource } from './credentials';
 import { GatewayError, sendGatewayError } from './gateway-error';
+import { DONE_FRAME } from './sse';
+import type { UpstreamUsage } from './upstream-adapter';
 import { UpstreamClient, UpstreamError, type UpstreamEndpoint, type UpstreamResult } from './upstream';
 
 const tracer = trace.getTracer('keygate-gateway');
@@ -40,6 +42,12 @@ const drained = (raw: ServerResponse): Promise<void> =>
     raw.on('close', done);
   });
 
+const readUsage = (o: Outcome, usage: UpstreamUsage): Outcome => {
+  o.promptTokens = usage.promptTokens;
+  o.completionTokens = usage.completionTokens;
+  return o;
+};
+
 // Generous for chat messages and tool JSON schemas; far below what overflows the stack.
 const MAX_BODY_DEPTH = 128;
 
@@ -61,6 +69,8 @@ interface Outcome {
   completionTokens: number;
   streamed: boolean;
   keyId: string | null;
+  // What admission charged, until it is settled (once, before the answer's last bytes: see settle).
+  charge: AdmissionPlan | null;
 }
 
 // The request path: authenticate → restrictions → rate limit → upstream (with fallback) → usage event.
@@ -143,9 +153,9 @@ export class ProxyService {
       completionTokens: 0,
       streamed: false,
       keyId: null,
+      charge: null,
     };
     const ip = this.clientIp(req);
-    let charge: AdmissionPlan | undefined;
     void reply.header('x-request-id', outcome.requestId);
     // The id a client sees in x-request-id finds this request's trace.
     trace.getActiveSpan()?.setAttribute('keygate.request.id', outcome.requestId);
@@ -197,7 +207,7 @@ export class ProxyService {
             budgetClamps.inc();
           }
         }
-        charge = plan;
+        outcome.charge = plan;
       }
 
       const abort = new AbortController();
@@ -210,6 +220,7 @@ export class ProxyService {
         outcome.status = result.status;
         outcome.promptTokens = result.usage.promptTokens;
         outcome.completionTokens = result.usage.completionTokens;
+        await this.settle(outcome);
         void reply
           .status(result.status)
           .headers(headers)
@@ -227,14 +238,15 @@ export class ProxyService {
         try {
           for await (const chunk of result.chunks) {
             if (abort.signal.aborted) break;
+            // The usage is final once the upstream has ended: settled before the client reads the end.
+            if (chunk === DONE_FRAME) await this.settle(readUsage(outcome, result.usage()));
             // Back-pressure: a slow reader holds the upstream stream, never the gateway's memory.
             if (!reply.raw.write(chunk)) await drained(reply.raw);
           }
         } finally {
-          const usage = result.usage();
-          outcome.promptTokens = usage.promptTokens;
-          outcome.completionTokens = usage.completionTokens;
+          readUsage(outcome, result.usage());
           if (abort.signal.aborted) outcome.errorCode = 'client_disconnected';
+          await this.settle(outcome);
           reply.raw.end();
         }
       }
@@ -242,12 +254,11 @@ export class ProxyService {
       const error = asGatewayError(e);
       outcome.status = error.status;
       outcome.errorCode = error.wireCode;
+      await this.settle(outcome);
       if (!reply.sent && !reply.raw.headersSent) sendGatewayError(reply, error);
       else reply.raw.end();
     } finally {
-      // Whatever ended the request (a stream cut short, a client gone, an error mid-stream), the tokens the
-      // ledger will bill are charged to the limiter and the budget counter too.
-      if (charge) this.settle(charge, outcome);
+      void this.settle(outcome); // already done on every path above; here should one ever be missed
       const latencyMs = Math.round(performance.now() - started);
       requests.inc({ endpoint, status: String(outcome.status) });
       this.usage.emit(this.usageEvent(req, endpoint, outcome, ip, latencyMs));
@@ -275,14 +286,28 @@ export class ProxyService {
     });
   }
 
-  // Settlement: the tokens the ledger will bill go to the token limit, their cost to the budgets, and what the
-  // request held (its lease, its budget holds) is given back — also when it failed and used nothing.
-  private settle(plan: AdmissionPlan, outcome: Outcome): void {
+  // Settlement, once per admitted request, whatever ended it (an answer, an error, a stream cut short, a client
+  // gone): the tokens the ledger will bill go to the token limit, their cost to the budgets, and what the request
+  // held (its lease, its budget holds) is given back — also when it failed and used nothing. It runs before the
+  // answer's last bytes are written. A client may send its next request the moment it has the answer, through
+  // another gateway, and nothing orders two connections' commands in Redis (even a settlement written first can
+  // be served second): so a key with a concurrency cap waits for the settlement's reply (one Redis round trip on
+  // that key's answers), and its next request always finds the lease back. Otherwise the settlement is not waited
+  // for (ioredis writes it with the tick's other commands, just after the answer): what can lag behind the
+  // client's next request is a token count or a budget hold (at a budget's edge, a 429 to retry in a second),
+  // never a concurrency refusal.
+  private settle(outcome: Outcome): Promise<void> | undefined {
+    const plan = outcome.charge;
+    if (!plan) return undefined;
+    outcome.charge = null;
     const tokens = outcome.promptTokens + outcome.completionTokens;
     const nanos = Admission.budgeted(plan)
       ? this.budgets.costNanos(outcome.upstreamModel, outcome.promptTokens, outcome.completionTokens)
       : 0;
-    void this.admission.settle(plan, outcome.requestId, tokens, nanos, outcome.route!).catch(() => undefined);
+    const settled = this.admission
+      .settle(plan, outcome.requestId, tokens, nanos, outcome.route!)
+      .catch(() => undefined);
+    return plan.limit?.maxConcurrentRequests ? settled : undefined;
   }
 
   private async callWithFallback(

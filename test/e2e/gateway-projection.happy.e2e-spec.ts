@@ -93,6 +93,9 @@ describe('gateway projection and Redis outage', () => {
       { timeoutMs: 20000 },
     );
 
+    // Confirmed just before the outage: its stale window (4 s) counts from its last confirmation, and the waits
+    // above can take longer than that on a loaded machine.
+    expect((await chat(url, known.key, body)).status).toBe(200);
     await redis.stop('SIGKILL');
     const outageStarted = Date.now();
     const during = async (key: string) => {

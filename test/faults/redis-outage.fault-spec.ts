@@ -65,8 +65,8 @@ describe('Redis outage', () => {
     await mock?.close().catch(() => undefined);
   }, 60_000);
 
-  const newKey = async (): Promise<{ id: string; key: string }> => {
-    const created = await createKeyOnce(stack, groupId);
+  const newKey = async (fields: Record<string, unknown> = {}): Promise<{ id: string; key: string }> => {
+    const created = await createKeyOnce(stack, groupId, 15_000, fields);
     if (created.status !== 201 || !created.id || !created.key)
       throw new Error(`create failed: ${JSON.stringify(created)}`);
     return { id: created.id, key: created.key };
@@ -241,14 +241,21 @@ describe('Redis outage', () => {
       { timeoutMs: 30_000, intervalMs: 500 },
     );
     const cached = await newKey();
+    // A key with a rate limit and a cap of one request in flight: its admission needs Redis.
+    const capped = await newKey({ rateLimit: { requestsPerMinute: 100_000, maxConcurrentRequests: 1 } });
     await waitForGateway(stack.gatewayUrl, cached.key, 30_000);
+    await waitForGateway(stack.gatewayUrl, capped.key, 30_000);
     expect((await chatOnce(stack.gatewayUrl, cached.key)).status).toBe(200);
+    expect((await chatOnce(stack.gatewayUrl, capped.key)).status).toBe(200);
     redis!.freeze(true);
     const frozen = Date.now();
     let results: ChatResult[] = [];
     let stranger: ChatResult;
+    let limited: ChatResult;
     try {
       await sleep(CACHE_TTL_MS + 100); // past the fresh-cache window: every lookup now waits on the hung Redis
+      // Authenticated from the stale cache, then refused: its admission is not answered within the timeout.
+      limited = await chatOnce(stack.gatewayUrl, capped.key);
       for (let i = 0; i < 10; i++) results.push(await chatOnce(stack.gatewayUrl, cached.key));
       // A well-formed key nobody issued: nothing cached, so it must wait for Redis, which does not answer.
       stranger = await chatOnce(
@@ -258,6 +265,9 @@ describe('Redis outage', () => {
     } finally {
       redis!.freeze(false);
     }
+    // The lookup, the admission and the settlement each wait at most the Redis timeout (250 ms, once extended).
+    expect(limited).toMatchObject({ status: 503, code: 'rate_limiter_unavailable' });
+    expect(limited.ms).toBeLessThan(2_000);
     // Served stale (well within the stale window), each within the Redis timeout plus the upstream call.
     results = results.filter((r) => r.at < frozen + STALE_MS - SLACK_MS);
     expect(results.length).toBeGreaterThan(0);
@@ -267,6 +277,13 @@ describe('Redis outage', () => {
     }
     expect(stranger).toMatchObject({ status: 503, code: 'auth_unavailable' });
     expect(stranger.ms).toBeLessThan(1_500);
+    // Redis ran that admission when it woke (a lease taken), then its settlement, sent after it on the same
+    // connection: the lease is back at once, not after IN_FLIGHT_TTL_MS (5 minutes).
+    await eventually(
+      () => chatOnce(stack.gatewayUrl, capped.key),
+      (r) => r.status === 200,
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
     const fresh = await newKey();
     await waitForGateway(stack.gatewayUrl, fresh.key, 30_000);
     await eventually(

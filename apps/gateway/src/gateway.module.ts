@@ -168,6 +168,7 @@ const health = healthParts({
         new ProxyService(auth, admission, upstream, vault, usage, budgets, cooldown, {
           routes,
           trustedProxies: env.TRUSTED_PROXIES,
+          redisTimeoutMs: env.REDIS_TIMEOUT_MS,
         }),
       inject: [
         KeyAuthenticator,

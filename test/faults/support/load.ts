@@ -104,6 +104,7 @@ export const createKeyOnce = async (
   stack: TestStack,
   groupId: string,
   timeoutMs = 15_000,
+  fields: Record<string, unknown> = {}, // more of the key (rateLimit, budget...)
 ): Promise<CreateResult> => {
   const at = Date.now();
   const name = `fault-${randomBytes(6).toString('hex')}`;
@@ -115,6 +116,7 @@ export const createKeyOnce = async (
         name,
         ownerId: 'team-faults',
         groupIds: [groupId],
+        ...fields,
       }),
       signal: AbortSignal.timeout(timeoutMs),
     });

@@ -14,6 +14,7 @@ import { clampCompletion } from '../budget/cost-estimate';
 import { clientIp, ipAllowed, parseCidrs } from '../auth/ip-rules';
 import type { NetworkCooldown } from '../auth/network-cooldown';
 import { admissionError, rateLimitHeaders } from '../rate-limit/rate-limiter';
+import { answerWithin } from '../redis/answer-within';
 import { UsageEmitter } from '../usage-events/usage-emitter';
 import type { CredentialSource } from './credentials';
 import { GatewayError, sendGatewayError } from './gateway-error';
@@ -54,6 +55,8 @@ const MAX_BODY_DEPTH = 128;
 export interface ProxyOptions {
   routes: RoutesConfig;
   trustedProxies: string[];
+  // REDIS_TIMEOUT_MS: the longest a request waits for its admission, or an answer for its settlement.
+  redisTimeoutMs: number;
 }
 
 interface Outcome {
@@ -265,20 +268,22 @@ export class ProxyService {
     }
   }
 
-  // The admission script (rate limits and budget in one round trip), in an auth-like span. Redis away: a key with
-  // a rate limit is refused (503), one with only a budget is served (null) — the ledger's suspension still
-  // enforces its budget, only later.
+  // The admission script (rate limits and budget in one round trip), in an auth-like span. Redis away, or not
+  // answering within REDIS_TIMEOUT_MS: a key with a rate limit is refused (503), one with only a budget is served
+  // (null) — the ledger's suspension still enforces its budget, only later. An admission Redis runs after all
+  // (it was only slow) takes a lease and holds: the request is settled either way, and its settlement follows the
+  // admission on the same connection, so it gives them back.
   private admit(plan: AdmissionPlan, o: Outcome, ask: CostAsk | undefined): Promise<AdmissionResult | null> {
     return stepSpan(tracer, 'ratelimit.check', (span) => {
       span.setAttribute('keygate.key.id', o.keyId!);
-      return this.admission
-        .admit(plan, o.requestId, ask, o.route!)
+      return answerWithin(this.admission.admit(plan, o.requestId, ask, o.route!), this.options.redisTimeoutMs)
         .then((d) => {
           span.setAttribute('keygate.ratelimit.allowed', d.verdict === 'admitted');
           return d;
         })
         .catch((e: unknown) => {
           span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
+          o.charge = plan;
           if (!plan.limit) return null;
           throw new GatewayError('rate_limiter_unavailable');
         })
@@ -292,7 +297,8 @@ export class ProxyService {
   // answer's last bytes are written. A client may send its next request the moment it has the answer, through
   // another gateway, and nothing orders two connections' commands in Redis (even a settlement written first can
   // be served second): so a key with a concurrency cap waits for the settlement's reply (one Redis round trip on
-  // that key's answers), and its next request always finds the lease back. Otherwise the settlement is not waited
+  // that key's answers, at most REDIS_TIMEOUT_MS: a hung Redis never holds back an answer the provider gave), and
+  // its next request always finds the lease back. Otherwise the settlement is not waited
   // for (ioredis writes it with the tick's other commands, just after the answer): what can lag behind the
   // client's next request is a token count or a budget hold (at a budget's edge, a 429 to retry in a second),
   // never a concurrency refusal.
@@ -307,7 +313,9 @@ export class ProxyService {
     const settled = this.admission
       .settle(plan, outcome.requestId, tokens, nanos, outcome.route!)
       .catch(() => undefined);
-    return plan.limit?.maxConcurrentRequests ? settled : undefined;
+    return plan.limit?.maxConcurrentRequests
+      ? answerWithin(settled, this.options.redisTimeoutMs).catch(() => undefined)
+      : undefined;
   }
 
   private async callWithFallback(

@@ -277,8 +277,8 @@ describe('Redis outage', () => {
     }
     expect(stranger).toMatchObject({ status: 503, code: 'auth_unavailable' });
     expect(stranger.ms).toBeLessThan(1_500);
-    // Redis ran that admission when it woke (a lease taken), then its settlement, sent after it on the same
-    // connection: the lease is back at once, not after IN_FLIGHT_TTL_MS (5 minutes).
+    // Redis ran that admission when it woke (a lease taken), then its settlement, sent once the admission had
+    // run: the lease is back at once, not after IN_FLIGHT_TTL_MS (5 minutes).
     await eventually(
       () => chatOnce(stack.gatewayUrl, capped.key),
       (r) => r.status === 200,

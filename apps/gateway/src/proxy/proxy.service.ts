@@ -74,6 +74,8 @@ interface Outcome {
   keyId: string | null;
   // What admission charged, until it is settled (once, before the answer's last bytes: see settle).
   charge: AdmissionPlan | null;
+  // An admission Redis did not answer in time: it may still run, so the settlement waits for it.
+  lateAdmission: Promise<unknown> | null;
 }
 
 // The request path: authenticate → restrictions → rate limit → upstream (with fallback) → usage event.
@@ -157,6 +159,7 @@ export class ProxyService {
       streamed: false,
       keyId: null,
       charge: null,
+      lateAdmission: null,
     };
     const ip = this.clientIp(req);
     void reply.header('x-request-id', outcome.requestId);
@@ -270,13 +273,13 @@ export class ProxyService {
 
   // The admission script (rate limits and budget in one round trip), in an auth-like span. Redis away, or not
   // answering within REDIS_TIMEOUT_MS: a key with a rate limit is refused (503), one with only a budget is served
-  // (null) — the ledger's suspension still enforces its budget, only later. An admission Redis runs after all
-  // (it was only slow) takes a lease and holds: the request is settled either way, and its settlement follows the
-  // admission on the same connection, so it gives them back.
+  // (null) — the ledger's suspension still enforces its budget, only later. Either way the request is settled
+  // once its admission has run or failed, so what a slow Redis took for it late (a lease, holds) is given back.
   private admit(plan: AdmissionPlan, o: Outcome, ask: CostAsk | undefined): Promise<AdmissionResult | null> {
     return stepSpan(tracer, 'ratelimit.check', (span) => {
       span.setAttribute('keygate.key.id', o.keyId!);
-      return answerWithin(this.admission.admit(plan, o.requestId, ask, o.route!), this.options.redisTimeoutMs)
+      const admission = this.admission.admit(plan, o.requestId, ask, o.route!);
+      return answerWithin(admission, this.options.redisTimeoutMs)
         .then((d) => {
           span.setAttribute('keygate.ratelimit.allowed', d.verdict === 'admitted');
           return d;
@@ -284,6 +287,7 @@ export class ProxyService {
         .catch((e: unknown) => {
           span.setStatus({ code: SpanStatusCode.ERROR, message: (e as Error).message });
           o.charge = plan;
+          o.lateAdmission = admission;
           if (!plan.limit) return null;
           throw new GatewayError('rate_limiter_unavailable');
         })
@@ -291,17 +295,13 @@ export class ProxyService {
     });
   }
 
-  // Settlement, once per admitted request, whatever ended it (an answer, an error, a stream cut short, a client
-  // gone): the tokens the ledger will bill go to the token limit, their cost to the budgets, and what the request
-  // held (its lease, its budget holds) is given back — also when it failed and used nothing. It runs before the
-  // answer's last bytes are written. A client may send its next request the moment it has the answer, through
-  // another gateway, and nothing orders two connections' commands in Redis (even a settlement written first can
-  // be served second): so a key with a concurrency cap waits for the settlement's reply (one Redis round trip on
-  // that key's answers, at most REDIS_TIMEOUT_MS: a hung Redis never holds back an answer the provider gave), and
-  // its next request always finds the lease back. Otherwise the settlement is not waited
-  // for (ioredis writes it with the tick's other commands, just after the answer): what can lag behind the
-  // client's next request is a token count or a budget hold (at a budget's edge, a 429 to retry in a second),
-  // never a concurrency refusal.
+  // Settlement, once per admitted request, whatever ended it: the tokens the ledger will bill go to the token
+  // limit, their cost to the budgets, and what the request held (its lease, its budget holds) is given back. It
+  // runs before the answer's last bytes. A client may send its next request the moment it has the answer, through
+  // another gateway, and Redis does not order two connections' commands (a settlement written first can be served
+  // second): so for a key with a concurrency cap the answer waits for the settlement's reply (at most
+  // REDIS_TIMEOUT_MS), and the next request finds the lease back. Other keys' settlements are not waited for:
+  // what can lag behind the next request is a token count or a budget hold, never a concurrency refusal.
   private settle(outcome: Outcome): Promise<void> | undefined {
     const plan = outcome.charge;
     if (!plan) return undefined;
@@ -310,9 +310,9 @@ export class ProxyService {
     const nanos = Admission.budgeted(plan)
       ? this.budgets.costNanos(outcome.upstreamModel, outcome.promptTokens, outcome.completionTokens)
       : 0;
-    const settled = this.admission
-      .settle(plan, outcome.requestId, tokens, nanos, outcome.route!)
-      .catch(() => undefined);
+    const send = () =>
+      this.admission.settle(plan, outcome.requestId, tokens, nanos, outcome.route!).catch(() => undefined);
+    const settled = outcome.lateAdmission ? outcome.lateAdmission.then(send, send) : send();
     return plan.limit?.maxConcurrentRequests
       ? answerWithin(settled, this.options.redisTimeoutMs).catch(() => undefined)
       : undefined;

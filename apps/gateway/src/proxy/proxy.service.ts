@@ -224,9 +224,7 @@ export class ProxyService {
       if (result.kind === 'error') throw GatewayError.fromUpstream(result);
       if (result.kind === 'json') {
         outcome.status = result.status;
-        outcome.promptTokens = result.usage.promptTokens;
-        outcome.completionTokens = result.usage.completionTokens;
-        await this.settle(outcome);
+        await this.settle(readUsage(outcome, result.usage));
         void reply
           .status(result.status)
           .headers(headers)
@@ -264,7 +262,6 @@ export class ProxyService {
       if (!reply.sent && !reply.raw.headersSent) sendGatewayError(reply, error);
       else reply.raw.end();
     } finally {
-      void this.settle(outcome); // already done on every path above; here should one ever be missed
       const latencyMs = Math.round(performance.now() - started);
       requests.inc({ endpoint, status: String(outcome.status) });
       this.usage.emit(this.usageEvent(req, endpoint, outcome, ip, latencyMs));

@@ -5,14 +5,18 @@ import { Redis } from 'ioredis';
 import { BENCH_KEY, startKeygate, startOtlpSink } from './lib/keygate';
 import { runLoad, warmUp } from './lib/load';
 import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
+import { PERF_NODE_ARGS, perfAvailable, recordPerf, removePerfMap, summarizePerf } from './lib/perf-profile';
 import { BENCH_STACK_DIR, cleanup, envNumber, log, startMockProvider } from './lib/processes';
 
 // Where the gateway's CPU goes: keygate's gateway under chat-completion load (same set-up as npm run bench:
 // private Kafka/Redis, key through key-service, rate limit, budget, IP allow list, usage events, telemetry on with the
-// shipped default sampler; BENCH_TELEMETRY=all traces every request, BENCH_TELEMETRY=off turns tracing off)
-// with `node --cpu-prof`, then the self time by package and by function.
-//   node dist/bench/profile-gateway.js          BENCH_CONNECTIONS=10 BENCH_SECONDS=20 BENCH_TELEMETRY=on|all|off
-// The .cpuprofile opens in Chrome DevTools (Performance → Load profile) for the full picture.
+// shipped default sampler; BENCH_TELEMETRY=all traces every request, BENCH_TELEMETRY=off turns tracing off).
+//   node dist/bench/profile-gateway.js   BENCH_CONNECTIONS=10 BENCH_SECONDS=20 BENCH_TELEMETRY=on|all|off
+//                                        BENCH_PROFILER=perf|v8
+// perf (the default where `perf` is installed): on-CPU samples of every thread during the load, each charged to
+// its JavaScript caller (lib/perf-profile.ts says why this, not V8's profiler, is the one to read for CPU cost).
+// v8: `node --cpu-prof` (wall time, main thread), self time by package and by function; the .cpuprofile opens in
+// Chrome DevTools (Performance → Load profile).
 
 interface ProfileNode {
   id: number;
@@ -85,6 +89,7 @@ const main = async (): Promise<void> => {
   const profDir = join(BENCH_STACK_DIR, `bench-${run}`, 'prof');
   mkdirSync(profDir, { recursive: true });
   const telemetry = process.env.BENCH_TELEMETRY !== 'off';
+  const usePerf = process.env.BENCH_PROFILER !== 'v8' && perfAvailable();
   const [kafka, redis, keysDb] = await Promise.all([
     startPrivateKafka(run),
     startPrivateRedis(run, logDir),
@@ -108,7 +113,7 @@ const main = async (): Promise<void> => {
           ...(process.env.BENCH_TELEMETRY === 'all' ? { OTEL_TRACES_SAMPLER: 'parentbased_always_on' } : {}),
         }
       : { OTEL_SDK_DISABLED: 'true' },
-    gatewayNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+    gatewayNodeArgs: usePerf ? PERF_NODE_ARGS : ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
   });
   const groupId = await keygate.createGroup(['gpt-4o-mini']);
   const key = await keygate.createKey({ groupIds: [groupId], ...BENCH_KEY });
@@ -122,13 +127,22 @@ const main = async (): Promise<void> => {
   await warmUp(target);
   const loadFrom = Date.now();
   const redis0 = await redisStats(redis.url);
+  const perfData = join(profDir, 'gateway.perf.data');
+  const recording = usePerf ? recordPerf(target.pid, perfData) : null;
   const s = await runLoad(target, envNumber('BENCH_CONNECTIONS', 10), envNumber('BENCH_SECONDS', 20));
+  await recording?.stop();
   const redis1 = await redisStats(redis.url);
   const perRequest = (k: keyof typeof redis0) => ((redis1[k] - redis0[k]) / s.requests).toFixed(2);
   log(`telemetry ${process.env.BENCH_TELEMETRY ?? 'on'}: ${JSON.stringify(s)}`);
   log(
     `Redis per request: ${perRequest('reads')} socket reads (round trips), ${perRequest('commands')} commands`,
   );
+  if (usePerf) {
+    process.stdout.write(`\n${summarizePerf(perfData)}\nprofile: ${perfData} (perf report -i it)\n`);
+    await keygate.gateways[0].stop();
+    removePerfMap(target.pid);
+    return;
+  }
   await keygate.gateways[0].stop(); // the profile is written as the process exits
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error(`no profile in ${profDir}; see ${keygate.gateways[0].logFile}`);

@@ -8,7 +8,8 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { makeEnvelope, Topics } from '@keygate/contracts';
-import { prepareMessages, settleSpans } from './event-producer';
+import { Partitioners } from 'kafkajs';
+import { prepareMessages, rememberingPartitioner, settleSpans } from './event-producer';
 
 // A message's producer span exists when the trace that caused the event is sampled, and carries the trace on;
 // in a trace that is not sampled, the event's captured traceparent travels as it is and no span is made.
@@ -58,5 +59,44 @@ describe('prepareMessages: producer spans follow the cause’s sampling', () => 
     expect(topicMessages[0].messages[0].headers?.traceparent).toBe(
       `00-${traceId}-${span.spanContext().spanId}-01`,
     );
+  });
+});
+
+// The gateway's producer remembers each key's partition; it must be the one kafkajs's default picks, always.
+describe('rememberingPartitioner', () => {
+  const metadata = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      partitionErrorCode: 0,
+      partitionId: i,
+      leader: 1,
+      replicas: [1],
+      isr: [1],
+    }));
+
+  it('chooses what the default partitioner chooses, across keys, topics and partition counts', () => {
+    const reference = Partitioners.DefaultPartitioner();
+    const remembering = rememberingPartitioner();
+    for (const partitions of [1, 3, 12, 3]) {
+      for (let i = 0; i < 300; i++) {
+        for (const topic of ['usage.requests', 'keys.events']) {
+          const args = {
+            topic,
+            partitionMetadata: metadata(partitions),
+            message: { key: `key-${i % 120}`, value: 'x' },
+          };
+          expect(remembering(args)).toBe(reference(args));
+        }
+      }
+    }
+  });
+
+  it('leaves an explicit partition and a Buffer key to the default', () => {
+    const remembering = rememberingPartitioner();
+    const partitionMetadata = metadata(6);
+    expect(
+      remembering({ topic: 't', partitionMetadata, message: { key: 'k', value: 'x', partition: 4 } }),
+    ).toBe(4);
+    const buffer = { topic: 't', partitionMetadata, message: { key: Buffer.from('k'), value: 'x' } };
+    expect(remembering(buffer)).toBe(Partitioners.DefaultPartitioner()(buffer));
   });
 });

@@ -1,5 +1,12 @@
 import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import {
+  Partitioners,
+  type ICustomPartitioner,
+  type Kafka,
+  type Message,
+  type Producer,
+  type TopicMessages,
+} from 'kafkajs';
 import type { EventEnvelope, Topic } from '@keygate/contracts';
 import { extractTraceContext, injectTraceHeaders } from './trace-context';
 
@@ -40,6 +47,29 @@ export const settleSpans = (spans: Span[], error?: unknown): void => {
   }
 };
 
+// Partition keys remembered at once; past it the memory starts over (a key is hashed again on its next message).
+const REMEMBERED_KEYS = 10_000;
+
+// kafkajs 2's default partitioner (murmur2 of the message key, as Java clients do), with each string key's choice
+// remembered for its topic's partition count: the default hashes the key (in 64-bit software arithmetic) and
+// filters the partition list for every message, and the gateway sends one message per request, keyed by API key.
+export const rememberingPartitioner: ICustomPartitioner = () => {
+  const partitioner = Partitioners.DefaultPartitioner();
+  const chosen = new Map<string, { partitions: number; partition: number }>();
+  return (args) => {
+    const { message, partitionMetadata } = args;
+    if (typeof message.key !== 'string' || (message.partition !== undefined && message.partition !== null))
+      return partitioner(args);
+    const id = `${args.topic}\u0000${message.key}`;
+    const known = chosen.get(id);
+    if (known && known.partitions === partitionMetadata.length) return known.partition;
+    const partition = partitioner(args);
+    if (chosen.size >= REMEMBERED_KEYS) chosen.clear();
+    chosen.set(id, { partitions: partitionMetadata.length, partition });
+    return partition;
+  };
+};
+
 // The one producer wrapper: idempotent (no duplicates from its own retries), JSON envelopes, trace headers.
 export class EventProducer implements EventSender {
   private producer: Producer;
@@ -52,7 +82,7 @@ export class EventProducer implements EventSender {
   private create(): Producer {
     const producer = this.kafka.producer({
       // kafkajs 2's default (murmur2 on the message key, as Java clients do), named so it warns no more.
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: rememberingPartitioner,
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,

@@ -9,12 +9,30 @@ export const ipIn = (ip: string, cidrs: Cidr[]): boolean => {
 };
 
 // IPv4-mapped IPv6 (::ffff:1.2.3.4), as Node reports IPv4 peers on dual-stack sockets, compares as IPv4.
-export const parseIp = (ip: string): ipaddr.IPv4 | ipaddr.IPv6 | null => {
+const parse = (ip: string): ipaddr.IPv4 | ipaddr.IPv6 | null => {
   if (!ipaddr.isValid(ip)) return null;
   const addr = ipaddr.parse(ip);
   return addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()
     ? (addr as ipaddr.IPv6).toIPv4Address()
     : addr;
+};
+
+// Addresses parsed lately: a key with IP rules checks its client's address on every request, and clients are
+// few next to requests. Bounded in entries and in length (an X-Forwarded-For hop is the client's text): past the
+// first the memory starts over, past the second nothing is remembered.
+const PARSED_MAX = 10_000;
+const ADDRESS_MAX_LENGTH = 64;
+const parsed = new Map<string, ipaddr.IPv4 | ipaddr.IPv6 | null>();
+
+export const parseIp = (ip: string): ipaddr.IPv4 | ipaddr.IPv6 | null => {
+  if (ip.length > ADDRESS_MAX_LENGTH) return parse(ip);
+  let addr = parsed.get(ip);
+  if (addr === undefined) {
+    addr = parse(ip);
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(ip, addr);
+  }
+  return addr;
 };
 
 export const parseCidrs = (list: string[]): Cidr[] =>

@@ -2,7 +2,7 @@ import { Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } f
 import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import { hashApiKey, parseApiKey } from '@keygate/contracts';
+import { API_KEY_LENGTH, hashApiKey, parseApiKey } from '@keygate/contracts';
 import { counter, stepSpan, type Tier } from '@keygate/platform';
 import type { GroupDocument } from '../key-projection/key-document';
 import {
@@ -41,8 +41,8 @@ const tracer = trace.getTracer('keygate-gateway');
 // A read that keeps losing to invalidations of its key is answered 503 rather than with what it read.
 const MAX_READS = 3;
 
-// Authenticates a presented key: checksum first (a malformed key costs no lookup), then the in-process cache,
-// then Redis. Lookups go by sha256, so no secret is ever compared byte by byte.
+// Authenticates a presented key: the in-process cache (by the key's hash), else its checksum (a malformed key
+// costs no lookup), then Redis. Lookups go by sha256, so no secret is ever compared byte by byte.
 // Redis unreachable: known-revoked keys stay rejected, unknown keys fail closed (503), cached valid keys are
 // served for at most staleServeMs after they were last confirmed.
 // Invalidation always wins: a read that began before an invalidation of its key (or a cache clear) is read again,
@@ -119,18 +119,22 @@ export class KeyAuthenticator implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private async verify(presented: string | null, span: Span): Promise<AuthenticatedKey> {
-    if (!presented || !parseApiKey(presented)) {
+    const malformed = (): GatewayError => {
       lookups.inc({ source: 'malformed' });
       span.setAttribute('keygate.auth.source', 'malformed');
-      throw new GatewayError('invalid_api_key');
-    }
+      return new GatewayError('invalid_api_key');
+    };
+    if (!presented || presented.length !== API_KEY_LENGTH) throw malformed();
     const hash = hashApiKey(presented);
     const now = Date.now();
     let cached: CacheEntry | undefined | 'pending' = this.cache.get(hash);
     if (cached && cached.epoch === this.epoch && now - cached.fetchedAt < this.options.cacheTtlMs) {
+      // In the cache, so well-formed: its shape and checksum were checked when it was first looked up.
       lookups.inc({ source: 'cache' });
       span.setAttribute('keygate.auth.source', 'cache');
     } else {
+      // Shape and checksum before any lookup: a malformed key never reaches Redis.
+      if (!parseApiKey(presented)) throw malformed();
       try {
         cached = await this.fetch(hash, now);
         lookups.inc({ source: 'redis' });

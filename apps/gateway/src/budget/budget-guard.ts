@@ -67,9 +67,24 @@ interface RoutePrice {
   output: number; // nano-USD per completion token
 }
 
+// A model's price: nano-USD per prompt and per completion token, as Decimals made once; and in pico-USD as whole
+// numbers when it is that exact (prices are given to a few decimals per million tokens), for integer arithmetic.
+interface ModelPrice {
+  input: Decimal;
+  output: Decimal;
+  picos: { input: number; output: number } | null;
+}
+
+// Pico-USD sums below this are exact in a double, and so is their division by 1000 to the next whole nano-USD.
+const EXACT_PICOS = 2 ** 40;
+
+const wholePicos = (nanos: Decimal): number | null => {
+  const picos = nanos.mul(1000);
+  return picos.isInteger() && picos.lt(EXACT_PICOS) ? picos.toNumber() : null;
+};
+
 export class BudgetGuard {
-  // Per upstream model: nano-USD per prompt and per completion token, as Decimals made once.
-  private readonly prices = new Map<string, { input: Decimal; output: Decimal } | null>();
+  private readonly prices = new Map<string, ModelPrice | null>();
   private readonly routePrices = new Map<string, RoutePrice>();
 
   constructor(private readonly pricing: Record<string, Price>) {}
@@ -102,20 +117,33 @@ export class BudgetGuard {
     return p;
   }
 
-  private price(model: string): { input: Decimal; output: Decimal } | null {
+  private price(model: string): ModelPrice | null {
     let price = this.prices.get(model);
     if (price === undefined) {
       const p = Object.hasOwn(this.pricing, model) ? this.pricing[model] : undefined;
-      price = p ? { input: new Decimal(p.input).mul(1000), output: new Decimal(p.output).mul(1000) } : null;
+      if (!p) price = null;
+      else {
+        const input = new Decimal(p.input).mul(1000);
+        const output = new Decimal(p.output).mul(1000);
+        const [inPicos, outPicos] = [wholePicos(input), wholePicos(output)];
+        const picos = inPicos !== null && outPicos !== null ? { input: inPicos, output: outPicos } : null;
+        price = { input, output, picos };
+      }
       this.prices.set(model, price);
     }
     return price;
   }
 
+  /** The exact cost in nano-USD, rounded up. */
   costNanos(model: string | null, promptTokens: number, completionTokens: number): number {
     if (!model || promptTokens + completionTokens === 0) return 0;
     const price = this.price(model);
     if (!price) return 0;
+    const whole = (n: number) => Number.isSafeInteger(n) && n >= 0;
+    if (price.picos && whole(promptTokens) && whole(completionTokens)) {
+      const picos = price.picos.input * promptTokens + price.picos.output * completionTokens;
+      if (picos < EXACT_PICOS) return Math.ceil(picos / 1000);
+    }
     return price.input
       .mul(promptTokens)
       .add(price.output.mul(completionTokens))

@@ -1,6 +1,7 @@
 // The upstream client against the in-process mock provider, which speaks the real OpenAI, Azure and Gemini
 // wire formats and records every request it receives.
-import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import type { ProviderConfig, ProviderKind, RouteTarget } from '@keygate/platform/config/routes-config';
 import {
   embeddingInputTokens,
@@ -9,6 +10,7 @@ import {
   startMockProvider,
   type MockProvider,
 } from '@keygate/testing/mock-provider/mock-provider';
+import { DONE_FRAME } from './sse';
 import { UpstreamClient, UpstreamError, type UpstreamCall, type UpstreamResult } from './upstream';
 
 const CREDENTIAL = 'upstream-secret-0123456789';
@@ -403,6 +405,71 @@ describe('client disconnects', () => {
     ac.abort();
     await expect(it.next()).rejects.toMatchObject({ code: 'client_closed_request' });
     expect((await mock.waitForRequest((rec) => rec.aborted, 1_000)).aborted).toBe(true);
+  });
+
+  // A JSON answer sent in pieces (a provider of our own here: the mock sends a JSON answer at once).
+  const trickled = async (gapMs: number, pieces: string[]) => {
+    const server = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const next = (i: number): void => {
+        if (i === pieces.length) return void res.end();
+        res.write(pieces[i]);
+        setTimeout(() => next(i + 1), gapMs);
+      };
+      next(0);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      return await call('openai', 'gpt-test', {
+        provider: provider('openai', `http://127.0.0.1:${port}/v1`),
+        timeoutMs: 150,
+      });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  };
+  const answer = JSON.stringify({
+    id: 'x',
+    object: 'chat.completion',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+  });
+
+  it('a JSON answer whose chunks each come within timeoutMs is read whole, however long it takes', async () => {
+    const pieces = answer.match(/.{1,20}/g)!; // ≥ 8 pieces 100 ms apart: longer than timeoutMs in all
+    const r = expectKind(await trickled(100, pieces), 'json');
+    expect(r.body.toString()).toBe(answer);
+    expect(r.usage).toMatchObject({ promptTokens: 3, completionTokens: 1 });
+  });
+
+  it('a JSON answer stalling longer than timeoutMs between chunks → 504 upstream_timeout', async () => {
+    const half = answer.length / 2;
+    expect(await trickled(600, [answer.slice(0, half), answer.slice(half)])).toMatchObject({
+      kind: 'error',
+      status: 504,
+      code: 'upstream_timeout',
+    });
+  });
+
+  it('only waits on the upstream count against timeoutMs, not a consumer holding a frame', async () => {
+    mock.setChunkDelay(20);
+    const r = expectKind(
+      await call('openai', 'mock-words-5', {
+        body: { messages: [{ role: 'user', content: 'x' }], stream: true },
+        timeoutMs: 150,
+      }),
+      'stream',
+    );
+    const frames: string[] = [];
+    for await (const frame of r.chunks) {
+      frames.push(frame);
+      // Longer than timeoutMs, twice: the timer runs out while no wait is under way, and is re-armed for the next.
+      if (frames.length <= 2) await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+    expect(frames.at(-1)).toBe(DONE_FRAME);
+    expect(frames.length).toBeGreaterThan(5);
   });
 
   it('a consumer that stops reading releases the upstream', async () => {

@@ -68,43 +68,6 @@ const ADAPTERS: Record<ProviderConfig['type'], ProviderAdapter> = {
 // Error bodies are read only for their message.
 const MAX_ERROR_BODY = 64 * 1024;
 
-/** One upstream request's lifetime: its abort controller, timers and link to the client's signal. */
-class Exchange {
-  readonly controller = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
-  private timedOut = false;
-  private readonly onClientAbort = (): void => this.controller.abort(this.client.reason);
-
-  constructor(
-    private readonly client: AbortSignal,
-    private readonly timeoutMs: number,
-  ) {
-    client.addEventListener('abort', this.onClientAbort, { once: true });
-  }
-
-  /** Awaits `p` with the timeout armed; on expiry the request is aborted, which rejects `p`. */
-  async watch<T>(p: Promise<T>): Promise<T> {
-    this.timer = setTimeout(() => {
-      this.timedOut = true;
-      this.controller.abort(new Error('upstream timeout'));
-    }, this.timeoutMs);
-    try {
-      return await p;
-    } finally {
-      clearTimeout(this.timer);
-    }
-  }
-
-  failure(err: unknown): UpstreamError {
-    return fromException(err, { timedOut: this.timedOut, clientAborted: this.client.aborted });
-  }
-
-  dispose(): void {
-    clearTimeout(this.timer);
-    this.client.removeEventListener('abort', this.onClientAbort);
-  }
-}
-
 type Body = Dispatcher.ResponseData['body'];
 
 const noop = (): void => undefined;
@@ -115,21 +78,76 @@ const release = (body: Body): void => {
   body.on('error', noop).destroy();
 };
 
-async function readBody(body: Body, ex: Exchange, limit = Infinity): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  const it = body[Symbol.asyncIterator]();
-  for (;;) {
-    const r = (await ex.watch(it.next())) as IteratorResult<Buffer>;
-    if (r.done) break;
-    parts.push(r.value);
-    size += r.value.length;
-    if (size > limit) {
-      release(body);
-      break;
+/** One upstream request's lifetime: its abort controller, timer and link to the client's signal. */
+class Exchange {
+  readonly controller = new AbortController();
+  // One timer per exchange, re-armed for each wait on the upstream (its headers, then each chunk).
+  private timer: NodeJS.Timeout | undefined;
+  private waiting = false;
+  private timedOut = false;
+  private readonly onClientAbort = (): void => this.controller.abort(this.client.reason);
+  private readonly expire = (): void => {
+    if (!this.waiting) return; // it ran out while the consumer held a frame: not a wait on the upstream
+    this.timedOut = true;
+    this.controller.abort(new Error('upstream timeout'));
+  };
+
+  constructor(
+    private readonly client: AbortSignal,
+    private readonly timeoutMs: number,
+  ) {
+    client.addEventListener('abort', this.onClientAbort, { once: true });
+  }
+
+  /** Awaits `p` with the timeout armed; on expiry the request is aborted, which rejects `p`. */
+  async watch<T>(p: Promise<T>): Promise<T> {
+    this.arm();
+    try {
+      return await p;
+    } finally {
+      this.waiting = false;
     }
   }
-  return Buffer.concat(parts);
+
+  /** The whole body (or its first `limit` bytes), each chunk re-arming the timer: it bounds the wait for the next. */
+  readBody(body: Body, limit = Infinity): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      const parts: Buffer[] = [];
+      let size = 0;
+      const settle = (): void => {
+        this.waiting = false;
+        resolve(Buffer.concat(parts, size));
+      };
+      this.arm();
+      body.on('data', (chunk: Buffer) => {
+        parts.push(chunk);
+        size += chunk.length;
+        if (size <= limit) return this.arm();
+        release(body);
+        settle();
+      });
+      body.once('end', settle);
+      body.once('error', (e: unknown) => {
+        this.waiting = false;
+        reject(e);
+      });
+    });
+  }
+
+  private arm(): void {
+    this.waiting = true;
+    if (this.timer) this.timer.refresh();
+    else this.timer = setTimeout(this.expire, this.timeoutMs);
+  }
+
+  failure(err: unknown): UpstreamError {
+    return fromException(err, { timedOut: this.timedOut, clientAborted: this.client.aborted });
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.client.removeEventListener('abort', this.onClientAbort);
+  }
 }
 
 const parseJson = (buf: Buffer): unknown => {
@@ -236,7 +254,7 @@ export class UpstreamClient {
       }
       const ok = res.statusCode >= 200 && res.statusCode < 300;
       if (!ok) {
-        const text = await readBody(res.body, exchange, MAX_ERROR_BODY).catch(() => Buffer.alloc(0));
+        const text = await exchange.readBody(res.body, MAX_ERROR_BODY).catch(() => Buffer.alloc(0));
         throw fromUpstreamStatus(c.provider.type, res.statusCode, parseJson(text), c.credential);
       }
       if (prepared.stream) {
@@ -254,7 +272,7 @@ export class UpstreamClient {
       }
       let buf: Buffer;
       try {
-        buf = await readBody(res.body, exchange);
+        buf = await exchange.readBody(res.body);
       } catch (err) {
         throw exchange.failure(err);
       }

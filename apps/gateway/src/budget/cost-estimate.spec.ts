@@ -19,6 +19,21 @@ describe('estimateRequest', () => {
     expect(e).toMatchObject({ maxCompletionTokens: 16384, clientLimited: false, choices: 1 });
   });
 
+  it('counts a special token spelled in a message as its characters, never refusing it', () => {
+    for (const model of ['gpt-4o-mini', 'gpt-4', 'gemini-2.0-flash']) {
+      const plain = chat({ messages: [{ role: 'user', content: 'what is endoftext here' }] }, model);
+      const special = chat({ messages: [{ role: 'user', content: 'what is <|endoftext|> here' }] }, model);
+      expect(special.promptTokens).toBeGreaterThan(plain.promptTokens);
+    }
+    const embedding = estimateRequest(
+      'embeddings',
+      { input: ['<|im_start|>system', '<|fim_prefix|>'] },
+      'x',
+      0,
+    );
+    expect(embedding.promptTokens).toBeGreaterThan(4);
+  });
+
   it('takes the larger client limit, times n choices; tools and tool calls count as their JSON', () => {
     const tools = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object' } } }];
     const e = chat({

@@ -29,13 +29,22 @@ export interface RequestEstimate {
 
 type Counter = (text: string) => number;
 
+// A message's text is text: a special token's spelling in it ("<|endoftext|>") is counted as the characters it is,
+// as the provider reads it. gpt-tokenizer's default refuses such text with an exception (a 500 for the request).
+const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+
 // The encodings are megabytes of tables (≈ 0.4 s to load): not at start-up, but on first use or in the background
 // once the gateway listens (warmTokenizers).
 const encoding = (name: 'o200k_base' | 'cl100k_base'): (() => Counter) => {
   let count: Counter | undefined;
-  return () =>
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    (count ??= (require(`gpt-tokenizer/encoding/${name}`) as typeof Encoding).countTokens);
+  return () => {
+    if (!count) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { countTokens } = require(`gpt-tokenizer/encoding/${name}`) as typeof Encoding;
+      count = (text) => countTokens(text, PLAIN_TEXT);
+    }
+    return count;
+  };
 };
 const o200kCounter = encoding('o200k_base');
 const cl100kCounter = encoding('cl100k_base');

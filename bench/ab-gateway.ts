@@ -24,7 +24,7 @@ import { load } from './lib/report';
 //   git archive <commit> | tar -x -C /tmp/before && ln -s $PWD/node_modules /tmp/before/ && (cd /tmp/before &&
 //   npx tsc -p tsconfig.build.json && npx tsc-alias -p tsconfig.build.json)
 //   npm run build && node dist/bench/ab-gateway.js /tmp/before     BENCH_ROUNDS=6 BENCH_SECONDS=5 BENCH_RATE=150
-//   BENCH_CONFIGS=default,traced,off (the default): which telemetry configurations of each build to load
+//   BENCH_CONFIGS=default,traced,off (the default; also unsampled): which telemetry configurations of each build to load
 // Printed: each round's ratios to the bare proxy and their medians; then each target's CPU per request over all
 // rounds by thread (main, V8's GC and compiler helpers, worker threads) and after ÷ before per configuration, the
 // steadier figure (no ratio to the bare proxy's few ticks in it). The rate is per target, requests per second; at
@@ -52,6 +52,12 @@ const main = async (): Promise<void> => {
   const kinds = [
     { kind: 'default', name: 'shipped default (0.1)', env: otlp },
     { kind: 'traced', name: 'every request traced', env: all },
+    // Tracing on, nothing sampled: what the tracing machinery costs a request that is not traced.
+    {
+      kind: 'unsampled',
+      name: 'nothing sampled',
+      env: { ...otlp, OTEL_TRACES_SAMPLER: 'parentbased_always_off' },
+    },
     { kind: 'off', name: 'tracing off', env: { OTEL_SDK_DISABLED: 'true' } },
   ].filter((k) => (process.env.BENCH_CONFIGS ?? 'default,traced,off').split(',').includes(k.kind));
   const configs = [

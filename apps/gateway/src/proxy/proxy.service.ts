@@ -2,7 +2,6 @@ import type { ServerResponse } from 'node:http';
 import { Injectable } from '@nestjs/common';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RequestCompletedData } from '@keygate/contracts';
 import { jsonDepthExceeds, stepSpan, targetModel, type RoutesConfig } from '@keygate/platform';
 import { admissionRejections, budgetClamps, requests, upstreamLatencyOf } from './proxy.metrics';
 
@@ -18,8 +17,8 @@ import { answerWithin } from '../redis/answer-within';
 import { UsageEmitter } from '../usage-events/usage-emitter';
 import type { CredentialSource } from './credentials';
 import { GatewayError, sendGatewayError } from './gateway-error';
+import { newOutcome, readUsage, requestCompleted, type Outcome } from './outcome';
 import { DONE_FRAME } from './sse';
-import type { UpstreamUsage } from './upstream-adapter';
 import { UpstreamClient, UpstreamError, type UpstreamEndpoint, type UpstreamResult } from './upstream';
 
 const tracer = trace.getTracer('keygate-gateway');
@@ -43,12 +42,6 @@ const drained = (raw: ServerResponse): Promise<void> =>
     raw.on('close', done);
   });
 
-const readUsage = (o: Outcome, usage: UpstreamUsage): Outcome => {
-  o.promptTokens = usage.promptTokens;
-  o.completionTokens = usage.completionTokens;
-  return o;
-};
-
 // Generous for chat messages and tool JSON schemas; far below what overflows the stack.
 const MAX_BODY_DEPTH = 128;
 
@@ -57,25 +50,6 @@ export interface ProxyOptions {
   trustedProxies: string[];
   // REDIS_TIMEOUT_MS: the longest a request waits for its admission, or an answer for its settlement.
   redisTimeoutMs: number;
-}
-
-interface Outcome {
-  // Fastify's request id, which the gateway generates (main.ts), never the client's: it is the ledger's dedupe key
-  // and the limiter's entry.
-  requestId: string;
-  status: number;
-  errorCode: string | null;
-  route: string | null;
-  provider: string | null;
-  upstreamModel: string | null;
-  promptTokens: number;
-  completionTokens: number;
-  streamed: boolean;
-  keyId: string | null;
-  // What admission charged, until it is settled (once, before the answer's last bytes: see settle).
-  charge: AdmissionPlan | null;
-  // An admission Redis did not answer in time: it may still run, so the settlement waits for it.
-  lateAdmission: Promise<unknown> | null;
 }
 
 // The request path: authenticate → restrictions → rate limit → upstream (with fallback) → usage event.
@@ -147,20 +121,7 @@ export class ProxyService {
       );
     }
     const started = performance.now();
-    const outcome: Outcome = {
-      requestId: String(req.id),
-      status: 200,
-      errorCode: null,
-      route: null,
-      provider: null,
-      upstreamModel: null,
-      promptTokens: 0,
-      completionTokens: 0,
-      streamed: false,
-      keyId: null,
-      charge: null,
-      lateAdmission: null,
-    };
+    const outcome = newOutcome(String(req.id));
     const ip = this.clientIp(req);
     void reply.header('x-request-id', outcome.requestId);
     // The id a client sees in x-request-id finds this request's trace.
@@ -264,7 +225,7 @@ export class ProxyService {
     } finally {
       const latencyMs = Math.round(performance.now() - started);
       requests.inc({ endpoint, status: String(outcome.status) });
-      this.usage.emit(this.usageEvent(req, endpoint, outcome, ip, latencyMs));
+      this.usage.emit(requestCompleted(outcome, endpoint, ip, latencyMs));
     }
   }
 
@@ -382,33 +343,5 @@ export class ProxyService {
       if (last.kind !== 'error' || !last.retryable || signal.aborted) return last;
     }
     return last;
-  }
-
-  private usageEvent(
-    req: FastifyRequest,
-    endpoint: UpstreamEndpoint,
-    o: Outcome,
-    ip: string | null,
-    latencyMs: number,
-  ): RequestCompletedData {
-    const rejectedBeforeUpstream = o.provider === null;
-    return {
-      requestId: o.requestId,
-      keyId: o.keyId,
-      route: o.route,
-      provider: o.provider,
-      upstreamModel: o.upstreamModel,
-      endpoint,
-      status: o.status,
-      outcome:
-        o.status < 400 && !o.errorCode ? 'success' : rejectedBeforeUpstream ? 'rejected' : 'upstream_error',
-      errorCode: o.errorCode,
-      promptTokens: o.promptTokens,
-      completionTokens: o.completionTokens,
-      streamed: o.streamed,
-      latencyMs,
-      clientIp: ip,
-      time: new Date().toISOString(),
-    };
   }
 }

@@ -109,7 +109,8 @@ class Exchange {
     }
   }
 
-  /** The whole body (or its first `limit` bytes), each chunk re-arming the timer: it bounds the wait for the next. */
+  /** The whole body (or its first `limit` bytes); each chunk re-arms the timer, which bounds the wait for the
+   * next. */
   readBody(body: Body, limit = Infinity): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
       const parts: Buffer[] = [];

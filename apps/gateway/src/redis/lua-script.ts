@@ -4,9 +4,10 @@ import type { Redis } from 'ioredis';
 type Arg = string | number;
 
 // A Lua script run by EVALSHA, and by EVAL (which also loads it) where Redis answers NOSCRIPT: a new server, a
-// restart, a replica promoted by a failover. ioredis's defineCommand does the same through a command subclass that
-// builds a closure, copies the arguments twice and adds two promises per call; the gateway runs a script per
-// admission and per settlement, so it calls EVALSHA itself. Works on a Redis Cluster alike (routed by the first key).
+// restart, a replica promoted by a failover. ioredis's defineCommand does the same through a command subclass
+// that builds a closure, copies the arguments twice and adds two promises per call; the gateway runs a script
+// per admission and per settlement, so it calls EVALSHA itself. The same on a Redis Cluster (routed by the first
+// key).
 export class LuaScript {
   private readonly sha: string;
 

@@ -292,4 +292,27 @@ describe('Redis outage', () => {
       { timeoutMs: 20_000, intervalMs: 100 },
     );
   }, 60_000);
+
+  it('never serves a budget-only key unchecked because Redis answered its admission late', async () => {
+    // Its own budget cannot pay for any request: every admission that runs refuses it.
+    const broke = await newKey({ budget: { amountUsd: '0.000001', period: 'month' } });
+    await waitForGateway(stack.gatewayUrl, broke.key, 30_000);
+    expect(await chatOnce(stack.gatewayUrl, broke.key)).toMatchObject({
+      status: 429,
+      code: 'budget_exceeded',
+    });
+    // Fresh in the cache now: the next request's lookup does not ask Redis, its admission does, and Redis answers
+    // it after 500 ms (a Redis slowed by load, not away): twice REDIS_TIMEOUT_MS, within what a budget-only key
+    // waits. Served after 250 ms, as before, it would have been a 200 its budget never paid for.
+    redis!.freeze(true);
+    const thaw = setTimeout(() => redis!.freeze(false), 500);
+    try {
+      const late = await chatOnce(stack.gatewayUrl, broke.key);
+      expect(late).toMatchObject({ status: 429, code: 'budget_exceeded' });
+      expect(late.ms).toBeGreaterThanOrEqual(400);
+    } finally {
+      clearTimeout(thaw);
+      redis!.freeze(false);
+    }
+  }, 60_000);
 });

@@ -45,10 +45,14 @@ const drained = (raw: ServerResponse): Promise<void> =>
 // Generous for chat messages and tool JSON schemas; far below what overflows the stack.
 const MAX_BODY_DEPTH = 128;
 
+// How many REDIS_TIMEOUT_MS a budget-only key's admission may take before the request is served unchecked (admit).
+const BUDGET_ADMISSION_WAITS = 4;
+
 export interface ProxyOptions {
   routes: RoutesConfig;
   trustedProxies: string[];
-  // REDIS_TIMEOUT_MS: the longest a request waits for its admission, or an answer for its settlement.
+  // REDIS_TIMEOUT_MS: the longest a limited key's request waits for its admission (a budget-only key's: four
+  // times that), or an answer for its settlement.
   redisTimeoutMs: number;
 }
 
@@ -230,14 +234,17 @@ export class ProxyService {
   }
 
   // The admission script (rate limits and budget in one round trip), in an auth-like span. Redis away, or not
-  // answering within REDIS_TIMEOUT_MS: a key with a rate limit is refused (503), one with only a budget is served
-  // (null) — the ledger's suspension still enforces its budget, only later. Either way the request is settled
-  // once its admission has run or failed, so what a slow Redis took for it late (a lease, holds) is given back.
+  // answering in time: a key with a rate limit is refused (503), one with only a budget is served (null) — the
+  // ledger's suspension still enforces its budget, only later. In time is REDIS_TIMEOUT_MS for a limited key and
+  // BUDGET_ADMISSION_WAITS times that for a budget-only one: a Redis slowed by load answers within it, and a
+  // request served unchecked could take its budget past the amount. Either way the request is settled once its
+  // admission has run or failed, so what a slow Redis took for it late (a lease, holds) is given back.
   private admit(plan: AdmissionPlan, o: Outcome, ask: CostAsk | undefined): Promise<AdmissionResult | null> {
     return stepSpan(tracer, 'ratelimit.check', (span) => {
       span.setAttribute('keygate.key.id', o.keyId!);
       const admission = this.admission.admit(plan, o.requestId, ask, o.route!);
-      return answerWithin(admission, this.options.redisTimeoutMs)
+      const wait = this.options.redisTimeoutMs * (plan.limit ? 1 : BUDGET_ADMISSION_WAITS);
+      return answerWithin(admission, wait)
         .then((d) => {
           span.setAttribute('keygate.ratelimit.allowed', d.verdict === 'admitted');
           return d;

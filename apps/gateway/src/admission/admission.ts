@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RouteLimit } from '@keygate/contracts';
 import type { EffectiveLimit } from '../rate-limit/rate-limiter';
-import { LuaScript } from '../redis/lua-script';
 import { ADMIT, HOLD_ONLY, SETTLE } from './scripts';
 
 // Admission and settlement: the gateway's two Redis round trips per request, one Lua script each (scripts.ts),
@@ -105,9 +104,11 @@ export interface AdmissionResult {
 const VERDICTS = ['rate_limited', 'admitted', 'budget_exceeded', 'concurrency_limited'] as const;
 
 type Reply = Promise<number[]>;
-const admitScript = new LuaScript(ADMIT, 10);
-const holdScript = new LuaScript(HOLD_ONLY, 3);
-const settleScript = new LuaScript(SETTLE, 8);
+type AdmissionRedis = Redis & {
+  kgAdmit(...keysThenArgs: Array<string | number>): Reply;
+  kgHold(...keysThenArgs: Array<string | number>): Reply;
+  kgSettle(...keysThenArgs: Array<string | number>): Reply;
+};
 
 // A key without a budget still names budget structures (never written), so KEYS stays one shape and one slot.
 const noBudget = (keys: AdmissionKeys): string[] => [
@@ -130,12 +131,19 @@ const routeLimitOf = (plan: AdmissionPlan, route: string): RouteLimit | undefine
     : undefined;
 
 export class Admission {
+  private readonly redis: AdmissionRedis;
+
   // inFlightMs: how long a lease or a budget hold outlives a gateway that died holding it (a request running
   // longer stops counting against the concurrency cap; its cost is charged when it ends all the same).
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly inFlightMs = 300_000,
-  ) {}
+  ) {
+    redis.defineCommand('kgAdmit', { numberOfKeys: 10, lua: ADMIT });
+    redis.defineCommand('kgHold', { numberOfKeys: 3, lua: HOLD_ONLY });
+    redis.defineCommand('kgSettle', { numberOfKeys: 8, lua: SETTLE });
+    this.redis = redis as AdmissionRedis;
+  }
 
   /** Whether the plan asks Redis anything: a key with neither limit nor budget is admitted without a trip. */
   static needed(plan: AdmissionPlan): boolean {
@@ -159,7 +167,7 @@ export class Admission {
     let granted = ask.maxTokens;
     const held: BudgetPlan[] = [];
     for (const group of plan.groupBudgets) {
-      const r = await holdScript.run(this.redis, [
+      const r = await this.redis.kgHold(
         ...budgetKeys(group),
         group.amountNanos,
         ask.promptNanos,
@@ -168,7 +176,7 @@ export class Admission {
         ask.minTokens,
         requestId,
         this.inFlightMs,
-      ]);
+      );
       if (r[0] === 0) {
         await this.giveBack(held, requestId);
         return refused(
@@ -183,8 +191,8 @@ export class Admission {
     const { keys, limit, budget } = plan;
     const [spend, holds, heldBy] = budget ? budgetKeys(budget) : noBudget(keys);
     const routeLimit = routeLimitOf(plan, route);
-    const r = await admitScript
-      .run(this.redis, [
+    const r = await this.redis
+      .kgAdmit(
         keys.requests,
         keys.tokens,
         keys.tokenSum,
@@ -205,7 +213,7 @@ export class Admission {
         ask.minTokens,
         routeLimit?.requestsPerMinute ?? 0,
         routeLimit?.tokensPerMinute ?? 0,
-      ])
+      )
       .catch(async (e: unknown) => {
         await this.giveBack(held, requestId);
         throw e;
@@ -253,30 +261,31 @@ export class Admission {
     )
       return;
     const [, routeTokenLog, routeTokenSum] = routeKeys(plan.keys, route);
-    const [spend, holds, held] = plan.budget ? budgetKeys(plan.budget) : noBudget(plan.keys);
-    const key = settleScript.run(this.redis, [
-      plan.keys.tokens,
-      plan.keys.tokenSum,
-      spend,
-      plan.keys.leases,
-      holds,
-      held,
-      routeTokenLog,
-      routeTokenSum,
-      tokenCount,
-      requestId,
-      plan.budget ? cost : 0,
-      plan.budget?.counter.ttlMs ?? 0,
-      routeTokens,
+    const own = plan.budget ? budgetKeys(plan.budget) : noBudget(plan.keys);
+    await Promise.all([
+      this.redis.kgSettle(
+        plan.keys.tokens,
+        plan.keys.tokenSum,
+        own[0],
+        plan.keys.leases,
+        own[1],
+        own[2],
+        routeTokenLog,
+        routeTokenSum,
+        tokenCount,
+        requestId,
+        plan.budget ? cost : 0,
+        plan.budget?.counter.ttlMs ?? 0,
+        routeTokens,
+      ),
+      ...plan.groupBudgets.map((g) => this.settleGroup(g, requestId, cost)),
     ]);
-    if (plan.groupBudgets.length === 0) await key;
-    else await Promise.all([key, ...plan.groupBudgets.map((g) => this.settleGroup(g, requestId, cost))]);
   }
 
   private settleGroup(g: BudgetPlan, requestId: string, nanos: number): Reply {
     // The same script on the group's slot: its token log and lease names are never written (0 tokens).
     const [spend, holds, held] = budgetKeys(g);
-    return settleScript.run(this.redis, [
+    return this.redis.kgSettle(
       `${held}:t`,
       `${held}:ts`,
       spend,
@@ -290,7 +299,7 @@ export class Admission {
       nanos,
       g.counter.ttlMs,
       0,
-    ]);
+    );
   }
 
   private async giveBack(groups: BudgetPlan[], requestId: string): Promise<void> {

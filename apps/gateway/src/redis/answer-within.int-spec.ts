@@ -1,10 +1,12 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { TEST_REDIS_URL } from '@keygate/testing';
-import { answerWithin } from './answer-within';
+import { answerWithin, PATIENCE } from './answer-within';
 
 // The process is starved (a busy loop stands for a machine whose cores are taken) while a real Redis answers: the
-// answer counts. A Redis that never answers (a listener that accepts and stays silent) is still given up on time.
+// answer counts. A Redis that never answers (a listener that accepts and stays silent) is still given up on time. A
+// call answered late while Redis answers the process's other calls (a Redis slowed by load) is waited for, up to
+// PATIENCE windows.
 describe('answerWithin (real Redis)', () => {
   let redis: Redis;
   let silent: Server;
@@ -57,6 +59,47 @@ describe('answerWithin (real Redis)', () => {
     starve(300);
     await expect(late).rejects.toThrow('no answer within 100 ms');
     expect(Date.now() - started).toBeGreaterThanOrEqual(395);
+  });
+
+  // Other calls answered every 20 ms meanwhile, as a loaded gateway's are.
+  const whileAnswering = async <T>(call: Promise<T>): Promise<T> => {
+    const others = setInterval(() => void answerWithin(redis.ping(), 1_000).catch(() => undefined), 20);
+    try {
+      return await call;
+    } finally {
+      clearInterval(others);
+    }
+  };
+
+  it('waits for a call Redis answers late while it answers others, and only then', async () => {
+    const queue = `answer-within:${Date.now()}`;
+    const blocked = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      // Answered after 300 ms (three windows): BLPOP returns when the list is pushed to.
+      const answeredLate = () => {
+        const call = blocked.blpop(queue, 0);
+        setTimeout(() => void redis.lpush(queue, 'late'), 300);
+        return call;
+      };
+      const started = Date.now();
+      await expect(whileAnswering(answerWithin(answeredLate(), 100))).resolves.toEqual([queue, 'late']);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(295);
+
+      // The same late answer while Redis answers nothing else: given up after one window of silence.
+      await new Promise((r) => setTimeout(r, 200));
+      const alone = answerWithin(answeredLate(), 100);
+      await expect(alone).rejects.toThrow('no answer within 100 ms');
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      blocked.disconnect();
+    }
+  });
+
+  it('gives up on a call never answered after PATIENCE windows, though Redis answers others', async () => {
+    const started = Date.now();
+    await expect(whileAnswering(answerWithin(hung.get('k'), 100))).rejects.toThrow('no answer within 100 ms');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(PATIENCE * 100 - 5);
+    expect(Date.now() - started).toBeLessThan(PATIENCE * 100 + 500);
   });
 
   it('passes a failure through as it is', async () => {

@@ -35,6 +35,8 @@ import { connectRedis } from './redis/redis-client';
 
 export const gatewayEnv = loadEnv(GatewayEnv);
 const SUBSCRIBER = Symbol('SUBSCRIBER');
+const PROJECTION_REDIS = Symbol('PROJECTION_REDIS');
+const PROJECTION_WRITER = Symbol('PROJECTION_WRITER');
 const USAGE_PRODUCER = Symbol('USAGE_PRODUCER');
 
 const health = healthParts({
@@ -88,6 +90,19 @@ const health = healthParts({
       inject: [Redis],
     },
     {
+      // The projection's writes (the fold, a replay) on a connection of their own. Redis answers a connection's
+      // commands in order: on the request path's connection a replay's large batch, or a cluster commit's WAIT for
+      // its replica (up to 250 ms, and WAIT holds the connection), would hold up every admission queued behind it.
+      provide: PROJECTION_REDIS,
+      useFactory: (env: GatewayEnv) => connectRedis(env, { offlineQueue: false }),
+      inject: [GatewayEnv],
+    },
+    {
+      provide: PROJECTION_WRITER,
+      useFactory: (redis: Redis) => new KeyProjectionStore(redis),
+      inject: [PROJECTION_REDIS],
+    },
+    {
       provide: KeyProjectionConsumer,
       useFactory: (kafka: Kafka, store: KeyProjectionStore, env: GatewayEnv, healer: ProjectionHealer) =>
         new KeyProjectionConsumer(
@@ -97,7 +112,7 @@ const health = healthParts({
           'live',
           () => void healer.check(),
         ),
-      inject: [Kafka, KeyProjectionStore, GatewayEnv, ProjectionHealer],
+      inject: [Kafka, PROJECTION_WRITER, GatewayEnv, ProjectionHealer],
     },
     {
       provide: KeyAuthenticator,
@@ -116,7 +131,7 @@ const health = healthParts({
       provide: ProjectionHealer,
       useFactory: (store: KeyProjectionStore, redis: Redis, kafka: Kafka) =>
         new ProjectionHealer(store, redis, kafka),
-      inject: [KeyProjectionStore, Redis, Kafka],
+      inject: [PROJECTION_WRITER, PROJECTION_REDIS, Kafka],
     },
     {
       provide: Admission,

@@ -50,7 +50,13 @@ describe('gateway across two instances', () => {
     // The warm-up call above took one slot of the limit.
     expect(admitted.length).toBeLessThanOrEqual(limit - 1);
     expect(admitted.length).toBeGreaterThan(limit - 5);
-    expect(admitted.length + limited.length).toBe(500);
+    // Any other answer is named with its code, so a failure says what it was.
+    const others = await Promise.all(
+      responses
+        .filter((r) => r.status !== 200 && r.status !== 429)
+        .map(async (r) => `${r.status} ${await r.text()}`),
+    );
+    expect(others).toEqual([]);
     const sample = limited[0];
     expect(Number(sample.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(sample.headers.get('x-ratelimit-limit-requests')).toBe(String(limit));

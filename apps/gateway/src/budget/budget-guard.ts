@@ -77,6 +77,8 @@ interface ModelPrice {
 
 // Pico-USD sums below this are exact in a double, and so is their division by 1000 to the next whole nano-USD.
 const EXACT_PICOS = 2 ** 40;
+// A token count the integer path can price: whole and not negative.
+const isCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 
 const wholePicos = (nanos: Decimal): number | null => {
   const picos = nanos.mul(1000);
@@ -139,8 +141,7 @@ export class BudgetGuard {
     if (!model || promptTokens + completionTokens === 0) return 0;
     const price = this.price(model);
     if (!price) return 0;
-    const whole = (n: number) => Number.isSafeInteger(n) && n >= 0;
-    if (price.picos && whole(promptTokens) && whole(completionTokens)) {
+    if (price.picos && isCount(promptTokens) && isCount(completionTokens)) {
       const picos = price.picos.input * promptTokens + price.picos.output * completionTokens;
       if (picos < EXACT_PICOS) return Math.ceil(picos / 1000);
     }

@@ -25,7 +25,7 @@ import { KeyProjectionStore } from './key-projection/key-projection.store';
 import { ProjectionHealer } from './key-projection/projection-healer';
 import { CredentialVault } from './proxy/credentials';
 import { OpenAiErrorFilter } from './proxy/openai-error.filter';
-import { ProxyController } from './proxy/proxy.controller';
+import { ProxyRoutes } from './proxy/proxy.routes';
 import { ProxyService } from './proxy/proxy.service';
 import { UpstreamClient } from './proxy/upstream';
 import { BudgetGuard } from './budget/budget-guard';
@@ -50,10 +50,11 @@ const health = healthParts({
 
 @Module({
   imports: [loggingModule('gateway', gatewayEnv.LOG_LEVEL, false), MetricsModule, ...health.imports],
-  controllers: [...health.controllers, ProxyController],
+  controllers: health.controllers,
   providers: [
     ...health.providers,
     { provide: APP_FILTER, useClass: OpenAiErrorFilter },
+    ProxyRoutes,
     { provide: GatewayEnv, useValue: gatewayEnv },
     {
       provide: ROUTES_CONFIG,

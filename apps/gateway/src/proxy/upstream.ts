@@ -1,5 +1,5 @@
 // The upstream side of the proxy: one call to one route target, answered in OpenAI's format. The caller
-// (the proxy controller) walks the route's targets and falls back while a result is `retryable`.
+// (ProxyService) walks the route's targets and falls back while a result is `retryable`.
 //
 // - One keep-alive undici Pool per upstream origin, created on first use. Pool.request never follows a
 //   redirect, so a 3xx comes back as an error result.

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import {
+  api,
   chat,
   createKey,
   eventually,
@@ -116,6 +117,8 @@ describe('observability: one trace from client to ledger', () => {
   const run = randomBytes(4).toString('hex');
   let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
   let traced: TestStack;
+  // A second gateway with keygate's own (head) sampler.
+  let headSampledUrl: string;
   const services: RunningService[] = [];
   const databases = [
     `postgres://postgres@127.0.0.1:5432/keygate_keys_e2e_otel_${run}`,
@@ -125,12 +128,14 @@ describe('observability: one trace from client to ledger', () => {
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
     await ensurePostgres(databases, () => undefined);
-    const [keysPort, grpcPort, gatewayPort, usagePort] = await Promise.all([
+    const [keysPort, grpcPort, gatewayPort, usagePort, headPort] = await Promise.all([
+      freeTestPort(),
       freeTestPort(),
       freeTestPort(),
       freeTestPort(),
       freeTestPort(),
     ]);
+    headSampledUrl = `http://127.0.0.1:${headPort}`;
     traced = {
       ...stack,
       keyServiceUrl: `http://127.0.0.1:${keysPort}`,
@@ -140,7 +145,11 @@ describe('observability: one trace from client to ledger', () => {
     };
     // New consumer groups would replay both shared topics from the start (every earlier run's events): they
     // begin at the end instead. (The gateway's Redis projection is shared with the stack's gateway.)
-    const groups = { projection: `gateway-projection-e2e-otel-${run}`, usage: `usage-e2e-otel-${run}` };
+    const groups = {
+      projection: `gateway-projection-e2e-otel-${run}`,
+      headProjection: `gateway-projection-e2e-otel-head-${run}`,
+      usage: `usage-e2e-otel-${run}`,
+    };
     const admin = new Kafka({
       clientId: 'e2e-otel',
       brokers: KAFKA_BROKERS,
@@ -149,6 +158,7 @@ describe('observability: one trace from client to ledger', () => {
     await admin.connect();
     for (const [groupId, topic] of [
       [groups.projection, Topics.keysEvents],
+      [groups.headProjection, Topics.keysEvents],
       [groups.usage, Topics.usageRequests],
       [`${groups.usage}-key-directory`, Topics.keysEvents],
     ] as const) {
@@ -186,6 +196,18 @@ describe('observability: one trace from client to ledger', () => {
       ...(await Promise.all([
         startService(stack, 'gateway', own, `${traced.gatewayUrl}/health/ready`),
         startService(stack, 'usage-service', own, `${traced.usageServiceUrl}/health/ready`),
+        // The shipped sampler (no OTEL_TRACES_SAMPLER), at a ratio of 0: only what a caller sampled is traced.
+        startService(
+          stack,
+          'gateway',
+          {
+            ...Object.fromEntries(Object.entries(own).filter(([k]) => k !== 'OTEL_TRACES_SAMPLER')),
+            OTEL_TRACES_SAMPLER_ARG: '0',
+            GATEWAY_PORT: String(headPort),
+            GATEWAY_PROJECTION_GROUP: groups.headProjection,
+          },
+          `${headSampledUrl}/health/ready`,
+        ),
       ])),
     );
   });
@@ -349,5 +371,47 @@ describe('observability: one trace from client to ledger', () => {
         l.trace_id === projection.traceId,
     );
     expect(created).toMatchObject({ requestId: expect.stringMatching(/^req_/), span_id: expect.any(String) });
+  });
+  it('with the shipped sampler, traces what a caller sampled and makes no span for a request it leaves out', async () => {
+    const key = await createKey(traced, { routes: ['gpt-4o-mini'] });
+    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'sampled or not' }] };
+    // Left out (ratio 0, no traceparent): served, and no span anywhere — its usage event says its trace is not
+    // sampled, so the usage-service (which traces everything here, parent-based) leaves its ingestion out too.
+    const left = await chat(headSampledUrl, key.key, body);
+    expect(left.status).toBe(200);
+    const leftId = left.headers.get('x-request-id');
+    expect(leftId).toMatch(/^req_/);
+    // A caller's sampled traceparent is always followed, whatever the ratio.
+    const traceId = randomBytes(16).toString('hex');
+    const parentId = randomBytes(8).toString('hex');
+    const followed = await chat(headSampledUrl, key.key, body, {
+      traceparent: `00-${traceId}-${parentId}-01`,
+    });
+    expect(followed.status).toBe(200);
+    const followedId = followed.headers.get('x-request-id');
+    const expected = [
+      'gateway:POST /v1/chat/completions',
+      'gateway:auth.verify',
+      'usage-service:usage.ingest',
+    ];
+    const seen = await eventually(
+      async () => new Set(inTrace(traceId).map((s) => `${s.service}:${s.name}`)),
+      (n) => expected.every((e) => n.has(e)),
+    );
+    expect([...seen]).toEqual(expect.arrayContaining(expected));
+    const server = inTrace(traceId).find((s) => s.name === 'POST /v1/chat/completions')!;
+    expect(server.parentSpanId).toBe(parentId);
+    expect(server.attrs['keygate.request.id']).toBe(followedId);
+    // The followed request was ingested, so was the one before it (one key: one partition, in order).
+    const ledger = await eventually(
+      () =>
+        api(traced.usageServiceUrl, traced.adminToken)<{ data: { requests: number }[] }>(
+          'GET',
+          `/v1/usage/keys/${key.id}?granularity=day`,
+        ),
+      (r) => r.status === 200 && r.body.data.reduce((n, b) => n + b.requests, 0) === 2,
+    );
+    expect(ledger.status).toBe(200);
+    expect(receiver.spans.filter((s) => s.attrs['keygate.request.id'] === leftId)).toEqual([]);
   });
 });

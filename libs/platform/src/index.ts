@@ -10,6 +10,7 @@ export * from './health/health.module';
 export * from './metrics/metrics.module';
 export * from './telemetry/telemetry';
 export * from './telemetry/step-span';
+export { leftOutTraceparent } from './telemetry/head-sampling';
 export * from './http/body-limit.hook';
 export * from './http/outbound-address';
 export * from './http/plain-record';

@@ -21,10 +21,13 @@ export class ProxyRoutes implements OnModuleInit {
 
   onModuleInit(): void {
     const fastify = this.adapter.httpAdapter.getInstance<FastifyInstance>();
+    // A traced request runs in its server span's context; one that is not traced enters none.
     const inRequest =
       (handler: Handler): Handler =>
-      (req, reply) =>
-        context.with(requestContext(req), handler, undefined, req, reply);
+      (req, reply) => {
+        const traced = requestContext(req);
+        return traced ? context.with(traced, handler, undefined, req, reply) : handler(req, reply);
+      };
     fastify.post(
       '/v1/chat/completions',
       inRequest((req, reply) => this.proxy.handle('chat', req, reply)),

@@ -9,7 +9,7 @@ import {
   type Topic,
 } from '@keygate/contracts';
 import { EventJournal, injectTraceHeaders, type EventSender, type OutgoingEvent } from '@keygate/messaging';
-import { counter, gauge } from '@keygate/platform';
+import { counter, gauge, leftOutTraceparent } from '@keygate/platform';
 
 const depth = gauge(
   'keygate_usage_buffer_depth',
@@ -108,6 +108,12 @@ export class UsageEmitter implements OnApplicationShutdown {
 
   emit(data: RequestCompletedData): void {
     if (this.pending > 0) this.pending--;
+    const headers = injectTraceHeaders(context.active());
+    if (headers.traceparent === undefined) {
+      // A request head sampling left out: its event is in a trace not sampled, which its consumers leave out too.
+      const leftOut = leftOutTraceparent();
+      if (leftOut) headers.traceparent = leftOut;
+    }
     const event: OutgoingEvent = {
       key: data.keyId ?? 'anonymous',
       envelope: makeEnvelope({
@@ -118,7 +124,7 @@ export class UsageEmitter implements OnApplicationShutdown {
         correlationId: data.requestId,
         data,
       }),
-      headers: injectTraceHeaders(context.active()),
+      headers,
     };
     if (this.buffer.length < this.options.maxBuffered) this.buffer.push(event);
     else this.spill([event]);

@@ -1,15 +1,8 @@
 import { Controller, Get, Global, Header, Module, type OnApplicationShutdown } from '@nestjs/common';
-import {
-  context,
-  propagation,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  type Context,
-} from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context } from '@opentelemetry/api';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { headSample } from '../telemetry/head-sampling';
 import { stopTelemetry, tracingActive } from '../telemetry/telemetry';
 import { histogram, metricsText, PROMETHEUS_CONTENT_TYPE } from './meter';
 
@@ -59,10 +52,9 @@ const serverContexts = new WeakMap<IncomingMessage, Context>();
 
 /**
  * The context a handler runs in when its service makes its own server spans (`serverSpans` below): the request's
- * server span, child of the caller's traceparent. Elsewhere, the active context (instrumentation-http's span).
+ * server span, child of the caller's traceparent; undefined for a request that is not traced (no span was made).
  */
-export const requestContext = (req: FastifyRequest): Context =>
-  serverContexts.get(req.raw) ?? context.active();
+export const requestContext = (req: FastifyRequest): Context | undefined => serverContexts.get(req.raw);
 
 export interface ObserveOptions {
   // Make the HTTP server span here rather than through instrumentation-http (telemetry.ts, `ownSpans`).
@@ -89,21 +81,29 @@ export const observeHttpRequests = (fastify: FastifyInstance, opts: ObserveOptio
     const template = req.routeOptions.url;
     const route = template ?? 'unmatched';
     const url = req.raw.url ?? '/';
-    const span =
-      ownSpans && !QUIET_PATHS.test(url)
-        ? tracer.startSpan(
-            template ? `${req.method} ${route}` : req.method,
-            {
-              kind: SpanKind.SERVER,
-              attributes: {
-                'http.request.method': req.method,
-                'url.path': url.split('?', 1)[0],
-                ...(template ? { 'http.route': route } : {}),
-              },
+    // The trace the request is in: its caller's (a traceparent), else one of its own when head sampling picks it
+    // (none at all when it does not: head-sampling.ts).
+    const parent =
+      !ownSpans || QUIET_PATHS.test(url)
+        ? null
+        : req.headers.traceparent === undefined
+          ? headSample()
+          : propagation.extract(ROOT_CONTEXT, req.headers);
+    const span = !ownSpans
+      ? trace.getActiveSpan()
+      : parent &&
+        tracer.startSpan(
+          template ? `${req.method} ${route}` : req.method,
+          {
+            kind: SpanKind.SERVER,
+            attributes: {
+              'http.request.method': req.method,
+              'url.path': url.split('?', 1)[0],
+              ...(template ? { 'http.route': route } : {}),
             },
-            propagation.extract(ROOT_CONTEXT, req.headers),
-          )
-        : trace.getActiveSpan();
+          },
+          parent,
+        );
     if (ownSpans && span) serverContexts.set(req.raw, trace.setSpan(ROOT_CONTEXT, span));
     else if (span?.isRecording() && template) {
       span.setAttribute('http.route', route);

@@ -41,9 +41,9 @@ describe('telemetry configuration from OTEL_* variables', () => {
   });
 
   it.each<[Record<string, string>, string | null]>([
-    [{}, 'ParentBased{root=TraceIdRatioBased{0.1}'],
-    [{ OTEL_TRACES_SAMPLER_ARG: '1' }, 'ParentBased{root=TraceIdRatioBased{1}'],
-    [{ OTEL_TRACES_SAMPLER_ARG: 'lots' }, 'ParentBased{root=TraceIdRatioBased{0.1}'],
+    [{}, 'ParentBased{root=HeadSampler{0.1}'],
+    [{ OTEL_TRACES_SAMPLER_ARG: '1' }, 'ParentBased{root=HeadSampler{1}'],
+    [{ OTEL_TRACES_SAMPLER_ARG: 'lots' }, 'ParentBased{root=HeadSampler{0.1}'],
     [{ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }, null],
   ])('sampler with %j: %s (null: the SDK reads OTEL_TRACES_SAMPLER)', (env, sampler) => {
     const s = defaultSampler(env);

@@ -23,12 +23,12 @@ import {
   ConsoleSpanExporter,
   ParentBasedSampler,
   SimpleSpanProcessor,
-  TraceIdRatioBasedSampler,
   type Sampler,
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import { flushMetrics, initMetrics, registerProcessMetrics, shutdownMetrics } from '../metrics/meter';
+import { HeadSampler, setHeadSampling } from './head-sampling';
 import { telemetryResource } from './resource';
 import { SpanRedactionProcessor } from './span-redaction';
 
@@ -143,15 +143,20 @@ export const traceProcessors = (env: Env): SpanProcessor[] => {
 // breakdowns and error exemplars at a tenth of that price.
 export const DEFAULT_SAMPLE_RATIO = 0.1;
 
-// null: the SDK reads OTEL_TRACES_SAMPLER itself (every standard sampler name); otherwise keygate's default.
-export const defaultSampler = (env: Env): Sampler | null => {
+// The ratio of the traces a request starts that keygate's default samples; null when OTEL_TRACES_SAMPLER names a
+// sampler (the SDK reads it itself: every standard sampler name).
+export const sampleRatio = (env: Env): number | null => {
   if (env.OTEL_TRACES_SAMPLER?.trim()) return null;
   const arg = Number(env.OTEL_TRACES_SAMPLER_ARG);
-  const ratio =
-    env.OTEL_TRACES_SAMPLER_ARG?.trim() && Number.isFinite(arg) && arg >= 0 && arg <= 1
-      ? arg
-      : DEFAULT_SAMPLE_RATIO;
-  return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+  return env.OTEL_TRACES_SAMPLER_ARG?.trim() && Number.isFinite(arg) && arg >= 0 && arg <= 1
+    ? arg
+    : DEFAULT_SAMPLE_RATIO;
+};
+
+// keygate's default sampler (head-sampling.ts), or null: the SDK's, from OTEL_TRACES_SAMPLER.
+export const defaultSampler = (env: Env): Sampler | null => {
+  const ratio = sampleRatio(env);
+  return ratio === null ? null : new ParentBasedSampler({ root: new HeadSampler(ratio) });
 };
 
 // Probes and scrapes are not traffic: no spans for them.
@@ -210,6 +215,7 @@ export const startTelemetry = (
   if (!tracingEnabled(env)) return;
   tracing = true;
   const sampler = defaultSampler(env);
+  setHeadSampling(sampleRatio(env));
   sdk = new NodeSDK({
     resource,
     autoDetectResources: false,

@@ -19,6 +19,7 @@ export class CredentialVault implements CredentialSource, OnApplicationBootstrap
   private readonly byName = new Map<string, { credentialId: string; secret: string }>();
   // The newest document seen per credential: a reload that read an older copy does not undo a newer one.
   private readonly versions = new Map<string, number>();
+  private readonly fromEnv = new Map<string, string | null>();
   private readonly masterKey: Buffer | null;
   private readonly reconciler: Reconciler;
 
@@ -45,8 +46,15 @@ export class CredentialVault implements CredentialSource, OnApplicationBootstrap
 
   resolve(provider: ProviderConfig): string | null {
     if (provider.credential.startsWith('env:')) {
-      const value = this.env[provider.credential.slice(4)];
-      return value && value.length > 0 ? value : null;
+      // Read once per name: a running process's environment does not change, and each read of process.env is a
+      // call into the C++ side (measurable per request).
+      let value = this.fromEnv.get(provider.credential);
+      if (value === undefined) {
+        const v = this.env[provider.credential.slice(4)];
+        value = v && v.length > 0 ? v : null;
+        this.fromEnv.set(provider.credential, value);
+      }
+      return value;
     }
     return this.byName.get(provider.credential)?.secret ?? null;
   }

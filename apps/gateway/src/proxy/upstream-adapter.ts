@@ -56,8 +56,16 @@ export const isObj = (v: unknown): v is Record<string, unknown> =>
 export const count = (v: unknown): number =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : 0;
 
-/** The configured base URL split into the pool origin and a path prefix (no trailing slash). */
-export const parseBaseUrl = (baseUrl: string): { origin: string; prefix: string; search: string } => {
+interface BaseUrl {
+  origin: string;
+  prefix: string;
+  search: string;
+}
+
+// Base URLs come from routes.yaml: a handful, each parsed once (a URL parse per request was measurable).
+const parsedBaseUrls = new Map<string, Readonly<BaseUrl>>();
+
+const parse = (baseUrl: string): Readonly<BaseUrl> => {
   let url: URL;
   try {
     url = new URL(baseUrl);
@@ -67,7 +75,17 @@ export const parseBaseUrl = (baseUrl: string): { origin: string; prefix: string;
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw targetMisconfigured('the provider URL must be http(s)');
   if (url.username || url.password) throw targetMisconfigured('the provider URL must not carry credentials');
-  return { origin: url.origin, prefix: url.pathname.replace(/\/+$/, ''), search: url.search };
+  return Object.freeze({ origin: url.origin, prefix: url.pathname.replace(/\/+$/, ''), search: url.search });
+};
+
+/** The configured base URL split into the pool origin and a path prefix (no trailing slash). */
+export const parseBaseUrl = (baseUrl: string): Readonly<BaseUrl> => {
+  let parsed = parsedBaseUrls.get(baseUrl);
+  if (!parsed) {
+    parsed = parse(baseUrl); // an invalid one throws every time, and is not kept
+    if (parsedBaseUrls.size < 1024) parsedBaseUrls.set(baseUrl, parsed);
+  }
+  return parsed;
 };
 
 /** One path segment from config (model, deployment), encoded so it can never add a segment or a query. */

@@ -182,7 +182,12 @@ export const startOtlpSink = async (): Promise<{ url: string; requests: () => nu
     req.resume();
     req.on('end', () => {
       requests++;
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      // A success in the request's own encoding: an empty message is zero bytes of protobuf, `{}` of JSON. (JSON
+      // to a protobuf exporter made it throw, and catch, a decoding error on every export.)
+      const json = req.headers['content-type']?.includes('json') === true;
+      res
+        .writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' })
+        .end(json ? '{}' : '');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

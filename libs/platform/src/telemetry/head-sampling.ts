@@ -10,10 +10,11 @@ import { RandomIdGenerator, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-
 
 // Whether a request that starts a trace of its own is traced, decided before any span exists. A request that is not
 // traced then makes no span at all and enters no context: it costs what it costs with tracing off. What it causes
-// (its usage event) says it is in a trace not sampled (leftOutTraceparent), so its consumers leave it out too. A span the SDK makes and drops (its sampler says no) still costs the request its ids,
-// its attributes, the sampler, the SDK's span metrics and a context: about 7% of a gateway request's CPU
-// (bench/README.md). Only with keygate's own sampler (telemetry.ts, defaultSampler), whose ratio is known here;
-// with one chosen by OTEL_TRACES_SAMPLER, every request gets its span and the SDK decides, as before.
+// (its usage event) says it is in a trace not sampled (leftOutTraceparent), so its consumers leave it out too. A
+// span the SDK makes and drops (its sampler says no) still costs the request its ids, its attributes, the sampler,
+// the SDK's span metrics and a context: about 7% of a gateway request's CPU (bench/README.md). Only with keygate's
+// own sampler (telemetry.ts, defaultSampler), whose ratio is known here; with one chosen by OTEL_TRACES_SAMPLER,
+// every request gets its span and the SDK decides, as before.
 
 const DECIDED = createContextKey('keygate.head-sampled');
 const TRACED: SamplingResult = { decision: SamplingDecision.RECORD_AND_SAMPLED };

@@ -24,7 +24,7 @@ import { load } from './lib/report';
 //   git archive <commit> | tar -x -C /tmp/before && ln -s $PWD/node_modules /tmp/before/ && (cd /tmp/before &&
 //   npx tsc -p tsconfig.build.json && npx tsc-alias -p tsconfig.build.json)
 //   npm run build && node dist/bench/ab-gateway.js /tmp/before     BENCH_ROUNDS=6 BENCH_SECONDS=5 BENCH_RATE=150
-//   BENCH_CONFIGS=default,traced,off (the default; also unsampled): which telemetry configurations of each build to load
+//   BENCH_CONFIGS=default,traced,off (the default; also unsampled, ratio0, nopush): which telemetry configurations of each build to load
 // Printed: each round's ratios to the bare proxy and their medians; then each target's CPU per request over all
 // rounds by thread (main, V8's GC and compiler helpers, worker threads) and after ÷ before per configuration, the
 // steadier figure (no ratio to the bare proxy's few ticks in it). The rate is per target, requests per second; at
@@ -58,6 +58,10 @@ const main = async (): Promise<void> => {
       name: 'nothing sampled',
       env: { ...otlp, OTEL_TRACES_SAMPLER: 'parentbased_always_off' },
     },
+    // The shipped sampler at a ratio of 0 (nothing a request starts is traced), metrics still pushed.
+    { kind: 'ratio0', name: 'ratio 0', env: { ...otlp, OTEL_TRACES_SAMPLER_ARG: '0' } },
+    // The shipped default without the OTLP metric push (GET /metrics only, as with tracing off).
+    { kind: 'nopush', name: 'default, no metric push', env: { ...otlp, OTEL_METRICS_EXPORTER: 'none' } },
     { kind: 'off', name: 'tracing off', env: { OTEL_SDK_DISABLED: 'true' } },
   ].filter((k) => (process.env.BENCH_CONFIGS ?? 'default,traced,off').split(',').includes(k.kind));
   const configs = [

@@ -197,3 +197,45 @@ describe('usage events while Kafka is away', () => {
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
   });
 });
+
+describe('usage events in batches', () => {
+  it("sends a whole send's worth at once, without its timer; while Kafka refuses, only the timer tries again", async () => {
+    const sender = new FlakySender();
+    sender.away = false;
+    const { emitter: e } = emitter(sender, { maxBuffered: 5_000 });
+    const keyId = newId('key');
+    const ids: string[] = [];
+    const emit = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const r = request(keyId);
+        e.admit();
+        e.emit(r);
+        ids.push(r.requestId);
+      }
+    };
+    emit(999);
+    expect(sender.sends).toBe(0); // the timer's (a minute away) to send
+    emit(1);
+    expect(sender.sends).toBe(1);
+    await e.flush();
+    expect(await gaugeValue('keygate_usage_buffer_depth')).toBe(0);
+
+    sender.away = true;
+    emit(1_000);
+    expect(sender.sends).toBe(2);
+    await e.flush(); // that send, refused
+    expect(sender.sends).toBe(2);
+    await e.flush(); // the timer's try: refused as well
+    expect(sender.sends).toBe(3);
+    emit(500); // a full batch waits, but no send is tried for each event while Kafka refuses
+    expect(sender.sends).toBe(3);
+    expect(await gaugeValue('keygate_usage_buffer_depth')).toBe(1_500);
+
+    sender.away = false;
+    await e.flush();
+    expect(await gaugeValue('keygate_usage_buffer_depth')).toBe(0);
+    const counts = await delivered(keyId, ids.length);
+    expect([...counts.keys()].sort()).toEqual([...ids].sort());
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  });
+});

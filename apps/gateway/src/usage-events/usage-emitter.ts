@@ -55,7 +55,9 @@ export interface UsageEmitterOptions {
   topic?: Topic;
 }
 
-// kafkajs has no linger: requests append here and a timer sends them in batches. The memory buffer is bounded; when
+// kafkajs has no linger: requests append here and a timer sends them in batches (or sooner, once a whole send's worth
+// is waiting and the last send went through). A produce request costs far more than the events in it, on both sides
+// (bench/README.md: kafkajs ≈ 1 ms of CPU per send, the broker a few ms), hence batches. The memory buffer is bounded; when
 // it is full (Kafka slow or away) events spill to a local journal on disk, replayed once Kafka takes writes again.
 // Only when the journal is full too does the gateway refuse new requests (admit), so no event of a request it
 // served is dropped. A clean shutdown journals what it could not send.
@@ -66,6 +68,8 @@ export class UsageEmitter implements OnApplicationShutdown {
   // Admitted requests whose event is not emitted yet: they hold room.
   private pending = 0;
   private journalBroken = false;
+  // The last send failed: until one goes through, only the timer tries again.
+  private failing = false;
   private inFlight?: OutgoingEvent[];
   private flushing?: Promise<void>;
   private closed = false;
@@ -129,6 +133,7 @@ export class UsageEmitter implements OnApplicationShutdown {
     if (this.buffer.length < this.options.maxBuffered) this.buffer.push(event);
     else this.spill([event]);
     depth.set(this.buffer.length);
+    if (this.buffer.length >= SEND_MAX && !this.failing) void this.flush();
   }
 
   // Sends the buffer, then the journal, a chunk at a time, until both are empty or a send fails (the next tick
@@ -150,8 +155,10 @@ export class UsageEmitter implements OnApplicationShutdown {
         this.inFlight = batch;
         try {
           await this.producer.send(this.topic, batch);
+          this.failing = false;
           sent.inc(batch.length);
         } catch (e) {
+          this.failing = true;
           // Back in front; what no longer fits in memory goes to the journal. (Not after shutdown: it journaled them.)
           if (this.inFlight === batch) {
             this.buffer.unshift(...batch);
@@ -169,7 +176,9 @@ export class UsageEmitter implements OnApplicationShutdown {
       if (!chunk) return;
       try {
         if (chunk.events.length > 0) await this.producer.send(this.topic, chunk.events);
+        this.failing = false;
       } catch (e) {
+        this.failing = true;
         this.logger.warn(`journaled usage events not replayed yet: ${(e as Error).message}`);
         return;
       }

@@ -73,7 +73,7 @@ export const scaleRows = (r: ScaleResult): string[][] => {
     rows.push([
       `usage lag, gateway answer → aggregate visible, ms${on}`,
       `p50 ${l.lagMs.p50} / p99 ${l.lagMs.p99} / max ${l.lagMs.max}`,
-      `${l.requests} chat completions at ${l.ratePerSecond} req/s for ${l.seconds} s through one gateway; usage_minute polled every ${l.pollMs} ms; includes the gateway's USAGE_FLUSH_MS buffer (100 ms)`,
+      `${l.requests} chat completions at ${l.ratePerSecond} req/s for ${l.seconds} s through one gateway; usage_minute polled every ${l.pollMs} ms; includes the gateway's USAGE_FLUSH_MS buffer (${l.flushMs ?? 100} ms)`,
     ]);
   }
   if (r.keyService) {

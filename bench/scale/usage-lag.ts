@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { Pool } from 'undici';
+import { GatewayEnv } from '../../apps/gateway/src/gateway.env';
 import type { Keygate } from '../lib/keygate';
 import { chatBody, round } from '../lib/load';
 
@@ -14,6 +15,8 @@ export interface UsageLagStats {
   ratePerSecond: number;
   seconds: number;
   pollMs: number;
+  // The gateway's USAGE_FLUSH_MS (the bench's environment, else the default). Runs before 2026-12-05 recorded none: 100.
+  flushMs?: number;
   lagMs: { p50: number; p90: number; p99: number; max: number };
 }
 
@@ -102,6 +105,7 @@ export const measureUsageLag = async (
     ratePerSecond,
     seconds,
     pollMs: POLL_MS,
+    flushMs: Number(process.env.USAGE_FLUSH_MS) || new GatewayEnv().USAGE_FLUSH_MS,
     lagMs: { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: round(lags[lags.length - 1], 1) },
   };
 };

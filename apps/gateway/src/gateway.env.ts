@@ -51,8 +51,8 @@ export class GatewayEnv extends CommonEnv {
   @IsInt() @Min(1) @Max(100_000) USAGE_BUFFER_MAX: number = 10_000;
   // How long a usage event waits in memory for the next send to Kafka (a full send's worth leaves at once): the
   // ledger is that much behind, and a process killed outright loses at most that much. Each send costs kafkajs and
-  // the broker milliseconds of CPU whatever it carries; at 100 ms the gateway used 12-15% more CPU per request, and
-  // on a 2-core host the broker took as much again (bench/README.md, 2026-12-05).
+  // the broker milliseconds of CPU whatever it carries: at 100 ms a gateway at c=10 used 5-23% more CPU per request
+  // and served a fifth fewer, and the broker used 2-3 times as much per request (bench/README.md, 2026-12-05).
   @IsInt() @Min(1) @Max(60_000) USAGE_FLUSH_MS: number = 500;
   // Usage events that do not fit in the buffer while Kafka is slow or away are journaled on disk and replayed when
   // it is back; a full journal makes the gateway refuse requests (503 usage_backlog_full). One directory per

@@ -55,12 +55,12 @@ export interface UsageEmitterOptions {
   topic?: Topic;
 }
 
-// kafkajs has no linger: requests append here and a timer sends them in batches (or sooner, once a whole send's worth
-// is waiting and the last send went through). A produce request costs far more than the events in it, on both sides
-// (bench/README.md: kafkajs ≈ 1 ms of CPU per send, the broker a few ms), hence batches. The memory buffer is bounded; when
-// it is full (Kafka slow or away) events spill to a local journal on disk, replayed once Kafka takes writes again.
-// Only when the journal is full too does the gateway refuse new requests (admit), so no event of a request it
-// served is dropped. A clean shutdown journals what it could not send.
+// kafkajs has no linger: requests append here and a timer sends them in batches (or sooner, once a whole send's
+// worth is waiting and the last send went through). A produce request costs far more than the events in it, on
+// both sides (bench/README.md: kafkajs ≈ 1 ms of CPU per send, the broker a few), hence few and large ones.
+// The memory buffer is bounded; when it is full (Kafka slow or away) events spill to a local journal on disk,
+// replayed once Kafka takes writes again. Only when the journal is full too does the gateway refuse new requests
+// (admit), so no event of a request it served is dropped. A clean shutdown journals what it could not send.
 @Injectable()
 export class UsageEmitter implements OnApplicationShutdown {
   private readonly logger = new Logger('usage-events');

@@ -53,14 +53,16 @@ export interface TestStack {
 // developer's stack's variable, so tests do not read it).
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/1';
 
-// KEYGATE_TEST_CLUSTER=1: the run's services on clusters of the tests' own (three Kafka nodes on 39092…, a Redis
-// Cluster on 7101…7106), never those of `npm run up -- --cluster` (19092…, 7001…).
+// KEYGATE_TEST_CLUSTER=1: the run's services on clusters of the tests' own (three Kafka nodes on 29092…29097, a
+// Redis Cluster on 7101…7106), never those of `npm run up -- --cluster` (19092…, 7001…). Fixed ports stay below
+// Linux's ephemeral range (32768–60999): there any outgoing connection of the run may hold one, and a node that
+// cannot bind its port fails the whole clustered step (CI, 2026-12-05: 39096 "Address already in use").
 const CLUSTERED = process.env.KEYGATE_TEST_CLUSTER === '1';
 const infraLog = (m: string): void => void process.stdout.write(`[infra] ${m}\n`);
 const kafkaCluster = {
   stackDir: STACK_DIR,
   dir: join(STACK_DIR, 'kafka-cluster-test'),
-  basePort: 39092,
+  basePort: 29092,
   log: infraLog,
 };
 const redisCluster = { stackDir: STACK_DIR, dirName: 'redis-cluster-test', basePort: 7101, log: infraLog };

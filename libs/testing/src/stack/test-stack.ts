@@ -87,12 +87,19 @@ const runState = globalThis as {
 
 export const ensureTestInfra = async (databaseUrls: string[] = []): Promise<void> => {
   if (CLUSTERED) {
-    const [kafka, redis] = await Promise.all([
+    const [kafka, redis] = await Promise.allSettled([
       ensureKafkaCluster(kafkaCluster),
       ensureRedisCluster(redisCluster),
     ]);
-    if (kafka.started) runState.__keygateStartedKafkaCluster = true;
-    if (redis.started) runState.__keygateStartedRedisCluster = true;
+    if (kafka.status === 'fulfilled' && kafka.value.started) runState.__keygateStartedKafkaCluster = true;
+    if (redis.status === 'fulfilled' && redis.value.started) runState.__keygateStartedRedisCluster = true;
+    // Jest runs no global teardown after a failed set-up: what this one started is stopped here, or a cluster that
+    // came up beside one that did not would hold its ports after the run.
+    const failed = [kafka, redis].find((r) => r.status === 'rejected');
+    if (failed) {
+      await stopTestInfra();
+      throw failed.reason;
+    }
   }
   // On a clustered run KAFKA_BROKERS are the cluster's: ensureInfra finds them answering and starts no broker.
   const result = await ensureInfra({

@@ -98,7 +98,9 @@ export const startKeygate = async (o: KeygateOptions): Promise<Keygate> => {
     o.logDir,
   );
   onCleanup('key-service', () => keyService.stop());
-  const gateways = await Promise.all(
+  // Settled, not Promise.all: when one gateway fails to start, the others are still starting, and a bench that
+  // exited then would leave them running with nothing to stop them. Each is stopped at cleanup once it is up.
+  const started = await Promise.allSettled(
     gatewayPorts.map(async (port, i) => {
       const g = await startService(
         'gateway',
@@ -114,6 +116,9 @@ export const startKeygate = async (o: KeygateOptions): Promise<Keygate> => {
       return g;
     }),
   );
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const gateways = started.map((r) => (r as PromiseFulfilledResult<Proc>).value);
   let usageService: Proc | undefined;
   const usageServiceUrl = o.usageDatabaseUrl ? `http://127.0.0.1:${usagePort}` : undefined;
   if (usageServiceUrl) {

@@ -36,6 +36,7 @@ import { connectRedis } from './redis/redis-client';
 export const gatewayEnv = loadEnv(GatewayEnv);
 const SUBSCRIBER = Symbol('SUBSCRIBER');
 const PROJECTION_REDIS = Symbol('PROJECTION_REDIS');
+const BATCHING_REDIS = Symbol('BATCHING_REDIS');
 const PROJECTION_WRITER = Symbol('PROJECTION_WRITER');
 const USAGE_PRODUCER = Symbol('USAGE_PRODUCER');
 
@@ -63,9 +64,14 @@ const health = healthParts({
     },
     {
       // Commands fail fast instead of queueing while Redis is away: the authenticator decides what an outage means.
-      // Commands issued in the same tick (admissions and settlements of concurrent requests) leave in one write:
-      // the socket write, not Redis, was the largest single cost of a request's admission (bench/README.md).
       provide: Redis,
+      useFactory: (env: GatewayEnv) => connectRedis(env, { offlineQueue: false }),
+      inject: [GatewayEnv],
+    },
+    {
+      // Admission's second connection: while many of its calls are in flight, those of one event-loop turn leave
+      // in one write (admission.ts).
+      provide: BATCHING_REDIS,
       useFactory: (env: GatewayEnv) => connectRedis(env, { autoPipelining: true, offlineQueue: false }),
       inject: [GatewayEnv],
     },
@@ -136,8 +142,9 @@ const health = healthParts({
     },
     {
       provide: Admission,
-      useFactory: (redis: Redis, env: GatewayEnv) => new Admission(redis, env.IN_FLIGHT_TTL_MS),
-      inject: [Redis, GatewayEnv],
+      useFactory: (redis: Redis, batching: Redis, env: GatewayEnv) =>
+        new Admission(redis, env.IN_FLIGHT_TTL_MS, batching),
+      inject: [Redis, BATCHING_REDIS, GatewayEnv],
     },
     {
       provide: BudgetGuard,

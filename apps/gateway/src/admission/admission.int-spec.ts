@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { TEST_REDIS_URL } from '@keygate/testing';
-import { Admission, admissionKeys, type AdmissionPlan } from './admission';
+import { Admission, admissionKeys, BATCH_FROM, type AdmissionPlan } from './admission';
 import type { EffectiveLimit } from '../rate-limit/rate-limiter';
 
 // The admission and settlement Lua scripts on the real Redis: the running token sum agrees with the token log, a
@@ -136,5 +136,46 @@ describe('Admission on Redis', () => {
       `${k.tokens}:gpt-4o-mini`,
       `${k.tokenSum}:gpt-4o-mini`,
     );
+  });
+
+  it('sends calls by the batching connection only while many are in flight, and decides them all the same', async () => {
+    const batching = new Redis(TEST_REDIS_URL, { enableAutoPipelining: true });
+    const both = new Admission(redis, 300_000, batching);
+    const id = `key_bftest${randomBytes(6).toString('hex')}`;
+    const capped = planOf(id, { requestsPerMinute: 25, tokensPerMinute: 0, maxConcurrentRequests: 30 });
+    const by = {
+      direct: jest.spyOn(redis as never, 'kgAdmit'),
+      batching: jest.spyOn(batching as never, 'kgAdmit'),
+    };
+    // Calls made on each client (auto-pipelining calls the method again on its pipeline object: not counted).
+    const calls = () => [
+      by.direct.mock.contexts.filter((c) => c === redis).length,
+      by.batching.mock.contexts.filter((c) => c === batching).length,
+    ];
+    try {
+      // One at a time: never batched.
+      expect((await both.admit(capped, 'req_one')).verdict).toBe('admitted');
+      expect(calls()).toEqual([1, 0]);
+      // 39 at once: the first BATCH_FROM go at once, the rest in batches; the limit holds across both.
+      const verdicts = await Promise.all(
+        Array.from({ length: 39 }, (_, i) => both.admit(capped, `req_${i}`).then((d) => d.verdict)),
+      );
+      expect(calls()).toEqual([1 + BATCH_FROM, 39 - BATCH_FROM]);
+      expect(verdicts.filter((v) => v === 'admitted')).toHaveLength(24);
+      expect(verdicts.filter((v) => v === 'rate_limited')).toHaveLength(15);
+      expect(await redis.zcard(admissionKeys(id).requests)).toBe(25);
+      // Every call landed: the next one goes at once again, and settles give every lease back.
+      await Promise.all(Array.from({ length: 39 }, (_, i) => both.settle(capped, `req_${i}`, 0, 0)));
+      await both.settle(capped, 'req_one', 0, 0);
+      expect(await redis.zcard(admissionKeys(id).leases)).toBe(0);
+      const [direct, batched] = calls();
+      await both.admit(capped, 'req_last');
+      expect(calls()).toEqual([direct + 1, batched]);
+    } finally {
+      by.direct.mockRestore();
+      by.batching.mockRestore();
+      batching.disconnect();
+      await redis.del(...Object.values(admissionKeys(id)));
+    }
   });
 });

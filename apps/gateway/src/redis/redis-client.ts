@@ -17,7 +17,7 @@ export interface RedisTarget {
 export interface RedisClientOptions {
   // A connection for SSUBSCRIBE only (in a cluster: one per master that owns a subscribed channel).
   subscriber?: boolean;
-  // Commands of the same tick leave in one write (the request path's admissions and settlements).
+  // Commands of the same event-loop turn leave in one write (admission.ts: its calls while many are in flight).
   autoPipelining?: boolean;
   // false: a command fails at once while Redis is away (the request path decides what an outage means).
   offlineQueue?: boolean;

@@ -3,6 +3,8 @@ import { fromException, type UpstreamError } from './upstream-error';
 
 // Why an exchange released before its answer ended was aborted (the consumer stopped, or read all it wanted).
 const RELEASED = new Error('released');
+// A stream's bytes waiting for their reader beyond which the upstream connection is paused (a Readable's default).
+const HIGH_WATER = 64 * 1024;
 
 /**
  * One upstream request's lifetime: undici's dispatch handler for it, its one timer and its link to the client's
@@ -10,8 +12,8 @@ const RELEASED = new Error('released');
  * body, a promise per chunk and an AbortSignal listener per request (≈ 5 µs of CPU per request in-process).
  * - The timer runs only while the gateway waits on the upstream: for the status (connect and pool queueing
  *   included), then for each chunk; never while a consumer holds a chunk it was given.
- * - `stream`: the connection is paused while a chunk waits for its reader, so a slow client holds the upstream
- *   socket, never the gateway's memory.
+ * - `stream`: the connection is paused while HIGH_WATER bytes wait for their reader, and resumed when the reader
+ *   has taken them, so a slow client holds the upstream socket, never the gateway's memory.
  * - abort() (timeout, client gone, consumer done early) closes the upstream request; one still queued in the pool
  *   is aborted the moment it is dispatched. A normal end leaves the socket to the pool.
  */
@@ -54,7 +56,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     this.chunks.push(chunk);
     this.size += chunk.length;
-    if (this.stream) controller.pause();
+    if (this.stream && this.size >= HIGH_WATER) controller.pause();
     this.notify();
   }
 

@@ -483,4 +483,48 @@ describe('client disconnects', () => {
     for await (const frame of r.chunks) if (frame) break;
     expect((await mock.waitForRequest((rec) => rec.aborted, 1_000)).aborted).toBe(true);
   });
+
+  it('a stream its consumer does not read holds the upstream back: no more than socket buffers are sent', async () => {
+    // An upstream that sends 256 MB of SSE as fast as the connection takes it (waiting for drain).
+    const frame = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'x'.repeat(4000) } }] })}\n\n`;
+    let sent = 0;
+    let stop = false;
+    const server = createHttpServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.on('close', () => (stop = true));
+      const pump = (): void => {
+        while (!stop && sent < 256 * 1024 * 1024) {
+          sent += frame.length;
+          if (!res.write(frame)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const r = expectKind(
+        await call('openai', 'gpt-4o-mini', {
+          body: { messages: [{ role: 'user', content: 'x' }], stream: true },
+          provider: provider('openai', `http://127.0.0.1:${port}/v1`),
+        }),
+        'stream',
+      );
+      const it = r.chunks[Symbol.asyncIterator]();
+      expect((await it.next()).done).toBe(false);
+      // The consumer holds: what the upstream managed to send is what the sockets and one buffer hold.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const held = sent;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(sent).toBe(held);
+      expect(held).toBeLessThan(32 * 1024 * 1024); // 5.5 MB here; all 256 MB without the pause
+      await it.return?.();
+    } finally {
+      stop = true;
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { BENCH_KEY, startKeygate, startOtlpSink } from './lib/keygate';
+import { BENCH_KEY, startKeygate, startOtlpSink, telemetryConfigs } from './lib/keygate';
 import { cpuAtRate, usPerRequest, warmUp, type Target, type ThreadTicks } from './lib/load';
 import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
 import {
@@ -8,13 +8,10 @@ import {
   cleanup,
   envNumber,
   log,
-  onCleanup,
   ROOT,
-  spawnProc,
+  startBareProxy,
   startMockProvider,
-  waitReady,
 } from './lib/processes';
-import { freeTestPort } from '@keygate/testing/stack/test-stack';
 import { load } from './lib/report';
 
 // An earlier build's gateway beside this one, on the same key, Redis, Kafka and mock: CPU µs per request of each
@@ -43,27 +40,7 @@ const main = async (): Promise<void> => {
   ]);
   const { url: mockUrl } = await startMockProvider(logDir);
   const sink = await startOtlpSink();
-  const otlp = {
-    OTEL_SDK_DISABLED: 'false',
-    OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-    OTEL_SERVICE_NAME: 'gateway',
-  };
-  const all = { ...otlp, OTEL_TRACES_SAMPLER: 'parentbased_always_on' };
-  const kinds = [
-    { kind: 'default', name: 'shipped default (0.1)', env: otlp },
-    { kind: 'traced', name: 'every request traced', env: all },
-    // Tracing on, nothing sampled: what the tracing machinery costs a request that is not traced.
-    {
-      kind: 'unsampled',
-      name: 'nothing sampled',
-      env: { ...otlp, OTEL_TRACES_SAMPLER: 'parentbased_always_off' },
-    },
-    // The shipped sampler at a ratio of 0 (nothing a request starts is traced), metrics still pushed.
-    { kind: 'ratio0', name: 'ratio 0', env: { ...otlp, OTEL_TRACES_SAMPLER_ARG: '0' } },
-    // The shipped default without the OTLP metric push (GET /metrics only, as with tracing off).
-    { kind: 'nopush', name: 'default, no metric push', env: { ...otlp, OTEL_METRICS_EXPORTER: 'none' } },
-    { kind: 'off', name: 'tracing off', env: { OTEL_SDK_DISABLED: 'true' } },
-  ].filter((k) => (process.env.BENCH_CONFIGS ?? 'default,traced,off').split(',').includes(k.kind));
+  const kinds = telemetryConfigs(sink.url, process.env.BENCH_CONFIGS ?? 'default,traced,off');
   const configs = [
     ...kinds.map((k) => ({ name: `before, ${k.name}`, root: before, env: k.env })),
     ...kinds.map((k) => ({ name: `after, ${k.name}`, root: ROOT, env: k.env })),
@@ -82,21 +59,13 @@ const main = async (): Promise<void> => {
   const groupId = await keygate.createGroup(['gpt-4o-mini']);
   const key = await keygate.createKey({ groupIds: [groupId], ...BENCH_KEY });
   await keygate.waitForRoute(key.key, 'gpt-4o-mini');
-  const barePort = await freeTestPort();
-  const bare = spawnProc(
-    'bare-proxy',
-    process.execPath,
-    [join(ROOT, 'dist', 'bench', 'lib', 'bare-proxy.js'), String(barePort), mockUrl, redis.url],
-    { logDir },
-  );
-  onCleanup('bare proxy', () => bare.stop());
-  await waitReady(bare, `http://127.0.0.1:${barePort}/health`);
+  const bare = await startBareProxy(logDir, mockUrl, redis.url);
   const targets: Target[] = [
     {
       name: 'bare-proxy',
-      url: `http://127.0.0.1:${barePort}/v1/chat/completions`,
+      url: `${bare.url}/v1/chat/completions`,
       headers: {},
-      pid: bare.pid,
+      pid: bare.proc.pid,
     },
     ...configs.map((c, i) => ({
       name: c.name,

@@ -11,14 +11,11 @@ import {
   cleanup,
   envNumber,
   log,
-  onCleanup,
   ROOT,
   rssMiB,
-  spawnProc,
+  startBareProxy,
   startMockProvider,
-  waitReady,
 } from './lib/processes';
-import { freeTestPort } from '@keygate/testing/stack/test-stack';
 import {
   load,
   machine,
@@ -154,16 +151,7 @@ const main = async (): Promise<void> => {
   await keygate.waitForRoute(key.key, 'gpt-4o-mini');
 
   // The reference for what any proxy costs here (bench/lib/bare-proxy.ts): same mock, same Redis.
-  const barePort = await freeTestPort();
-  const bare = spawnProc(
-    'bare-proxy',
-    process.execPath,
-    [join(ROOT, 'dist', 'bench', 'lib', 'bare-proxy.js'), String(barePort), mockUrl, redis.url],
-    { logDir },
-  );
-  onCleanup('bare proxy', () => bare.stop());
-  const bareUrl = `http://127.0.0.1:${barePort}`;
-  await waitReady(bare, `${bareUrl}/health`);
+  const { proc: bare, url: bareUrl } = await startBareProxy(logDir, mockUrl, redis.url);
 
   const portkeyDir = findPortkey();
   const peer = portkeyDir ? await startPortkey(portkeyDir, logDir) : null;

@@ -203,3 +203,35 @@ export const startOtlpSink = async (): Promise<{ url: string; requests: () => nu
   });
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests };
 };
+
+// The gateway's telemetry configurations a side-by-side bench can load (BENCH_CONFIGS, a comma-separated list of
+// kinds), metrics and traces to the OTLP sink at `sinkUrl`.
+export const telemetryConfigs = (
+  sinkUrl: string,
+  kinds: string,
+): { kind: string; name: string; env: Record<string, string> }[] => {
+  const otlp = {
+    OTEL_SDK_DISABLED: 'false',
+    OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
+    OTEL_SERVICE_NAME: 'gateway',
+  };
+  return [
+    { kind: 'default', name: 'shipped default (0.1)', env: otlp },
+    {
+      kind: 'traced',
+      name: 'every request traced',
+      env: { ...otlp, OTEL_TRACES_SAMPLER: 'parentbased_always_on' },
+    },
+    // Tracing on, nothing sampled: what the tracing machinery costs a request that is not traced.
+    {
+      kind: 'unsampled',
+      name: 'nothing sampled',
+      env: { ...otlp, OTEL_TRACES_SAMPLER: 'parentbased_always_off' },
+    },
+    // The shipped sampler at a ratio of 0 (nothing a request starts is traced), metrics still pushed.
+    { kind: 'ratio0', name: 'ratio 0', env: { ...otlp, OTEL_TRACES_SAMPLER_ARG: '0' } },
+    // The shipped default without the OTLP metric push (GET /metrics only, as with tracing off).
+    { kind: 'nopush', name: 'default, no metric push', env: { ...otlp, OTEL_METRICS_EXPORTER: 'none' } },
+    { kind: 'off', name: 'tracing off', env: { OTEL_SDK_DISABLED: 'true' } },
+  ].filter((k) => kinds.split(',').includes(k.kind));
+};

@@ -169,3 +169,22 @@ export const startMockProvider = async (logDir: string): Promise<{ proc: Proc; u
   await waitReady(proc, `${url}/health`);
   return { proc, url };
 };
+
+// The bare proxy (bench/lib/bare-proxy.ts), the floor every ratio is taken to, on a free port; stopped at cleanup.
+export const startBareProxy = async (
+  logDir: string,
+  mockUrl: string,
+  redisUrl: string,
+): Promise<{ proc: Proc; url: string }> => {
+  const port = await freeTestPort();
+  const proc = spawnProc(
+    'bare-proxy',
+    process.execPath,
+    [join(ROOT, 'dist', 'bench', 'lib', 'bare-proxy.js'), String(port), mockUrl, redisUrl],
+    { logDir },
+  );
+  onCleanup('bare proxy', () => proc.stop());
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(proc, `${url}/health`);
+  return { proc, url };
+};

@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { BENCH_KEY, startKeygate, startOtlpSink, telemetryConfigs } from './lib/keygate';
+import { runLoad, warmUp, type Target } from './lib/load';
+import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
+import {
+  BENCH_STACK_DIR,
+  cleanup,
+  envNumber,
+  log,
+  ROOT,
+  startBareProxy,
+  startMockProvider,
+} from './lib/processes';
+
+// An earlier build's gateway beside this one in a closed loop: every target in turn at BENCH_CONNECTIONS
+// keep-alive connections (autocannon), round after round, each cell's requests answered, latency and CPU µs per
+// request of the process. `ab-gateway.js` loads every target at once at a low open-loop rate, where each request
+// pays its own wake-ups and no call queues behind another; this one measures the regimes of `npm run bench` (c=1,
+// c=10, c=100), where concurrency changes what a change is worth (session 12: batching every Redis call cost CPU
+// at c=1 and c=10 and saved it at c=100). Rounds alternate the targets, so a slow minute of the host meets all.
+//   node dist/bench/closed-loop-ab.js /tmp/before     BENCH_CONNECTIONS=10 BENCH_ROUNDS=4 BENCH_SECONDS=5
+//   BENCH_CONFIGS=default (as ab-gateway.js: default, traced, unsampled, ratio0, nopush, off)
+//   BENCH_KEY_KIND=full (default: every feature on, as npm run bench), plain (no limit, no budget: no Redis
+//   call), rate-limit, budget
+
+const KEYS: Record<string, Record<string, unknown>> = {
+  full: BENCH_KEY,
+  plain: {},
+  'rate-limit': { rateLimit: BENCH_KEY.rateLimit },
+  budget: { budget: BENCH_KEY.budget },
+};
+
+const main = async (): Promise<void> => {
+  const before = process.argv[2];
+  if (!before) throw new Error('usage: node dist/bench/closed-loop-ab.js <root of the earlier build>');
+  const keyKind = process.env.BENCH_KEY_KIND ?? 'full';
+  if (!KEYS[keyKind]) throw new Error(`BENCH_KEY_KIND must be one of ${Object.keys(KEYS).join(', ')}`);
+  const run = randomBytes(4).toString('hex');
+  const logDir = join(BENCH_STACK_DIR, `bench-${run}`, 'logs');
+  const [kafka, redis, keysDb] = await Promise.all([
+    startPrivateKafka(run),
+    startPrivateRedis(run, logDir),
+    benchDatabase('keys', run),
+  ]);
+  const mock = await startMockProvider(logDir);
+  const sink = await startOtlpSink();
+  const kinds = telemetryConfigs(sink.url, process.env.BENCH_CONFIGS ?? 'default');
+  const configs = [
+    ...kinds.map((k) => ({ name: `before, ${k.name}`, root: before, env: k.env })),
+    ...kinds.map((k) => ({ name: `after, ${k.name}`, root: ROOT, env: k.env })),
+  ];
+  const keygate = await startKeygate({
+    run,
+    logDir,
+    kafkaBrokers: kafka.brokers,
+    redisUrl: redis.url,
+    keysDatabaseUrl: keysDb,
+    mockUrl: mock.url,
+    gateways: configs.length,
+    perGatewayEnv: configs.map((c) => c.env),
+    perGatewayBuildRoot: configs.map((c) => c.root),
+  });
+  const groupId = await keygate.createGroup(['gpt-4o-mini']);
+  const key = await keygate.createKey({ groupIds: [groupId], ...KEYS[keyKind] });
+  await keygate.waitForRoute(key.key, 'gpt-4o-mini');
+  const bare = await startBareProxy(logDir, mock.url, redis.url);
+  const targets: Target[] = [
+    {
+      name: 'floor',
+      url: `${mock.url}/v1/chat/completions`,
+      headers: { authorization: 'Bearer mock-openai' },
+      pid: mock.proc.pid,
+    },
+    { name: 'bare-proxy', url: `${bare.url}/v1/chat/completions`, headers: {}, pid: bare.proc.pid },
+    ...configs.map((c, i) => ({
+      name: c.name,
+      url: `${keygate.gatewayUrls[i]}/v1/chat/completions`,
+      headers: { authorization: `Bearer ${key.key}` },
+      pid: keygate.gateways[i].pid,
+    })),
+  ];
+  for (const t of targets) await warmUp(t);
+  const connections = envNumber('BENCH_CONNECTIONS', 10);
+  const rounds = envNumber('BENCH_ROUNDS', 4);
+  const seconds = envNumber('BENCH_SECONDS', 5);
+  const cells = new Map<string, string[]>(targets.map((t) => [t.name, []]));
+  for (let r = 0; r < rounds; r++)
+    for (const t of targets) {
+      const s = await runLoad(t, connections, seconds);
+      const cell =
+        `${s.requests} requests, p50 ${s.p50} p90 ${s.p90} p99 ${s.p99} ms, ` +
+        `CPU ${s.cpuUsPerRequest ?? '-'} µs/request${s.errors ? `, ${s.errors} errors` : ''}`;
+      log(`round ${r + 1}, ${t.name}: ${cell}`);
+      cells.get(t.name)!.push(cell);
+    }
+  process.stdout.write(
+    `\nc=${connections}, ${rounds} rounds of ${seconds} s, key: ${keyKind}\n` +
+      [...cells].map(([name, xs]) => `${name}\n  ${xs.join('\n  ')}`).join('\n') +
+      '\n',
+  );
+};
+
+if (require.main === module)
+  main()
+    .catch((e: unknown) => {
+      process.stderr.write(`closed-loop-ab failed: ${(e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    })
+    .finally(async () => {
+      await cleanup();
+      process.exit();
+    });

@@ -1,17 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { BENCH_KEY, startKeygate, startOtlpSink, telemetryConfigs } from './lib/keygate';
+import { BENCH_KEY } from './lib/keygate';
 import { cpuAtRate, usPerRequest, warmUp, type Target, type ThreadTicks } from './lib/load';
-import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
-import {
-  BENCH_STACK_DIR,
-  cleanup,
-  envNumber,
-  log,
-  ROOT,
-  startBareProxy,
-  startMockProvider,
-} from './lib/processes';
+import { cleanup, envNumber, log } from './lib/processes';
+import { startSideBySide } from './lib/side-by-side';
 import { load } from './lib/report';
 
 // An earlier build's gateway beside this one, on the same key, Redis, Kafka and mock: CPU µs per request of each
@@ -31,49 +21,8 @@ import { load } from './lib/report';
 const main = async (): Promise<void> => {
   const before = process.argv[2];
   if (!before) throw new Error('usage: node dist/bench/ab-gateway.js <root of the earlier build>');
-  const run = randomBytes(4).toString('hex');
-  const logDir = join(BENCH_STACK_DIR, `bench-${run}`, 'logs');
-  const [kafka, redis, keysDb] = await Promise.all([
-    startPrivateKafka(run),
-    startPrivateRedis(run, logDir),
-    benchDatabase('keys', run),
-  ]);
-  const { url: mockUrl } = await startMockProvider(logDir);
-  const sink = await startOtlpSink();
-  const kinds = telemetryConfigs(sink.url, process.env.BENCH_CONFIGS ?? 'default,traced,off');
-  const configs = [
-    ...kinds.map((k) => ({ name: `before, ${k.name}`, root: before, env: k.env })),
-    ...kinds.map((k) => ({ name: `after, ${k.name}`, root: ROOT, env: k.env })),
-  ];
-  const keygate = await startKeygate({
-    run,
-    logDir,
-    kafkaBrokers: kafka.brokers,
-    redisUrl: redis.url,
-    keysDatabaseUrl: keysDb,
-    mockUrl,
-    gateways: configs.length,
-    perGatewayEnv: configs.map((c) => c.env),
-    perGatewayBuildRoot: configs.map((c) => c.root),
-  });
-  const groupId = await keygate.createGroup(['gpt-4o-mini']);
-  const key = await keygate.createKey({ groupIds: [groupId], ...BENCH_KEY });
-  await keygate.waitForRoute(key.key, 'gpt-4o-mini');
-  const bare = await startBareProxy(logDir, mockUrl, redis.url);
-  const targets: Target[] = [
-    {
-      name: 'bare-proxy',
-      url: `${bare.url}/v1/chat/completions`,
-      headers: {},
-      pid: bare.proc.pid,
-    },
-    ...configs.map((c, i) => ({
-      name: c.name,
-      url: `${keygate.gatewayUrls[i]}/v1/chat/completions`,
-      headers: { authorization: `Bearer ${key.key}` },
-      pid: keygate.gateways[i].pid,
-    })),
-  ];
+  const side = await startSideBySide(before, process.env.BENCH_CONFIGS ?? 'default,traced,off', BENCH_KEY);
+  const targets: Target[] = [side.bare, ...side.gateways];
   // All at once and right before the rounds: a gateway left idle while the others warm up has V8 shed part of
   // what it optimized, and the rounds pay its compiler threads again.
   await Promise.all(targets.map((t) => warmUp(t)));
@@ -128,9 +77,9 @@ const main = async (): Promise<void> => {
       `${t.name} | ${u.total.toFixed(0)} (${u.main.toFixed(0)}, ${u.v8.toFixed(0)}, ${u.workers.toFixed(0)}, ${u.other.toFixed(0)})\n`,
     );
   }
-  for (const k of kinds)
+  for (const name of side.configurations)
     process.stdout.write(
-      `after ÷ before, ${k.name}: ${(us(`after, ${k.name}`).total / us(`before, ${k.name}`).total).toFixed(3)}\n`,
+      `after ÷ before, ${name}: ${(us(`after, ${name}`).total / us(`before, ${name}`).total).toFixed(3)}\n`,
     );
 };
 

@@ -1,17 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { BENCH_KEY, startKeygate, startOtlpSink, telemetryConfigs } from './lib/keygate';
+import { BENCH_KEY } from './lib/keygate';
 import { runLoad, warmUp, type Target } from './lib/load';
-import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
-import {
-  BENCH_STACK_DIR,
-  cleanup,
-  envNumber,
-  log,
-  ROOT,
-  startBareProxy,
-  startMockProvider,
-} from './lib/processes';
+import { cleanup, envNumber, log } from './lib/processes';
+import { startSideBySide } from './lib/side-by-side';
 
 // An earlier build's gateway beside this one in a closed loop: every target in turn at BENCH_CONNECTIONS
 // keep-alive connections (autocannon), round after round, each cell's requests answered, latency and CPU µs per
@@ -36,50 +26,8 @@ const main = async (): Promise<void> => {
   if (!before) throw new Error('usage: node dist/bench/closed-loop-ab.js <root of the earlier build>');
   const keyKind = process.env.BENCH_KEY_KIND ?? 'full';
   if (!KEYS[keyKind]) throw new Error(`BENCH_KEY_KIND must be one of ${Object.keys(KEYS).join(', ')}`);
-  const run = randomBytes(4).toString('hex');
-  const logDir = join(BENCH_STACK_DIR, `bench-${run}`, 'logs');
-  const [kafka, redis, keysDb] = await Promise.all([
-    startPrivateKafka(run),
-    startPrivateRedis(run, logDir),
-    benchDatabase('keys', run),
-  ]);
-  const mock = await startMockProvider(logDir);
-  const sink = await startOtlpSink();
-  const kinds = telemetryConfigs(sink.url, process.env.BENCH_CONFIGS ?? 'default');
-  const configs = [
-    ...kinds.map((k) => ({ name: `before, ${k.name}`, root: before, env: k.env })),
-    ...kinds.map((k) => ({ name: `after, ${k.name}`, root: ROOT, env: k.env })),
-  ];
-  const keygate = await startKeygate({
-    run,
-    logDir,
-    kafkaBrokers: kafka.brokers,
-    redisUrl: redis.url,
-    keysDatabaseUrl: keysDb,
-    mockUrl: mock.url,
-    gateways: configs.length,
-    perGatewayEnv: configs.map((c) => c.env),
-    perGatewayBuildRoot: configs.map((c) => c.root),
-  });
-  const groupId = await keygate.createGroup(['gpt-4o-mini']);
-  const key = await keygate.createKey({ groupIds: [groupId], ...KEYS[keyKind] });
-  await keygate.waitForRoute(key.key, 'gpt-4o-mini');
-  const bare = await startBareProxy(logDir, mock.url, redis.url);
-  const targets: Target[] = [
-    {
-      name: 'floor',
-      url: `${mock.url}/v1/chat/completions`,
-      headers: { authorization: 'Bearer mock-openai' },
-      pid: mock.proc.pid,
-    },
-    { name: 'bare-proxy', url: `${bare.url}/v1/chat/completions`, headers: {}, pid: bare.proc.pid },
-    ...configs.map((c, i) => ({
-      name: c.name,
-      url: `${keygate.gatewayUrls[i]}/v1/chat/completions`,
-      headers: { authorization: `Bearer ${key.key}` },
-      pid: keygate.gateways[i].pid,
-    })),
-  ];
+  const side = await startSideBySide(before, process.env.BENCH_CONFIGS ?? 'default', KEYS[keyKind]);
+  const targets: Target[] = [side.floor, side.bare, ...side.gateways];
   for (const t of targets) await warmUp(t);
   const connections = envNumber('BENCH_CONNECTIONS', 10);
   const rounds = envNumber('BENCH_ROUNDS', 4);

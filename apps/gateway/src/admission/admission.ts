@@ -148,12 +148,12 @@ export class Admission {
 
   // inFlightMs: how long a lease or a budget hold outlives a gateway that died holding it (a request running
   // longer stops counting against the concurrency cap; its cost is charged when it ends all the same).
-  // Two connections, both optional to tell apart (tests pass one): `redis` writes each call at once, `batching`
-  // (ioredis's auto-pipelining) sends the calls of one event-loop turn in one write. A batch costs a pipeline object
-  // and a deferred write, more CPU than the socket writes it saves while few calls are in flight (at 1 and 10
-  // requests in flight: 5% of the gateway's CPU per request); with many in flight one write carries dozens
-  // (bench/README.md, session 12). So a call goes by `batching` once BATCH_FROM are in flight. A request's own
-  // calls follow one another (each awaits the last), so the two connections never reorder them.
+  // Two connections (a test may pass one for both): `redis` writes each call at once, `batching` (ioredis's
+  // auto-pipelining) sends the calls of one event-loop turn in one write. A batch costs a pipeline object and a
+  // deferred write: more CPU than the socket writes it saves while few calls are in flight (at 1 and 10 requests in
+  // flight, 5-8% of the gateway's CPU per request), less once one write carries dozens (at 100: bench/README.md,
+  // session 12). So a call goes by `batching` once BATCH_FROM are in flight. A request's own calls on one slot
+  // follow one another (each awaits the last), so the two connections never reorder them.
   constructor(
     redis: Redis,
     private readonly inFlightMs = 300_000,

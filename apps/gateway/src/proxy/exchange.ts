@@ -79,7 +79,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** The whole body, or its first `limit` bytes (and then the rest is not read). */
   async whole(limit = Infinity): Promise<Buffer> {
     await this.until(() => this.ended || this.size > limit);
-    if (!this.ended) this.release();
+    if (!this.ended) this.abort(RELEASED);
     return Buffer.concat(this.chunks, this.size);
   }
 
@@ -93,23 +93,21 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return bytes;
   }
 
-  abort(reason: Error): void {
+  private abort(reason: Error): void {
     if (this.ended || this.failure) return;
     this.failure = reason;
     this.controller?.abort(reason);
     this.notify();
   }
 
-  /** Done with the answer: an unfinished one is aborted (its socket closed, the upstream sees it). */
-  release(): void {
-    this.abort(RELEASED);
-  }
-
   failed(err: unknown = this.failure): UpstreamError {
     return fromException(err, { timedOut: this.timedOut, clientAborted: this.client.aborted });
   }
 
+  /** Done with the answer: an unfinished one is aborted (its socket closed, the upstream sees it); after a normal
+   * end the socket goes back to the pool. The timer and the client's listener go. */
   dispose(): void {
+    this.abort(RELEASED);
     clearTimeout(this.timer);
     this.client.removeEventListener('abort', this.onClientAbort);
   }

@@ -92,9 +92,8 @@ async function* frames(ex: Exchange, translator: StreamTranslator): AsyncGenerat
     }
     yield* translator.end();
   } finally {
-    // Consumer stopped early, the client left, or a failure: release the upstream now. After a normal end
-    // this is a no-op and the socket goes back to the pool.
-    ex.release();
+    // Consumer stopped early, the client left, or a failure: the upstream is released now. After a normal end
+    // the socket goes back to the pool.
     ex.dispose();
   }
 }
@@ -185,7 +184,6 @@ export class UpstreamClient {
       // Anything else is a bug of ours; still an error value, never a message from the exception.
       return (err instanceof UpstreamError ? err : upstreamUnavailable()).toResult();
     } finally {
-      ex?.release();
       ex?.dispose();
     }
   }

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { BENCH_KEY, startKeygate, startOtlpSink } from './lib/keygate';
 import { runLoad, warmUp } from './lib/load';
-import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
+import { startGatewayInfra } from './lib/private-infra';
 import { PERF_NODE_ARGS, perfAvailable, recordPerf, removePerfMap, summarizePerf } from './lib/perf-profile';
-import { BENCH_STACK_DIR, cleanup, envNumber, log, startMockProvider } from './lib/processes';
+import { BENCH_STACK_DIR, cleanup, envNumber, log } from './lib/processes';
 
 // Where the gateway's CPU goes: keygate's gateway under chat-completion load (same set-up as npm run bench:
 // private Kafka/Redis, key through key-service, rate limit, budget, IP allow list, usage events, telemetry on with the
@@ -90,20 +90,11 @@ const main = async (): Promise<void> => {
   mkdirSync(profDir, { recursive: true });
   const telemetry = process.env.BENCH_TELEMETRY !== 'off';
   const usePerf = process.env.BENCH_PROFILER !== 'v8' && perfAvailable();
-  const [kafka, redis, keysDb] = await Promise.all([
-    startPrivateKafka(run),
-    startPrivateRedis(run, logDir),
-    benchDatabase('keys', run),
-  ]);
-  const { url: mockUrl } = await startMockProvider(logDir);
+  const infra = await startGatewayInfra(run, logDir);
+  const { redis } = infra;
   const sink = await startOtlpSink();
   const keygate = await startKeygate({
-    run,
-    logDir,
-    kafkaBrokers: kafka.brokers,
-    redisUrl: redis.url,
-    keysDatabaseUrl: keysDb,
-    mockUrl,
+    ...infra.keygate,
     gateways: 1,
     gatewayEnv: telemetry
       ? {

@@ -5,17 +5,8 @@ import { buildTables, type GatewayBench, type SearchStep } from './lib/gateway-t
 import { BENCH_KEY, startKeygate, startOtlpSink } from './lib/keygate';
 import { measureTtft, runLoad, warmUp, WARMUP_SECONDS, type LoadStats, type Target } from './lib/load';
 import { findPortkey, startPortkey } from './lib/peer';
-import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
-import {
-  BENCH_STACK_DIR,
-  cleanup,
-  envNumber,
-  log,
-  ROOT,
-  rssMiB,
-  startBareProxy,
-  startMockProvider,
-} from './lib/processes';
+import { benchDatabase, startGatewayInfra } from './lib/private-infra';
+import { BENCH_STACK_DIR, cleanup, envNumber, log, ROOT, rssMiB, startBareProxy } from './lib/processes';
 import {
   load,
   machine,
@@ -109,13 +100,10 @@ const main = async (): Promise<void> => {
   if (!existsSync(join(ROOT, 'dist', 'apps', 'gateway', 'src', 'main.js')))
     throw new Error('dist/ is missing: run `npm run build` first (npm run bench does)');
 
-  const [kafka, redis, keysDb] = await Promise.all([
-    startPrivateKafka(run),
-    startPrivateRedis(run, logDir),
-    benchDatabase('keys', run),
-  ]);
+  const infra = await startGatewayInfra(run, logDir);
+  const { redis } = infra;
   const usageDb = WITH_USAGE_SERVICE ? await benchDatabase('usage', run) : undefined;
-  const { proc: mock, url: mockUrl } = await startMockProvider(logDir);
+  const { proc: mock, url: mockUrl } = infra.mock;
   const sink = await startOtlpSink();
 
   log(
@@ -133,13 +121,8 @@ const main = async (): Promise<void> => {
     notrace: { OTEL_SDK_DISABLED: 'true' },
   };
   const keygate = await startKeygate({
-    run,
-    logDir,
-    kafkaBrokers: kafka.brokers,
-    redisUrl: redis.url,
-    keysDatabaseUrl: keysDb,
+    ...infra.keygate,
     usageDatabaseUrl: usageDb,
-    mockUrl,
     gateways: 1 + VARIANTS.length,
     perGatewayEnv: [TELEMETRY ? traced : variantEnv.notrace, ...VARIANTS.map((v) => variantEnv[v])],
     gatewayNodeArgs: (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { BENCH_KEY, startKeygate } from './lib/keygate';
 import { runLoad, warmUp, type LoadStats, type Target } from './lib/load';
-import { benchDatabase, startPrivateKafka, startPrivateRedis } from './lib/private-infra';
-import { BENCH_STACK_DIR, cleanup, envNumber, log, startMockProvider } from './lib/processes';
+import { startGatewayInfra } from './lib/private-infra';
+import { BENCH_STACK_DIR, cleanup, envNumber, log } from './lib/processes';
 import { load, machine, machineLine, textTable, writeResult } from './lib/report';
 
 // npm run bench:workers — the gateway's throughput with GATEWAY_WORKERS=1 and with GATEWAY_WORKERS=N (default:
@@ -23,19 +23,9 @@ const main = async (): Promise<void> => {
   const m = machine();
   const many = String(WORKERS || m.nproc);
   log(`run ${run} on ${machineLine(m)}; load ${load().loadavg.join(' ')}; logs in ${logDir}`);
-  const [kafka, redis, keysDb] = await Promise.all([
-    startPrivateKafka(run),
-    startPrivateRedis(run, logDir),
-    benchDatabase('keys', run),
-  ]);
-  const { url: mockUrl } = await startMockProvider(logDir);
+  const infra = await startGatewayInfra(run, logDir);
   const keygate = await startKeygate({
-    run,
-    logDir,
-    kafkaBrokers: kafka.brokers,
-    redisUrl: redis.url,
-    keysDatabaseUrl: keysDb,
-    mockUrl,
+    ...infra.keygate,
     gateways: 2,
     perGatewayEnv: [{ GATEWAY_WORKERS: '1' }, { GATEWAY_WORKERS: many }],
   });

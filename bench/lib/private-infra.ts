@@ -4,7 +4,14 @@ import { Redis } from 'ioredis';
 import { TopicSpecs } from '@keygate/contracts';
 import { dropDatabase, ensureKafka, ensurePostgres, ensureTopics, stopKafka, waitFor } from '@keygate/stack';
 import { freeTestPort } from '@keygate/testing/stack/test-stack';
-import { BENCH_STACK_DIR as STACK_DIR, log, onCleanup, spawnProc, type Proc } from './processes';
+import {
+  BENCH_STACK_DIR as STACK_DIR,
+  log,
+  onCleanup,
+  spawnProc,
+  startMockProvider,
+  type Proc,
+} from './processes';
 
 // A bench's own Kafka broker, Redis and PostgreSQL databases, so its traffic (hundreds of thousands of usage
 // events, a million key events) never reaches the shared broker, Redis or another engineer's consumers, and
@@ -78,4 +85,27 @@ export const benchDatabase = async (role: string, run: string): Promise<string> 
   await ensurePostgres([url], () => undefined);
   onCleanup(`database ${role}`, () => dropDatabase(url));
   return url;
+};
+
+// What a gateway bench runs keygate on: its own Kafka, Redis and keys database, and the mock provider. `keygate`
+// holds them as startKeygate takes them.
+export const startGatewayInfra = async (run: string, logDir: string) => {
+  const [kafka, redis, keysDb] = await Promise.all([
+    startPrivateKafka(run),
+    startPrivateRedis(run, logDir),
+    benchDatabase('keys', run),
+  ]);
+  const mock = await startMockProvider(logDir);
+  return {
+    redis,
+    mock,
+    keygate: {
+      run,
+      logDir,
+      kafkaBrokers: kafka.brokers,
+      redisUrl: redis.url,
+      keysDatabaseUrl: keysDb,
+      mockUrl: mock.url,
+    },
+  };
 };

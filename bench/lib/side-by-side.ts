@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startKeygate, startOtlpSink, telemetryConfigs } from './keygate';
 import type { Target } from './load';
-import { benchDatabase, startPrivateKafka, startPrivateRedis } from './private-infra';
-import { BENCH_STACK_DIR, ROOT, startBareProxy, startMockProvider } from './processes';
+import { startGatewayInfra } from './private-infra';
+import { BENCH_STACK_DIR, ROOT, startBareProxy } from './processes';
 
 /** The targets of a side by side: the mock alone, the bare proxy, and each build's gateway per configuration. */
 export interface SideBySide {
@@ -23,12 +23,8 @@ export const startSideBySide = async (
 ): Promise<SideBySide> => {
   const run = randomBytes(4).toString('hex');
   const logDir = join(BENCH_STACK_DIR, `bench-${run}`, 'logs');
-  const [kafka, redis, keysDb] = await Promise.all([
-    startPrivateKafka(run),
-    startPrivateRedis(run, logDir),
-    benchDatabase('keys', run),
-  ]);
-  const mock = await startMockProvider(logDir);
+  const infra = await startGatewayInfra(run, logDir);
+  const { redis, mock } = infra;
   const sink = await startOtlpSink();
   const kinds = telemetryConfigs(sink.url, configKinds);
   const configs = [
@@ -36,12 +32,7 @@ export const startSideBySide = async (
     ...kinds.map((k) => ({ name: `after, ${k.name}`, root: ROOT, env: k.env })),
   ];
   const keygate = await startKeygate({
-    run,
-    logDir,
-    kafkaBrokers: kafka.brokers,
-    redisUrl: redis.url,
-    keysDatabaseUrl: keysDb,
-    mockUrl: mock.url,
+    ...infra.keygate,
     gateways: configs.length,
     perGatewayEnv: configs.map((c) => c.env),
     perGatewayBuildRoot: configs.map((c) => c.root),

@@ -12,7 +12,7 @@ import { BENCH_STACK_DIR, cleanup, envNumber, log } from './lib/processes';
 // private Kafka/Redis, key through key-service, rate limit, budget, IP allow list, usage events, telemetry on with the
 // shipped default sampler; BENCH_TELEMETRY=all traces every request, BENCH_TELEMETRY=off turns tracing off).
 //   node dist/bench/profile-gateway.js   BENCH_CONNECTIONS=10 BENCH_SECONDS=20 BENCH_TELEMETRY=on|all|off
-//                                        BENCH_PROFILER=perf|v8
+//                                        BENCH_PROFILER=perf|v8 BENCH_KEEP_PERF_MAP=1
 // perf (the default where `perf` is installed): on-CPU samples of every thread during the load, each charged to
 // its JavaScript caller (lib/perf-profile.ts says why this, not V8's profiler, is the one to read for CPU cost).
 // v8: `node --cpu-prof` (wall time, main thread), self time by package and by function; the .cpuprofile opens in

@@ -121,5 +121,8 @@ export const summarizePerf = (out: string, top = 25): string => {
   );
 };
 
-// perf's map of the process's JIT code, left in /tmp by --perf-basic-prof.
-export const removePerfMap = (pid: number): void => rmSync(`/tmp/perf-${pid}.map`, { force: true });
+// perf's map of the process's JIT code, left in /tmp by --perf-basic-prof. BENCH_KEEP_PERF_MAP=1 leaves it there,
+// for `perf script` / `perf report` with JavaScript names afterwards.
+export const removePerfMap = (pid: number): void => {
+  if (process.env.BENCH_KEEP_PERF_MAP !== '1') rmSync(`/tmp/perf-${pid}.map`, { force: true });
+};

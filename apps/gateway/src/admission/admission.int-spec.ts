@@ -138,6 +138,36 @@ describe('Admission on Redis', () => {
     );
   });
 
+  it('writes a lone call at once, and the calls of one event-loop iteration together while others are in flight', async () => {
+    const id = `key_cktest${randomBytes(6).toString('hex')}`;
+    const p = planOf(id, { requestsPerMinute: 3, tokensPerMinute: 0 });
+    const socket = redis.stream;
+    const writes = jest.spyOn(socket, 'write');
+    try {
+      // Nothing in flight: the call reaches the socket at once (nothing held in its buffer).
+      const lone = admission.admit(p, 'req_lone');
+      expect(socket.writableCorked).toBe(0);
+      expect(socket.writableLength).toBe(0);
+      // Three more while it is in flight: held together until the iteration's check phase, then one write.
+      const more = ['req_1', 'req_2', 'req_3'].map((rid) => admission.admit(p, rid));
+      expect(writes).toHaveBeenCalledTimes(4);
+      expect(socket.writableCorked).toBe(1);
+      expect(socket.writableLength).toBeGreaterThan(0);
+      await new Promise(setImmediate);
+      expect(socket.writableCorked).toBe(0);
+      // Decided as ever, in the order sent: the limit of 3 refuses the fourth.
+      const verdicts = (await Promise.all([lone, ...more])).map((d) => d.verdict);
+      expect(verdicts).toEqual(['admitted', 'admitted', 'admitted', 'rate_limited']);
+      expect(await redis.zcard(admissionKeys(id).requests)).toBe(3);
+      // All landed: the next call is alone again, written at once.
+      void admission.admit(p, 'req_next');
+      expect(socket.writableCorked).toBe(0);
+    } finally {
+      writes.mockRestore();
+      await redis.del(...Object.values(admissionKeys(id)));
+    }
+  });
+
   it('sends calls by the batching connection only while many are in flight, and decides them all the same', async () => {
     const batching = new Redis(TEST_REDIS_URL, { enableAutoPipelining: true });
     const both = new Admission(redis, 300_000, batching);

@@ -145,15 +145,25 @@ export class Admission {
   private readonly batching: AdmissionRedis;
   private inFlight = 0;
   private readonly landed = (): void => void this.inFlight--;
+  // The socket held until this iteration's check phase (see the constructor).
+  private corked: { uncork(): void } | null = null;
+  private readonly uncork = (): void => {
+    this.corked?.uncork();
+    this.corked = null;
+  };
 
   // inFlightMs: how long a lease or a budget hold outlives a gateway that died holding it (a request running
   // longer stops counting against the concurrency cap; its cost is charged when it ends all the same).
-  // Two connections (a test may pass one for both): `redis` writes each call at once, `batching` (ioredis's
+  // Two connections (a test may pass one for both): `redis` writes a call itself, `batching` (ioredis's
   // auto-pipelining) sends the calls of one event-loop turn in one write. A batch costs a pipeline object and a
   // deferred write: more CPU than the socket writes it saves while few calls are in flight (at 1 and 10 requests in
   // flight, 5-8% of the gateway's CPU per request), less once one write carries dozens (at 100: bench/README.md,
-  // session 12). So a call goes by `batching` once BATCH_FROM are in flight. A request's own calls on one slot
-  // follow one another (each awaits the last), so the two connections never reorder them.
+  // session 12). So a call goes by `batching` once BATCH_FROM are in flight. On `redis`, a call with none other in
+  // flight is written at once; while others are, its socket is corked until the event-loop iteration's check phase
+  // (setImmediate), so the calls of every callback of that iteration leave in one write: a write to a Redis that
+  // sleeps wakes it, and in this kernel's loopback the writer pays for that wake-up (most of a write's cost at c=10,
+  // bench/README.md, session 13). A request's own calls on one slot follow one another (each awaits the last), so
+  // neither the two connections nor the held writes reorder them.
   constructor(
     redis: Redis,
     private readonly inFlightMs = 300_000,
@@ -165,10 +175,22 @@ export class Admission {
 
   // One script call, by the connection the calls in flight choose; counted until it lands.
   private send(call: (redis: AdmissionRedis) => Reply): Reply {
-    const reply = call(this.inFlight < BATCH_FROM ? this.direct : this.batching);
+    const direct = this.inFlight < BATCH_FROM;
+    if (direct && this.inFlight > 0) this.corkUntilCheck();
+    const reply = call(direct ? this.direct : this.batching);
     this.inFlight++;
     reply.then(this.landed, this.landed);
     return reply;
+  }
+
+  private corkUntilCheck(): void {
+    if (this.corked) return;
+    // A Cluster has no socket of its own (one per node): its calls are not held.
+    const socket = this.direct.stream as Redis['stream'] | undefined;
+    if (!socket) return;
+    socket.cork();
+    this.corked = socket;
+    setImmediate(this.uncork);
   }
 
   /** Whether the plan asks Redis anything: a key with neither limit nor budget is admitted without a trip. */

@@ -16,7 +16,7 @@ export interface Outcome {
   completionTokens: number;
   streamed: boolean;
   keyId: string | null;
-  // What admission charged, until it is settled (once, before the answer's last bytes: ProxyService.settle).
+  // What admission charged, until it is settled (once: ProxyService.settle says when).
   charge: AdmissionPlan | null;
   // An admission Redis did not answer in time: it may still run, so the settlement waits for it.
   lateAdmission: Promise<unknown> | null;

@@ -45,6 +45,9 @@ const drained = (raw: ServerResponse): Promise<void> =>
 // Generous for chat messages and tool JSON schemas; far below what overflows the stack.
 const MAX_BODY_DEPTH = 128;
 
+// A key with a concurrency cap: its answer waits for its settlement's reply (ProxyService.settle).
+const waitsForSettlement = (plan: AdmissionPlan | null): boolean => !!plan?.limit?.maxConcurrentRequests;
+
 // How many REDIS_TIMEOUT_MS a budget-only key's admission may take before the request is served unchecked (admit).
 const BUDGET_ADMISSION_WAITS = 4;
 
@@ -189,12 +192,14 @@ export class ProxyService {
       if (result.kind === 'error') throw GatewayError.fromUpstream(result);
       if (result.kind === 'json') {
         outcome.status = result.status;
-        await this.settle(readUsage(outcome, result.usage));
+        readUsage(outcome, result.usage);
+        if (waitsForSettlement(outcome.charge)) await this.settle(outcome);
         void reply
           .status(result.status)
           .headers(headers)
           .header('content-type', 'application/json')
           .send(result.body);
+        void this.settle(outcome);
       } else {
         reply.hijack();
         reply.raw.writeHead(200, {
@@ -261,12 +266,14 @@ export class ProxyService {
   }
 
   // Settlement, once per admitted request, whatever ended it: the tokens the ledger will bill go to the token
-  // limit, their cost to the budgets, and what the request held (its lease, its budget holds) is given back. It
-  // runs before the answer's last bytes. A client may send its next request the moment it has the answer, through
-  // another gateway, and Redis does not order two connections' commands (a settlement written first can be served
-  // second): so for a key with a concurrency cap the answer waits for the settlement's reply (at most
-  // REDIS_TIMEOUT_MS), and the next request finds the lease back. Other keys' settlements are not waited for:
-  // what can lag behind the next request is a token count or a budget hold, never a concurrency refusal.
+  // limit, their cost to the budgets, and what the request held (its lease, its budget holds) is given back. A
+  // client may send its next request the moment it has the answer, through another gateway, and Redis does not
+  // order two connections' commands (a settlement written first can be served second): so for a key with a
+  // concurrency cap the answer waits for the settlement's reply (at most REDIS_TIMEOUT_MS), and the next request
+  // finds the lease back. Other keys' settlements are not waited for: what can lag behind the next request is a
+  // token count or a budget hold, never a concurrency refusal. Theirs is written just after a JSON answer (in the
+  // same turn: this gateway reads the client's next request after it), so the answer leaves without the write's
+  // cost; an error's or a stream's is written before its last bytes.
   private settle(outcome: Outcome): Promise<void> | undefined {
     const plan = outcome.charge;
     if (!plan) return undefined;
@@ -278,7 +285,7 @@ export class ProxyService {
     const send = () =>
       this.admission.settle(plan, outcome.requestId, tokens, nanos, outcome.route!).catch(() => undefined);
     const settled = outcome.lateAdmission ? outcome.lateAdmission.then(send, send) : send();
-    return plan.limit?.maxConcurrentRequests
+    return waitsForSettlement(plan)
       ? answerWithin(settled, this.options.redisTimeoutMs).catch(() => undefined)
       : undefined;
   }

@@ -1,5 +1,5 @@
 import { BENCH_KEY } from './lib/keygate';
-import { runLoad, warmUp, type Target } from './lib/load';
+import { measureTtft, runLoad, warmUp, type Target } from './lib/load';
 import { cleanup, envNumber, log } from './lib/processes';
 import { startSideBySide } from './lib/side-by-side';
 
@@ -13,6 +13,7 @@ import { startSideBySide } from './lib/side-by-side';
 //   BENCH_CONFIGS=default (as ab-gateway.js: default, traced, unsampled, ratio0, nopush, off)
 //   BENCH_KEY_KIND=full (default: every feature on, as npm run bench), plain (no limit, no budget: no Redis
 //   call), rate-limit, budget
+//   BENCH_TTFT_SAMPLES=n: each cell is n sequential streams instead (time to first body bytes, as npm run bench)
 
 const KEYS: Record<string, Record<string, unknown>> = {
   full: BENCH_KEY,
@@ -32,18 +33,27 @@ const main = async (): Promise<void> => {
   const connections = envNumber('BENCH_CONNECTIONS', 10);
   const rounds = envNumber('BENCH_ROUNDS', 4);
   const seconds = envNumber('BENCH_SECONDS', 5);
+  const ttftSamples = envNumber('BENCH_TTFT_SAMPLES', 0);
+  const measure = async (t: Target): Promise<string> => {
+    if (ttftSamples) {
+      const s = await measureTtft(t, ttftSamples);
+      return `TTFT p50 ${s.p50} p99 ${s.p99} ms${s.errors ? `, ${s.errors} errors` : ''}`;
+    }
+    const s = await runLoad(t, connections, seconds);
+    return (
+      `${s.requests} requests, p50 ${s.p50} p90 ${s.p90} p99 ${s.p99} ms, ` +
+      `CPU ${s.cpuUsPerRequest ?? '-'} µs/request${s.errors ? `, ${s.errors} errors` : ''}`
+    );
+  };
   const cells = new Map<string, string[]>(targets.map((t) => [t.name, []]));
   for (let r = 0; r < rounds; r++)
     for (const t of targets) {
-      const s = await runLoad(t, connections, seconds);
-      const cell =
-        `${s.requests} requests, p50 ${s.p50} p90 ${s.p90} p99 ${s.p99} ms, ` +
-        `CPU ${s.cpuUsPerRequest ?? '-'} µs/request${s.errors ? `, ${s.errors} errors` : ''}`;
+      const cell = await measure(t);
       log(`round ${r + 1}, ${t.name}: ${cell}`);
       cells.get(t.name)!.push(cell);
     }
   process.stdout.write(
-    `\nc=${connections}, ${rounds} rounds of ${seconds} s, key: ${keyKind}\n` +
+    `\n${ttftSamples ? `${ttftSamples} streams` : `c=${connections}, ${seconds} s`} per cell, ${rounds} rounds, key: ${keyKind}\n` +
       [...cells].map(([name, xs]) => `${name}\n  ${xs.join('\n  ')}`).join('\n') +
       '\n',
   );

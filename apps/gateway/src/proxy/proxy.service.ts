@@ -210,12 +210,19 @@ export class ProxyService {
           'x-request-id': outcome.requestId,
         });
         try {
+          let first = true;
           for await (const chunk of result.chunks) {
             if (abort.signal.aborted) break;
             // The usage is final once the upstream has ended: settled before the client reads the end.
             if (chunk === DONE_FRAME) await this.settle(readUsage(outcome, result.usage()));
             // Back-pressure: a slow reader holds the upstream stream, never the gateway's memory.
             if (!reply.raw.write(chunk)) await drained(reply.raw);
+            // Node holds a response's writes until the next tick (it corks the socket), and the frames already
+            // received follow in this tick: the first one (and the headers) leaves now, the rest together.
+            if (first) {
+              first = false;
+              reply.raw.socket?.uncork();
+            }
           }
         } finally {
           readUsage(outcome, result.usage());

@@ -13,6 +13,7 @@ import { BENCH_STACK_DIR, cleanup, envNumber, log } from './lib/processes';
 // shipped default sampler; BENCH_TELEMETRY=all traces every request, BENCH_TELEMETRY=off turns tracing off).
 //   node dist/bench/profile-gateway.js   BENCH_CONNECTIONS=10 BENCH_SECONDS=20 BENCH_TELEMETRY=on|all|off
 //                                        BENCH_PROFILER=perf|v8 BENCH_KEEP_PERF_MAP=1
+//                                        BENCH_GATEWAY_NODE_ARGS="--trace-deopt" (more flags for the gateway)
 // perf (the default where `perf` is installed): on-CPU samples of every thread during the load, each charged to
 // its JavaScript caller (lib/perf-profile.ts says why this, not V8's profiler, is the one to read for CPU cost).
 // v8: `node --cpu-prof` (wall time, main thread), self time by package and by function; the .cpuprofile opens in
@@ -104,7 +105,10 @@ const main = async (): Promise<void> => {
           ...(process.env.BENCH_TELEMETRY === 'all' ? { OTEL_TRACES_SAMPLER: 'parentbased_always_on' } : {}),
         }
       : { OTEL_SDK_DISABLED: 'true' },
-    gatewayNodeArgs: usePerf ? PERF_NODE_ARGS : ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+    gatewayNodeArgs: [
+      ...(usePerf ? PERF_NODE_ARGS : ['--cpu-prof', `--cpu-prof-dir=${profDir}`]),
+      ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    ],
   });
   const groupId = await keygate.createGroup(['gpt-4o-mini']);
   const key = await keygate.createKey({ groupIds: [groupId], ...BENCH_KEY });

@@ -205,7 +205,8 @@ export const startOtlpSink = async (): Promise<{ url: string; requests: () => nu
 };
 
 // The gateway's telemetry configurations a side-by-side bench can load (BENCH_CONFIGS, a comma-separated list of
-// kinds), metrics and traces to the OTLP sink at `sinkUrl`.
+// kinds), metrics and traces to the OTLP sink at `sinkUrl`. A kind `env:NAME=value` is the shipped default with one
+// more variable (e.g. `env:USAGE_FLUSH_MS=100`).
 export const telemetryConfigs = (
   sinkUrl: string,
   kinds: string,
@@ -233,5 +234,12 @@ export const telemetryConfigs = (
     // The shipped default without the OTLP metric push (GET /metrics only, as with tracing off).
     { kind: 'nopush', name: 'default, no metric push', env: { ...otlp, OTEL_METRICS_EXPORTER: 'none' } },
     { kind: 'off', name: 'tracing off', env: { OTEL_SDK_DISABLED: 'true' } },
+    ...kinds
+      .split(',')
+      .filter((k) => k.startsWith('env:') && k.includes('='))
+      .map((k) => {
+        const [name, value] = k.slice(4).split('=', 2);
+        return { kind: k, name: `shipped default, ${name}=${value}`, env: { ...otlp, [name]: value } };
+      }),
   ].filter((k) => kinds.split(',').includes(k.kind));
 };

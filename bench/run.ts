@@ -216,7 +216,9 @@ const main = async (): Promise<void> => {
   const throughput: GatewayBench['throughput'] = {};
   for (const t of targets) throughput[t.name] = await search(t);
 
-  log(`streaming time to first token (${TTFT_SAMPLES} sequential streams per target, after as many unmeasured)`);
+  log(
+    `streaming time to first token (${TTFT_SAMPLES} sequential streams per target, after as many unmeasured)`,
+  );
   // The warm-up above is JSON chat: the first streams run each target's stream path cold (before 2026-12-05 the
   // measured ones did). Every target streams TTFT_SAMPLES times first, as the JSON cells run warm.
   for (const t of targets) await measureTtft(t, TTFT_SAMPLES);

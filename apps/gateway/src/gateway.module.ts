@@ -69,10 +69,13 @@ const health = healthParts({
       inject: [GatewayEnv],
     },
     {
-      // Admission's second connection: while many of its calls are in flight, those of one event-loop turn leave
-      // in one write (admission.ts).
+      // Admission's second connection, on a Redis Cluster only: while many of its calls are in flight, those of one
+      // event-loop turn leave in one write per node (admission.ts; a single Redis's are held on the first one).
       provide: BATCHING_REDIS,
-      useFactory: (env: GatewayEnv) => connectRedis(env, { autoPipelining: true, offlineQueue: false }),
+      useFactory: (env: GatewayEnv) =>
+        env.REDIS_CLUSTER_NODES?.length
+          ? connectRedis(env, { autoPipelining: true, offlineQueue: false })
+          : null,
       inject: [GatewayEnv],
     },
     {
@@ -142,7 +145,7 @@ const health = healthParts({
     },
     {
       provide: Admission,
-      useFactory: (redis: Redis, batching: Redis, env: GatewayEnv) =>
+      useFactory: (redis: Redis, batching: Redis | null, env: GatewayEnv) =>
         new Admission(redis, env.IN_FLIGHT_TTL_MS, batching),
       inject: [Redis, BATCHING_REDIS, GatewayEnv],
     },

@@ -138,7 +138,7 @@ describe('Admission on Redis', () => {
     );
   });
 
-  it('writes a lone call at once, and the calls of one event-loop iteration together while others are in flight', async () => {
+  it('writes a lone call at once, and on a single Redis the calls of one event-loop iteration together while others are in flight', async () => {
     const id = `key_cktest${randomBytes(6).toString('hex')}`;
     const p = planOf(id, { requestsPerMinute: 3, tokensPerMinute: 0 });
     const socket = redis.stream;
@@ -148,16 +148,18 @@ describe('Admission on Redis', () => {
       const lone = admission.admit(p, 'req_lone');
       expect(socket.writableCorked).toBe(0);
       expect(socket.writableLength).toBe(0);
-      // Three more while it is in flight: held together until the iteration's check phase, then one write.
-      const more = ['req_1', 'req_2', 'req_3'].map((rid) => admission.admit(p, rid));
-      expect(writes).toHaveBeenCalledTimes(4);
+      // More while it is in flight, beyond BATCH_FROM (no batching connection: a single Redis's are all held):
+      // held together until the iteration's check phase, then one write.
+      const more = Array.from({ length: BATCH_FROM + 3 }, (_, i) => admission.admit(p, `req_${i}`));
+      expect(writes).toHaveBeenCalledTimes(BATCH_FROM + 4);
       expect(socket.writableCorked).toBe(1);
       expect(socket.writableLength).toBeGreaterThan(0);
       await new Promise(setImmediate);
       expect(socket.writableCorked).toBe(0);
-      // Decided as ever, in the order sent: the limit of 3 refuses the fourth.
+      // Decided as ever, in the order sent: the limit of 3 refuses the fourth and every later one.
       const verdicts = (await Promise.all([lone, ...more])).map((d) => d.verdict);
-      expect(verdicts).toEqual(['admitted', 'admitted', 'admitted', 'rate_limited']);
+      expect(verdicts.slice(0, 4)).toEqual(['admitted', 'admitted', 'admitted', 'rate_limited']);
+      expect(new Set(verdicts.slice(3))).toEqual(new Set(['rate_limited']));
       expect(await redis.zcard(admissionKeys(id).requests)).toBe(3);
       // All landed: the next call is alone again, written at once.
       void admission.admit(p, 'req_next');
@@ -168,7 +170,7 @@ describe('Admission on Redis', () => {
     }
   });
 
-  it('sends calls by the batching connection only while many are in flight, and decides them all the same', async () => {
+  it('with a batching connection (a Redis Cluster), sends calls by it only while many are in flight, and decides them all the same', async () => {
     const batching = new Redis(TEST_REDIS_URL, { enableAutoPipelining: true });
     const both = new Admission(redis, 300_000, batching);
     const id = `key_bftest${randomBytes(6).toString('hex')}`;

@@ -130,7 +130,7 @@ const routeLimitOf = (plan: AdmissionPlan, route: string): RouteLimit | undefine
     ? plan.limit.routes[route]
     : undefined;
 
-// How many script calls in flight make the next one go by the batching connection (see Admission).
+// How many script calls in flight make the next one go by the batching connection, on a Redis Cluster (see Admission).
 export const BATCH_FROM = 16;
 
 const defineScripts = (redis: Redis): AdmissionRedis => {
@@ -142,7 +142,7 @@ const defineScripts = (redis: Redis): AdmissionRedis => {
 
 export class Admission {
   private readonly direct: AdmissionRedis;
-  private readonly batching: AdmissionRedis;
+  private readonly batching: AdmissionRedis | null;
   private inFlight = 0;
   private readonly landed = (): void => void this.inFlight--;
   // The socket held until this iteration's check phase (see the constructor).
@@ -154,30 +154,29 @@ export class Admission {
 
   // inFlightMs: how long a lease or a budget hold outlives a gateway that died holding it (a request running
   // longer stops counting against the concurrency cap; its cost is charged when it ends all the same).
-  // Two connections (a test may pass one for both): `redis` writes a call itself, `batching` (ioredis's
-  // auto-pipelining) sends the calls of one event-loop turn in one write. A batch costs a pipeline object and a
-  // deferred write: more CPU than the socket writes it saves while few calls are in flight (at 1 and 10 requests in
-  // flight, 5-8% of the gateway's CPU per request), less once one write carries dozens (at 100: bench/README.md,
-  // session 12). So a call goes by `batching` once BATCH_FROM are in flight. On `redis`, a call with none other in
-  // flight is written at once; while others are, its socket is corked until the event-loop iteration's check phase
-  // (setImmediate), so the calls of every callback of that iteration leave in one write: a write to a Redis that
-  // sleeps wakes it, and in this kernel's loopback the writer pays for that wake-up (most of a write's cost at c=10,
-  // bench/README.md, session 13). A request's own calls on one slot follow one another (each awaits the last), so
-  // neither the two connections nor the held writes reorder them.
+  // A call with no other in flight is written at once. While others are, on a single Redis, the socket is corked
+  // until the event-loop iteration's check phase (setImmediate), so the calls of every callback of that iteration
+  // leave in one write: a write to a Redis that sleeps wakes it, and on the loopback the writer pays for that
+  // wake-up (most of a write's cost at c=10; 1.41 → 0.51 Redis reads per request, and at c=100 less CPU than
+  // ioredis's auto-pipelining, which builds a pipeline object per batch: bench/README.md, session 13). A Redis
+  // Cluster client has no socket of its own to cork: there `batching` (a second, auto-pipelined connection) takes
+  // the calls once BATCH_FROM are in flight, those of one event-loop turn in one write per node. A request's own
+  // calls on one slot follow one another (each awaits the last), so neither the held writes nor two connections
+  // reorder them.
   constructor(
     redis: Redis,
     private readonly inFlightMs = 300_000,
-    batching: Redis = redis,
+    batching: Redis | null = null,
   ) {
     this.direct = defineScripts(redis);
-    this.batching = batching === redis ? this.direct : defineScripts(batching);
+    this.batching = batching && batching !== redis ? defineScripts(batching) : null;
   }
 
   // One script call, by the connection the calls in flight choose; counted until it lands.
   private send(call: (redis: AdmissionRedis) => Reply): Reply {
-    const direct = this.inFlight < BATCH_FROM;
-    if (direct && this.inFlight > 0) this.corkUntilCheck();
-    const reply = call(direct ? this.direct : this.batching);
+    const batching = this.inFlight >= BATCH_FROM ? this.batching : null;
+    if (!batching && this.inFlight > 0) this.corkUntilCheck();
+    const reply = call(batching ?? this.direct);
     this.inFlight++;
     reply.then(this.landed, this.landed);
     return reply;

@@ -6,7 +6,7 @@ import { BENCH_KEY, startKeygate, startOtlpSink } from './lib/keygate';
 import { runLoad, warmUp } from './lib/load';
 import { startGatewayInfra } from './lib/private-infra';
 import { PERF_NODE_ARGS, perfAvailable, recordPerf, removePerfMap, summarizePerf } from './lib/perf-profile';
-import { BENCH_STACK_DIR, cleanup, envNumber, log } from './lib/processes';
+import { BENCH_STACK_DIR, cleanup, envNodeArgs, envNumber, log } from './lib/processes';
 
 // Where the gateway's CPU goes: keygate's gateway under chat-completion load (same set-up as npm run bench:
 // private Kafka/Redis, key through key-service, rate limit, budget, IP allow list, usage events, telemetry on with the
@@ -107,7 +107,7 @@ const main = async (): Promise<void> => {
       : { OTEL_SDK_DISABLED: 'true' },
     gatewayNodeArgs: [
       ...(usePerf ? PERF_NODE_ARGS : ['--cpu-prof', `--cpu-prof-dir=${profDir}`]),
-      ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      ...envNodeArgs('BENCH_GATEWAY_NODE_ARGS'),
     ],
   });
   const groupId = await keygate.createGroup(['gpt-4o-mini']);

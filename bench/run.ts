@@ -6,7 +6,16 @@ import { BENCH_KEY, startKeygate, startOtlpSink } from './lib/keygate';
 import { measureTtft, runLoad, warmUp, WARMUP_SECONDS, type LoadStats, type Target } from './lib/load';
 import { findPortkey, startPortkey } from './lib/peer';
 import { benchDatabase, startGatewayInfra } from './lib/private-infra';
-import { BENCH_STACK_DIR, cleanup, envNumber, log, ROOT, rssMiB, startBareProxy } from './lib/processes';
+import {
+  BENCH_STACK_DIR,
+  cleanup,
+  envNodeArgs,
+  envNumber,
+  log,
+  ROOT,
+  rssMiB,
+  startBareProxy,
+} from './lib/processes';
 import {
   load,
   machine,
@@ -125,7 +134,7 @@ const main = async (): Promise<void> => {
     usageDatabaseUrl: usageDb,
     gateways: 1 + VARIANTS.length,
     perGatewayEnv: [TELEMETRY ? traced : variantEnv.notrace, ...VARIANTS.map((v) => variantEnv[v])],
-    gatewayNodeArgs: (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    gatewayNodeArgs: envNodeArgs('BENCH_GATEWAY_NODE_ARGS'),
   });
   const groupId = await keygate.createGroup(['gpt-4o-mini']);
   // Every feature on, none refusing: a rate limit far above what one machine can send and a budget far above

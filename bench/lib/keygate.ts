@@ -211,6 +211,7 @@ export const telemetryConfigs = (
   sinkUrl: string,
   kinds: string,
 ): { kind: string; name: string; env: Record<string, string> }[] => {
+  const wanted = kinds.split(',');
   const otlp = {
     OTEL_SDK_DISABLED: 'false',
     OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
@@ -234,12 +235,11 @@ export const telemetryConfigs = (
     // The shipped default without the OTLP metric push (GET /metrics only, as with tracing off).
     { kind: 'nopush', name: 'default, no metric push', env: { ...otlp, OTEL_METRICS_EXPORTER: 'none' } },
     { kind: 'off', name: 'tracing off', env: { OTEL_SDK_DISABLED: 'true' } },
-    ...kinds
-      .split(',')
+    ...wanted
       .filter((k) => k.startsWith('env:') && k.includes('='))
       .map((k) => {
         const [name, value] = k.slice(4).split('=', 2);
         return { kind: k, name: `shipped default, ${name}=${value}`, env: { ...otlp, [name]: value } };
       }),
-  ].filter((k) => kinds.split(',').includes(k.kind));
+  ].filter((k) => wanted.includes(k.kind));
 };

@@ -18,6 +18,9 @@ export const envNumber = (name: string, fallback: number): number => {
   return Number.isFinite(v) && v > 0 ? v : fallback;
 };
 
+/** Extra node flags from a space-separated variable (BENCH_GATEWAY_NODE_ARGS). */
+export const envNodeArgs = (name: string): string[] => (process.env[name] ?? '').split(' ').filter(Boolean);
+
 export interface Proc {
   name: string;
   pid: number;

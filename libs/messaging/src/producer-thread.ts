@@ -1,16 +1,38 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { TopicMessages } from 'kafkajs';
+import type { Message } from 'kafkajs';
 import { EventProducer } from './event-producer';
 import { createKafka } from './kafka';
 
 // The worker side of ThreadedEventProducer: one idempotent EventProducer, fed prepared messages.
-export type ProducerThreadRequest = { id: number } & (
-  { op: 'connect' | 'disconnect' } | { op: 'send'; topicMessages: TopicMessages[] }
-);
+export type ProducerThreadCall = { op: 'connect' | 'disconnect' } | { op: 'send'; topic: string; lines: string };
+export type ProducerThreadRequest = { id: number } & ProducerThreadCall;
 export type ProducerThreadReply =
   | { op: 'log'; level: 'warn' | 'error'; message: string }
   | { op: 'done'; id: number; ok: true; connected: boolean }
   | { op: 'done'; id: number; ok: false; message: string; connected: boolean };
+
+// A send's messages cross to the thread as one string, a line per message: its key and headers as JSON, then its
+// value (the envelope's JSON), tab-separated. One string is copied at once; an array of message objects is cloned
+// field by field on the sending thread (1-4 ms for a send of 700). JSON holds no raw tab or newline.
+export const messageLine = (m: Message): string =>
+  `${JSON.stringify(m.key)}\t${JSON.stringify(m.headers ?? {})}\t${String(m.value)}\n`;
+
+export const parseMessageLines = (lines: string): Message[] => {
+  const messages: Message[] = [];
+  for (let at = 0; at < lines.length; ) {
+    const end = lines.indexOf('\n', at);
+    const a = lines.indexOf('\t', at);
+    const b = lines.indexOf('\t', a + 1);
+    if (end < 0 || a < 0 || b < 0 || b > end) throw new Error('malformed message line');
+    messages.push({
+      key: JSON.parse(lines.slice(at, a)) as string | null,
+      headers: JSON.parse(lines.slice(a + 1, b)) as Record<string, string>,
+      value: lines.slice(b + 1, end),
+    });
+    at = end + 1;
+  }
+  return messages;
+};
 
 if (parentPort && workerData) {
   const port = parentPort;
@@ -23,7 +45,9 @@ if (parentPort && workerData) {
   port.on('message', (m: ProducerThreadRequest) => {
     const work =
       m.op === 'send'
-        ? producer.sendPrepared(m.topicMessages)
+        ? Promise.resolve()
+            .then(() => parseMessageLines(m.lines))
+            .then((messages) => producer.sendPrepared([{ topic: m.topic, messages }]))
         : m.op === 'connect'
           ? producer.connect()
           : producer.disconnect();

@@ -238,7 +238,8 @@ export const telemetryConfigs = (
     ...wanted
       .filter((k) => k.startsWith('env:') && k.includes('='))
       .map((k) => {
-        const [name, value] = k.slice(4).split('=', 2);
+        const at = k.indexOf('=');
+        const [name, value] = [k.slice(4, at), k.slice(at + 1)];
         return { kind: k, name: `shipped default, ${name}=${value}`, env: { ...otlp, [name]: value } };
       }),
   ].filter((k) => wanted.includes(k.kind));

@@ -57,4 +57,32 @@ describe('metrics helpers (OpenTelemetry SDK behind prom-client shapes)', () => 
     expect(sample(text, 'keygate_spec_default_seconds_bucket{le="0.25"}')).toBe(1);
     expect(sample(text, 'keygate_spec_default_seconds_bucket{le="0.1"}')).toBe(0);
   });
+
+  // patches/@opentelemetry+sdk-metrics: the SDK hashes a record's attributes (sort, arrays, JSON) once per reader;
+  // a frozen set's hash is kept, and label sets bound with labels() are frozen.
+  it('hashes a bound label set once, and keeps equal sets in one series and others apart', async () => {
+    const h = histogram('keygate_spec_bound_seconds', 'bound', ['provider', 'outcome'], [0.1, 1]);
+    const a = h.labels({ provider: 'a', outcome: 'ok' });
+    const again = h.labels('a', 'ok');
+    const b = h.labels({ provider: 'b', outcome: 'ok' });
+    a.observe(0.05); // first records: hashed here
+    b.observe(0.05);
+    again.observe(0.05);
+    const stringify = jest.spyOn(JSON, 'stringify');
+    try {
+      for (let i = 0; i < 100; i++) {
+        a.observe(0.5);
+        b.observe(2);
+      }
+      expect(stringify).not.toHaveBeenCalled();
+    } finally {
+      stringify.mockRestore();
+    }
+    h.observe({ provider: 'a', outcome: 'ok' }, 0.5); // an unfrozen object of the same set: the same series
+    const text = await metricsText();
+    expect(sample(text, 'keygate_spec_bound_seconds_count{provider="a",outcome="ok"}')).toBe(103);
+    expect(sample(text, 'keygate_spec_bound_seconds_bucket{provider="a",outcome="ok",le="0.1"}')).toBe(2);
+    expect(sample(text, 'keygate_spec_bound_seconds_count{provider="b",outcome="ok"}')).toBe(101);
+    expect(sample(text, 'keygate_spec_bound_seconds_bucket{provider="b",outcome="ok",le="1"}')).toBe(1);
+  });
 });

@@ -191,8 +191,9 @@ export const histogram = (
   return {
     observe: (a: Labels | number, b?: number) =>
       typeof a === 'object' ? observe(a, b ?? 0) : observe(undefined, a),
+    // Bound once, frozen: the SDK hashes a frozen set once, not on every record (patches/@opentelemetry+sdk-metrics).
     labels: (...v: (LabelValue | Labels)[]) => {
-      const labels = fromPositional(labelNames, v);
+      const labels = Object.freeze({ ...fromPositional(labelNames, v) });
       return { observe: (value: number) => observe(labels, value) };
     },
     startTimer: (labels?: Labels) => {

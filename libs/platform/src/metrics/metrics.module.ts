@@ -67,12 +67,12 @@ export interface ObserveOptions {
 // no instrumentation of its own, and `POST /v1/keys/:id` reads better in a trace list than `POST`.
 export const observeHttpRequests = (fastify: FastifyInstance, opts: ObserveOptions = {}): void => {
   const ownSpans = opts.serverSpans === true && tracingActive();
-  // One attribute object per (method, route, status): the SDK hashes what it is given on every record.
-  const labelSets = new Map<string, { method: string; route: string; status: number }>();
+  // One frozen attribute object per (method, route, status): the SDK hashes a frozen set once, not on every record.
+  const labelSets = new Map<string, Readonly<{ method: string; route: string; status: number }>>();
   const labelsOf = (method: string, route: string, status: number) => {
     const key = `${method} ${route} ${status}`;
     let labels = labelSets.get(key);
-    if (!labels) labelSets.set(key, (labels = { method, route, status }));
+    if (!labels) labelSets.set(key, (labels = Object.freeze({ method, route, status })));
     return labels;
   };
   fastify.addHook('onRequest', (req, reply, done) => {

@@ -43,7 +43,11 @@ const bins = (xs: number[], width: number, count: number): string => {
 };
 
 const main = async (): Promise<void> => {
-  const side = await startSideBySide(process.argv[2] ?? ROOT, process.env.BENCH_CONFIGS ?? 'default', BENCH_KEY);
+  const side = await startSideBySide(
+    process.argv[2] ?? ROOT,
+    process.env.BENCH_CONFIGS ?? 'default',
+    BENCH_KEY,
+  );
   const targets: Target[] = [side.bare, ...side.gateways];
   for (const t of targets) await warmUp(t);
   const seconds = envNumber('BENCH_SECONDS', 10);
@@ -58,7 +62,13 @@ const main = async (): Promise<void> => {
     const lines = [
       `${t.name}: ${ms.length} requests, p50 ${round(p50, 3)} p99 ${round(quantile(sorted, 0.99), 3)} ms; ` +
         `${slow.length} above ${round(slowMs, 2)} ms (${round((100 * slow.length) / ms.length, 2)}%), ` +
-        `their median ${round(quantile(slow.map((i) => ms[i]).sort((a, b) => a - b), 0.5), 2)} ms`,
+        `their median ${round(
+          quantile(
+            slow.map((i) => ms[i]).sort((a, b) => a - b),
+            0.5,
+          ),
+          2,
+        )} ms`,
       `  gaps between slow ones, 10 ms bins 0..200+: ${bins(gaps, 10, 21)}`,
       ...periods.map(
         (p) =>

@@ -4,7 +4,8 @@ import { EventProducer } from './event-producer';
 import { createKafka } from './kafka';
 
 // The worker side of ThreadedEventProducer: one idempotent EventProducer, fed prepared messages.
-export type ProducerThreadCall = { op: 'connect' | 'disconnect' } | { op: 'send'; topic: string; lines: string };
+export type ProducerThreadCall =
+  { op: 'connect' | 'disconnect' } | { op: 'send'; topic: string; lines: string };
 export type ProducerThreadRequest = { id: number } & ProducerThreadCall;
 export type ProducerThreadReply =
   | { op: 'log'; level: 'warn' | 'error'; message: string }
@@ -19,7 +20,7 @@ export const messageLine = (m: Message): string =>
 
 export const parseMessageLines = (lines: string): Message[] => {
   const messages: Message[] = [];
-  for (let at = 0; at < lines.length; ) {
+  for (let at = 0; at < lines.length;) {
     const end = lines.indexOf('\n', at);
     const a = lines.indexOf('\t', at);
     const b = lines.indexOf('\t', a + 1);

@@ -24,7 +24,8 @@ describe('ThreadedEventProducer: messages as lines, made between turns of the ev
     const sent = events(150);
     const spans: Span[] = [];
     const lines = await encodeInSlices(Topics.usageRequests, sent, spans);
-    const expected = prepareMessages([{ topic: Topics.usageRequests, events: sent }]).topicMessages[0].messages;
+    const expected = prepareMessages([{ topic: Topics.usageRequests, events: sent }]).topicMessages[0]
+      .messages;
     expect(parseMessageLines(lines)).toEqual(expected);
     expect(lines.split('\n')).toHaveLength(151);
   });

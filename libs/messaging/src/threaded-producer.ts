@@ -16,7 +16,11 @@ type Log = (level: 'warn' | 'error', msg: string) => void;
 // (JSON, headers, producer spans), which the request in flight waited out; in slices it waits for one at most.
 const SLICE = 64;
 
-export const encodeInSlices = async (topic: Topic, events: OutgoingEvent[], spans: Span[]): Promise<string> => {
+export const encodeInSlices = async (
+  topic: Topic,
+  events: OutgoingEvent[],
+  spans: Span[],
+): Promise<string> => {
   let lines = '';
   for (let i = 0; i < events.length; i += SLICE) {
     if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));

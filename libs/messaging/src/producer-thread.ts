@@ -14,7 +14,7 @@ export type ProducerThreadReply =
 
 // A send's messages cross to the thread as one string, a line per message: its key and headers as JSON, then its
 // value (the envelope's JSON), tab-separated. One string is copied at once; an array of message objects is cloned
-// field by field on the sending thread (1-4 ms for a send of 700). JSON holds no raw tab or newline.
+// field by field on the sending thread (0.7-4.4 ms for a send of 700). JSON holds no raw tab or newline.
 export const messageLine = (m: Message): string =>
   `${JSON.stringify(m.key)}\t${JSON.stringify(m.headers ?? {})}\t${String(m.value)}\n`;
 

@@ -43,12 +43,13 @@ if (parentPort && workerData) {
       port.postMessage({ op: 'log', level, message } satisfies ProducerThreadReply),
     ),
   );
+  // A malformed line fails the send (a rejection, answered like a broker's), never the thread.
+  const send = async (topic: string, lines: string) =>
+    producer.sendPrepared([{ topic, messages: parseMessageLines(lines) }]);
   port.on('message', (m: ProducerThreadRequest) => {
     const work =
       m.op === 'send'
-        ? Promise.resolve()
-            .then(() => parseMessageLines(m.lines))
-            .then((messages) => producer.sendPrepared([{ topic: m.topic, messages }]))
+        ? send(m.topic, m.lines)
         : m.op === 'connect'
           ? producer.connect()
           : producer.disconnect();

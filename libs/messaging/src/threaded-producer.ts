@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import type { Span } from '@opentelemetry/api';
 import type { Topic } from '@keygate/contracts';
@@ -23,7 +24,7 @@ export const encodeInSlices = async (
 ): Promise<string> => {
   let lines = '';
   for (let i = 0; i < events.length; i += SLICE) {
-    if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (i > 0) await nextTurn();
     const prepared = prepareMessages([{ topic, events: events.slice(i, i + SLICE) }]);
     spans.push(...prepared.spans);
     for (const m of prepared.topicMessages[0].messages) lines += messageLine(m);
